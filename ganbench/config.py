@@ -1,0 +1,333 @@
+"""One run's configuration: the defaults, how layers merge, and validation.
+
+A run's config is built from layers, later ones winning: DEFAULTS, then the loss's own
+defaults (WGAN-GP wants 5 critic steps), then the suite's ``base``, its matrix cell and
+the command line's ``--set``. Every value is checked before anything runs; an error
+names the key and, where it knows it, the layer the value came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import re
+import typing
+from pathlib import Path
+from typing import Any
+
+from .optimizers import OPTIMIZERS
+from .plugins import PluginError, Registry
+
+DEFAULTS: dict[str, Any] = {
+    "dataset": "mnist5k",  # ships inside a pip package: works offline
+    "architecture": "dcgan",
+    "loss": "vanilla",
+    # Adam(2e-4, beta1 0.5): the DCGAN paper's setting, which most GAN recipes start from.
+    "optimizer": {"name": "adam", "lr": 2.0e-4, "betas": [0.5, 0.999]},
+    "lr_ratio": 1.0,  # D's lr = G's lr * lr_ratio (TTUR-style balancing when != 1)
+    "lr_decay": 1.0,  # multiplicative per epoch; 1.0 = constant lr
+    "d_pretrain": "none",  # none | {steps: N} | {from_run: PATH} | {classifier: true, steps: N}
+    "freeze_d": "none",  # none | all | trunk
+    "n_disc": 1,  # D steps per G step
+    "batch_size": 64,
+    "z_dim": 100,  # the DCGAN paper's latent size
+    "epochs": 1,  # or `steps: N` (G steps); setting one in a layer clears the other
+    "eval": {"every": "1 epoch", "samples": 10000},
+    "log_every": "20 steps",  # losses and D accuracies are averaged over this interval
+    "grid_every": "1 epoch",  # sample grid from a fixed noise batch; `none` to skip
+    "seed": 0,
+}
+
+FREEZE = ("none", "all", "trunk")
+INTERVAL = re.compile(r"^\s*(\d+)\s*(epoch|epochs|step|steps)\s*$")
+DEFAULT_CLASSIFIER_PRETRAIN_STEPS = 200
+
+
+class ConfigError(ValueError):
+    """An invalid value; ``key`` is the dotted path of the offending key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+        self.message = message
+
+
+# ---------------------------------------------------------------- merging layers
+
+
+def expand_dotted(layer: dict) -> dict:
+    """{"optimizer.lr": 0.1} -> {"optimizer": {"lr": 0.1}}."""
+    out: dict = {}
+    for key, value in layer.items():
+        parts = str(key).split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(key, "conflicts with a non-mapping value of the same key")
+        node[parts[-1]] = copy.deepcopy(value)
+    return out
+
+
+def merge(base: dict, layer: dict) -> dict:
+    """Deep-merge `layer` over `base`.
+
+    Mappings merge key by key, except when both name a different `name` (another
+    plugin or optimizer): then the layer replaces the mapping, so switching Adam for SGD
+    does not drag Adam's `betas` along. Setting `epochs` clears `steps` and vice versa.
+    """
+    out = copy.deepcopy(base)
+    for key, value in expand_dotted(layer).items():
+        if key in ("epochs", "steps"):
+            out.pop("steps" if key == "epochs" else "epochs", None)
+        old = out.get(key)
+        old_name = old.get("name") if isinstance(old, dict) else old
+        if isinstance(value, dict) and isinstance(old, (dict, str)):
+            if value.get("name", old_name) == old_name:
+                old = old if isinstance(old, dict) else {"name": old}
+                out[key] = merge(old, value)
+                continue
+        out[key] = copy.deepcopy(value)
+    return out
+
+
+def _sets(layer: dict, key: str) -> bool:
+    """Does this layer set `key` (dotted), or a mapping containing it?"""
+    node: Any = expand_dotted(layer)
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+        if not isinstance(node, dict):
+            return True
+    return True
+
+
+def resolve(layers: list[tuple[str, dict]], registry: Registry) -> dict:
+    """Merge labelled layers over the defaults and validate; errors name their layer."""
+    user: dict = {}
+    for _, layer in layers:
+        user = merge(user, layer)
+    try:
+        loss_name = user.get("loss", DEFAULTS["loss"])
+        loss_name = loss_name.get("name") if isinstance(loss_name, dict) else loss_name
+        loss_factory = None
+        if isinstance(loss_name, str) and loss_name in registry.entries["loss"]:
+            loss_factory = registry.get("loss", loss_name).factory
+        cfg = merge(DEFAULTS, getattr(loss_factory, "defaults", {}) or {})
+        cfg = merge(cfg, user)
+        return validate(cfg, registry, getattr(loss_factory, "architecture_defaults", {}))
+    except ConfigError as e:
+        for label, layer in reversed(layers):
+            parts = e.key.split(".")
+            if any(_sets(layer, ".".join(parts[:i])) for i in range(len(parts), 0, -1)):
+                where = f"{label} {e.key}" if label.startswith("--") else f"{label}.{e.key}"
+                raise ConfigError(where, e.message) from None
+        raise
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -> dict:
+    """Check every key of a merged config; return it normalized (canonical types)."""
+    unknown = sorted(set(cfg) - set(DEFAULTS) - {"steps"})
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown key; known keys: {', '.join(sorted(DEFAULTS))}, steps")
+    out: dict[str, Any] = {}
+    out["dataset"] = _plugin(cfg, "dataset", registry)
+    out["architecture"] = _plugin(cfg, "architecture", registry, skip=2, defaults=arch_defaults)
+    out["loss"] = _plugin(cfg, "loss", registry)
+    out["optimizer"] = _optimizer(cfg["optimizer"])
+    out["lr_ratio"] = _number("lr_ratio", cfg["lr_ratio"], low=0, low_open=True)
+    out["lr_decay"] = _number("lr_decay", cfg["lr_decay"], low=0, high=1, low_open=True)
+    out["d_pretrain"] = _d_pretrain(cfg["d_pretrain"])
+    out["freeze_d"] = _choice("freeze_d", cfg["freeze_d"], FREEZE)
+    for key in ("n_disc", "batch_size", "z_dim"):
+        out[key] = _int(key, cfg[key], low=1)
+    if ("epochs" in cfg) == ("steps" in cfg):
+        raise ConfigError("epochs", "set exactly one of `epochs` and `steps`")
+    length = "epochs" if "epochs" in cfg else "steps"
+    out[length] = _int(length, cfg[length], low=1)
+    out["eval"] = _eval(cfg["eval"])
+    out["log_every"] = _interval("log_every", cfg["log_every"])
+    out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
+    out["seed"] = _int("seed", cfg["seed"], low=0)
+    return out
+
+
+def parse_interval(text: str) -> tuple[int, str]:
+    """"2 epochs" -> (2, "epoch"); "50 steps" -> (50, "step")."""
+    n, unit = INTERVAL.match(str(text)).groups()
+    return int(n), unit.rstrip("s")
+
+
+def _interval(key: str, value, allow_none: bool = False) -> str:
+    if allow_none and value in (None, "none"):
+        return "none"
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value} steps"
+    m = INTERVAL.match(str(value)) if isinstance(value, str) else None
+    if not m or int(m.group(1)) < 1:
+        raise ConfigError(key, f"must be like '1 epoch' or '50 steps', got {value!r}")
+    n, unit = int(m.group(1)), m.group(2).rstrip("s")
+    return f"{n} {unit}" + ("s" if n != 1 else "")
+
+
+def _number(key, value, low=None, high=None, low_open=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(key, f"must be a number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ConfigError(key, f"must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and value > high:
+        raise ConfigError(key, f"must be <= {high}, got {value}")
+    return float(value)
+
+
+def _int(key, value, low=None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(key, f"must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ConfigError(key, f"must be >= {low}, got {value}")
+    return value
+
+
+def _choice(key, value, choices) -> str:
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _mapping(key, value) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"must be a mapping, got {value!r}")
+    return value
+
+
+def _optimizer(value) -> dict:
+    spec = {"name": value} if isinstance(value, str) else dict(_mapping("optimizer", value))
+    name = _choice("optimizer.name", spec.get("name"), tuple(OPTIMIZERS))
+    allowed = OPTIMIZERS[name][1] | {"name", "lr"}
+    for k in spec:
+        if k not in allowed:
+            raise ConfigError(f"optimizer.{k}", f"not an option of {name}; options: {', '.join(sorted(allowed - {'name'}))}")
+    if "lr" not in spec:
+        raise ConfigError("optimizer.lr", f"{name} needs a learning rate")
+    out = {"name": name, "lr": _number("optimizer.lr", spec["lr"], low=0, low_open=True)}
+    for k, v in spec.items():
+        if k in ("betas",):
+            if not (isinstance(v, (list, tuple)) and len(v) == 2):
+                raise ConfigError("optimizer.betas", f"must be a list of two numbers, got {v!r}")
+            out[k] = [_number("optimizer.betas", b, low=0, high=0.999999) for b in v]
+        elif k in ("nesterov", "amsgrad", "centered"):
+            if not isinstance(v, bool):
+                raise ConfigError(f"optimizer.{k}", f"must be true or false, got {v!r}")
+            out[k] = v
+        elif k not in ("name", "lr"):
+            out[k] = _number(f"optimizer.{k}", v, low=0)
+    return out
+
+
+def _d_pretrain(value):
+    if value in (None, "none"):
+        return "none"
+    spec = _mapping("d_pretrain", value)
+    modes = [k for k in ("steps", "from_run", "classifier") if k in spec]
+    extra = sorted(set(spec) - {"steps", "from_run", "classifier"})
+    if extra or not modes or (len(modes) > 1 and modes != ["steps", "classifier"]):
+        raise ConfigError("d_pretrain", "must be none, {steps: N}, {from_run: PATH} or {classifier: true, steps: N}")
+    if "from_run" in spec:
+        path = Path(str(spec["from_run"]))
+        if not (path / "D.pt").is_file():
+            raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt (give a finished run's folder)")
+        return {"from_run": str(path)}
+    if "classifier" in spec:
+        if spec["classifier"] is not True:
+            raise ConfigError("d_pretrain.classifier", "must be true (or leave d_pretrain out)")
+        steps = spec.get("steps", DEFAULT_CLASSIFIER_PRETRAIN_STEPS)
+        return {"classifier": True, "steps": _int("d_pretrain.steps", steps, low=1)}
+    return {"steps": _int("d_pretrain.steps", spec["steps"], low=1)}
+
+
+def _eval(value) -> dict:
+    spec = _mapping("eval", value)
+    extra = sorted(set(spec) - {"every", "samples"})
+    if extra:
+        raise ConfigError(f"eval.{extra[0]}", "unknown key; known keys: every, samples")
+    return {
+        "every": _interval("eval.every", spec.get("every", "1 epoch"), allow_none=True),
+        "samples": _int("eval.samples", spec.get("samples", 10000), low=1),
+    }
+
+
+def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
+    """`name` or {name, **options} -> {name, **options}, checked against the factory."""
+    value = cfg[kind]
+    spec = {"name": value} if isinstance(value, str) else dict(_mapping(kind, value))
+    name = spec.pop("name", None)
+    if not isinstance(name, str):
+        raise ConfigError(f"{kind}.name", f"must name a {kind}, got {name!r}")
+    try:
+        entry = registry.get(kind, name)
+    except PluginError as e:
+        raise ConfigError(kind, str(e)) from None
+    params, hints = _signature(entry.factory, skip)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for k, v in (defaults or {}).items():
+        if k in params and k not in spec:
+            spec[k] = v
+    for k, v in spec.items():
+        if k not in params and not takes_any:
+            known = ", ".join(n for n, p in params.items() if p.kind is not p.VAR_KEYWORD) or "none"
+            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {name!r}; options: {known}")
+        if k in hints:
+            spec[k] = _typed(f"{kind}.{k}", v, hints[k])
+    for n, p in params.items():
+        if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n not in spec:
+            raise ConfigError(f"{kind}.{n}", f"{kind} {name!r} needs this option")
+    return {"name": name, **spec}
+
+
+def _signature(factory, skip: int):
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    params = dict(inspect.signature(factory).parameters)
+    for n in list(params)[:skip]:
+        params.pop(n)
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    return params, {k: v for k, v in hints.items() if k in params}
+
+
+def _typed(key, value, hint):
+    """Check `value` against a simple annotation: int, float, str, bool, Literal, X | None."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _typed(key, value, a)
+            except ConfigError as e:
+                errors.append(e.message)
+        raise ConfigError(key, errors[0] if errors else f"invalid value {value!r}")
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, got {value!r}")
+    elif hint is int:
+        return _int(key, value)
+    elif hint is float:
+        return _number(key, value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, got {value!r}")
+    return value

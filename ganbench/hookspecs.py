@@ -1,0 +1,55 @@
+"""The plugin contract: the hooks a ganbench plugin may implement.
+
+A plugin is a module named by an entry point in the ``ganbench`` group. It implements
+any of the hooks below with ``@ganbench.hookimpl``. Each hook receives a ``register``
+callback and calls it once per thing it provides; it returns nothing.
+
+    from ganbench import hookimpl
+
+    @hookimpl
+    def register_losses(register):
+        register("my-loss", MyLoss)
+
+What each registered factory must accept and return is defined in ``ganbench.contracts``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ganbench")
+hookimpl = pluggy.HookimplMarker("ganbench")
+
+# register(name, factory): `name` is how suites refer to it; names are unique across all
+# plugins of one kind.
+Register = Callable[[str, Callable], None]
+
+
+@hookspec
+def register_architectures(register: Register) -> None:
+    """Register (generator, discriminator) builders.
+
+    ``register(name, build)`` where ``build(data: DataSpec, z_dim: int, **options)``
+    returns a ``ganbench.contracts.Models`` pair. Its keyword options are what a suite may
+    set under ``architecture: {name: ..., option: value}``.
+    """
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register datasets.
+
+    ``register(name, load)`` where ``load(**options)`` returns a
+    ``ganbench.contracts.GanData`` with the whole dataset as tensors.
+    """
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register adversarial losses.
+
+    ``register(name, make)`` where ``make(**options)`` returns a
+    ``ganbench.contracts.Loss``.
+    """

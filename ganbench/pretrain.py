@@ -1,0 +1,80 @@
+"""Discriminator pretraining before the joint loop (the articles' "pretrain D" advice).
+
+- ``{steps: N}``: D alone learns real vs. the untrained generator's samples.
+- ``{from_run: PATH}``: D starts from another run's final weights.
+- ``{classifier: true, steps: N}``: D's trunk learns the dataset's labels through a
+  temporary linear head; D's own last layer is then trained in the joint loop.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .contracts import Discriminator, GanData, Loss
+from .optimizers import build_optimizer
+
+
+def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device) -> float:
+    """Pretrain D as configured; return the seconds spent (0 for none)."""
+    spec = cfg["d_pretrain"]
+    if spec == "none":
+        return 0.0
+    t0 = time.perf_counter()
+    if "from_run" in spec:
+        path = Path(spec["from_run"]) / "D.pt"
+        state = torch.load(path, map_location=device, weights_only=True)
+        try:
+            D.load_state_dict(state)
+        except RuntimeError as e:
+            raise ValueError(f"d_pretrain.from_run: {path} does not fit this discriminator: {str(e).splitlines()[0]}") from None
+    elif "classifier" in spec:
+        _as_classifier(cfg, D, data, device, spec["steps"])
+    else:
+        _against_untrained_g(cfg, D, G, loss, batches, device, spec["steps"])
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
+
+
+def _d_optimizer(cfg, params):
+    return build_optimizer(params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"])
+
+
+def _against_untrained_g(cfg, D, G, loss, batches, device, steps):
+    opt = _d_optimizer(cfg, D.parameters())
+    bs, z_dim = cfg["batch_size"], cfg["z_dim"]
+    D.train()
+    for _ in range(steps):
+        real = next(batches)
+        with torch.no_grad():
+            fake = G(torch.randn(bs, z_dim, device=device))
+        d_loss = loss.d_loss(D(real), D(fake))
+        penalty = loss.penalty(D, real, fake)
+        if penalty is not None:
+            d_loss = d_loss + penalty
+        opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt.step()
+
+
+def _as_classifier(cfg, D, data: GanData, device, steps):
+    if data.train_labels is None or not data.num_classes:
+        raise ValueError("d_pretrain.classifier needs a dataset with labels")
+    x, y = data.train.to(device), data.train_labels.to(device)
+    with torch.no_grad():
+        n_features = D.features(GanData.as_float(x[:2])).flatten(1).shape[1]
+    head = nn.Linear(n_features, data.num_classes).to(device)  # temporary, discarded after
+    opt = _d_optimizer(cfg, list(D.trunk_parameters()) + list(head.parameters()))
+    rng = torch.Generator().manual_seed(cfg["seed"])
+    D.train()
+    for _ in range(steps):
+        idx = torch.randint(len(x), (cfg["batch_size"],), generator=rng).to(device)
+        logits = head(D.features(GanData.as_float(x[idx])).flatten(1))  # (B, classes)
+        ce = nn.functional.cross_entropy(logits, y[idx])
+        opt.zero_grad(set_to_none=True)
+        ce.backward()
+        opt.step()

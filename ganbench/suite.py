@@ -1,0 +1,185 @@
+"""Suites: a YAML matrix of runs, expanded into resolved, validated run configs.
+
+    name: optimizers          # the results folder's name
+    description: ...
+    base: {...}               # one run's config, shared by all runs
+    matrix: {axis: [values]}  # cross product; values replace base values (mappings merge)
+    exclude: [{...}]          # drop combinations that match every key given
+    include: [{...}]          # extend matching combinations, or add new ones
+    seeds: [0, 1, 2]          # or N, meaning 0..N-1
+
+``include`` and ``exclude`` mean what they mean in a GitHub Actions matrix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ConfigError, resolve
+from .plugins import Registry
+
+SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds")
+NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class SuiteError(Exception):
+    """An invalid suite; the message names the file and the key."""
+
+
+@dataclass
+class Run:
+    id: str  # readable slug + short hash of the resolved config: stable across invocations
+    config: dict  # resolved and validated
+    cell: dict  # the matrix axes' values for this run (what distinguishes it, seed aside)
+    seed: int
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    path: str
+    runs: list[Run] = field(default_factory=list)
+
+
+def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) -> Suite:
+    """Read, expand and validate a suite file; raise SuiteError naming file and key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SuiteError(f"{path}: no such suite file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SuiteError(f"{path}: cannot read: {e}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where else ""
+        raise SuiteError(f"{path}: not valid YAML{line}: {getattr(e, 'problem', e)}") from None
+    try:
+        return expand(raw, registry, [parse_override(o) for o in overrides], str(path))
+    except ConfigError as e:
+        raise SuiteError(f"{path}: {e}") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`--set key=value`: the value is read as YAML, so `1` is a number, `{...}` a mapping."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError("--set", f"expected key=value, got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key.strip()}", f"cannot read value {value!r}") from None
+
+
+def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") -> Suite:
+    """Expand a parsed suite into validated runs."""
+    if not isinstance(raw, dict):
+        raise ConfigError("", "a suite must be a mapping with at least `name` and `base`")
+    for key in raw:
+        if key not in SUITE_KEYS:
+            raise ConfigError(str(key), f"unknown suite key; known: {', '.join(SUITE_KEYS)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {name!r}")
+    base = raw.get("base") or {}
+    if not isinstance(base, dict):
+        raise ConfigError("base", "must be a mapping of run settings")
+    cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [])
+    seeds = _seeds(raw.get("seeds", [0]))
+    set_layer = dict(overrides)
+
+    suite = Suite(name, str(raw.get("description", "")), path)
+    seen: dict[str, dict] = {}
+    for label, cell in cells:
+        for seed in seeds:
+            layers = [("base", base), (label, cell), ("--set", set_layer), ("seeds", {"seed": seed})]
+            config = resolve(layers, registry)
+            run = Run(run_id(config, cell), config, cell, seed)
+            if run.id in seen:  # two cells that resolve to the same config
+                continue
+            seen[run.id] = config
+            suite.runs.append(run)
+    return suite
+
+
+def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
+    """(label, cell) pairs; the label says where a cell's values came from, for errors."""
+    if not isinstance(matrix, dict):
+        raise ConfigError("matrix", "must be a mapping of key -> list of values")
+    for axis, values in matrix.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"matrix.{axis}", f"must be a non-empty list, got {values!r}")
+    for key, entries in (("exclude", exclude), ("include", include)):
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and e for e in entries):
+            raise ConfigError(key, "must be a list of non-empty mappings")
+    axes = list(matrix)
+    cells = [dict(zip(axes, combo)) for combo in itertools.product(*matrix.values())] if axes else []
+    for i, ex in enumerate(exclude):
+        unknown = [k for k in ex if k not in matrix]
+        if unknown:
+            raise ConfigError(f"exclude[{i}].{unknown[0]}", "is not a matrix axis")
+        cells = [c for c in cells if not all(_matches(c[k], v) for k, v in ex.items())]
+    out = [("matrix", c) for c in cells]
+    originals = [dict(c) for c in cells]
+    for i, inc in enumerate(include):
+        # Like GitHub: an include extends every combination whose original matrix values
+        # it does not contradict; one that extends none becomes a combination of its own.
+        hit = False
+        for (label, cell), orig in zip(out, originals):
+            if all(_matches(orig[k], v) for k, v in inc.items() if k in orig):
+                cell.update({k: v for k, v in inc.items() if k not in orig})
+                hit = True
+        if not hit:
+            out.append((f"include[{i}]", dict(inc)))
+            originals.append({})
+    if not out:
+        out = [("matrix", {})]
+    return out
+
+
+def _matches(value, pattern) -> bool:
+    """A mapping pattern matches a mapping value containing all its items."""
+    if isinstance(pattern, dict) and isinstance(value, dict):
+        return all(k in value and _matches(value[k], v) for k, v in pattern.items())
+    return value == pattern
+
+
+def _seeds(value) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError("seeds", f"must be >= 1 (a count) or a list, got {value}")
+        return list(range(value))
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
+        if len(set(value)) != len(value):
+            raise ConfigError("seeds", "lists a seed twice")
+        return value
+    raise ConfigError("seeds", f"must be a count or a list of non-negative integers, got {value!r}")
+
+
+def run_id(config: dict, cell: dict) -> str:
+    """A readable slug of what this run varies, plus a hash of its whole config."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    parts = [_slug_value(k, v) for k, v in cell.items() if k != "seed"]
+    parts.append(f"s{config['seed']}")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(p for p in parts if p)).strip("-_.")
+    return f"{slug[:80]}-{digest}"
+
+
+def _slug_value(key: str, value) -> str:
+    if isinstance(value, dict):
+        return str(value.get("name") or "-".join(f"{k}{v}" for k, v in value.items()))
+    short = key.split(".")[-1]
+    return f"{short}{value}" if isinstance(value, (int, float)) else str(value)
