@@ -108,13 +108,17 @@ def plugins():
 
     registry = _registry()
     table = Table(title=f"ganbench plugins (plugin API {PLUGIN_API_VERSION})")
-    for col in ("plugin", "distribution", "version", "architectures", "datasets", "losses"):
-        table.add_column(col)
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("provides")
     for plugin_id, (dist, version) in sorted(registry.plugins.items()):
-        provided = [", ".join(e.name for e in sorted(registry.entries[k].values(), key=lambda e: e.name) if e.plugin == plugin_id) for k in KINDS]
-        table.add_row(plugin_id, dist, version, *provided)
+        for kind in KINDS:
+            names = sorted(e.name for e in registry.entries[kind].values() if e.plugin == plugin_id)
+            if names:
+                table.add_row(plugin_id, version, kind, ", ".join(names))
     for plugin_id, reason in sorted(registry.broken.items()):
-        table.add_row(plugin_id, plugin_id.split(":")[0], "", f"[red]broken: {reason}[/red]", "", "")
+        table.add_row(plugin_id, "", "[red]broken[/red]", reason)
     Console().print(table)
 
 

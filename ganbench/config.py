@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 FREEZE = ("none", "all", "trunk")
+NAMED = ("dataset", "architecture", "loss", "optimizer")  # `name` or {name: ..., options}
 INTERVAL = re.compile(r"^\s*(\d+)\s*(epoch|epochs|step|steps)\s*$")
 DEFAULT_CLASSIFIER_PRETRAIN_STEPS = 200
 
@@ -78,12 +79,15 @@ def merge(base: dict, layer: dict) -> dict:
     does not drag Adam's `betas` along. Setting `epochs` clears `steps` and vice versa.
     """
     out = copy.deepcopy(base)
-    for key, value in expand_dotted(layer).items():
+    layer = expand_dotted(layer)
+    if "epochs" in layer and "steps" in layer:
+        raise ConfigError("epochs", "set exactly one of `epochs` and `steps`")
+    for key, value in layer.items():
         if key in ("epochs", "steps"):
             out.pop("steps" if key == "epochs" else "epochs", None)
         old = out.get(key)
         old_name = old.get("name") if isinstance(old, dict) else old
-        if isinstance(value, dict) and isinstance(old, (dict, str)):
+        if isinstance(value, dict) and (isinstance(old, dict) or (isinstance(old, str) and key in NAMED)):
             if value.get("name", old_name) == old_name:
                 old = old if isinstance(old, dict) else {"name": old}
                 out[key] = merge(old, value)
@@ -107,8 +111,11 @@ def _sets(layer: dict, key: str) -> bool:
 def resolve(layers: list[tuple[str, dict]], registry: Registry) -> dict:
     """Merge labelled layers over the defaults and validate; errors name their layer."""
     user: dict = {}
-    for _, layer in layers:
-        user = merge(user, layer)
+    for label, layer in layers:
+        try:
+            user = merge(user, layer)
+        except ConfigError as e:
+            raise ConfigError(_where(label, e.key), e.message) from None
     try:
         loss_name = user.get("loss", DEFAULTS["loss"])
         loss_name = loss_name.get("name") if isinstance(loss_name, dict) else loss_name
@@ -122,9 +129,13 @@ def resolve(layers: list[tuple[str, dict]], registry: Registry) -> dict:
         for label, layer in reversed(layers):
             parts = e.key.split(".")
             if any(_sets(layer, ".".join(parts[:i])) for i in range(len(parts), 0, -1)):
-                where = f"{label} {e.key}" if label.startswith("--") else f"{label}.{e.key}"
-                raise ConfigError(where, e.message) from None
+                raise ConfigError(_where(label, e.key), e.message) from None
         raise
+
+
+def _where(label: str, key: str) -> str:
+    """The key as the user wrote it: `base.optimizer.lr`, `matrix.loss`, `--set epochs`."""
+    return f"{label} {key}" if label.startswith("--") else f"{label}.{key}"
 
 
 # ---------------------------------------------------------------- validation

@@ -131,16 +131,15 @@ def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
     out = [("matrix", c) for c in cells]
     originals = [dict(c) for c in cells]
     for i, inc in enumerate(include):
-        # Like GitHub: an include extends every combination whose original matrix values
+        # Like GitHub: an include extends every original combination whose matrix values
         # it does not contradict; one that extends none becomes a combination of its own.
         hit = False
-        for (label, cell), orig in zip(out, originals):
+        for (label, cell), orig in zip(out[: len(originals)], originals):
             if all(_matches(orig[k], v) for k, v in inc.items() if k in orig):
                 cell.update({k: v for k, v in inc.items() if k not in orig})
                 hit = True
         if not hit:
             out.append((f"include[{i}]", dict(inc)))
-            originals.append({})
     if not out:
         out = [("matrix", {})]
     return out

@@ -22,7 +22,7 @@ from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
 
 GRID_SAMPLES = 64  # an 8x8 sample grid from a fixed noise batch
-_ROW_ONLY = {"step", "epoch", "wall_s", "train_s", "lr_g", "grid"}  # history columns that are not metrics
+_ROW_ONLY = {"step", "epoch", "wall_s", "train_s", "lr_g"}  # history columns that are not metrics
 
 # evaluate(generator, step) -> {metric: number}; supplied by the metrics layer.
 Evaluator = Callable[[torch.nn.Module, int], dict]
@@ -114,7 +114,7 @@ def train(
     result = TrainResult("complete", history, metrics)
     train_s = warm_s = 0.0
     warm_steps = 0
-    last_log = 0
+    last_row = 0  # step of the last history row
 
     def sync():
         if device.type == "cuda":
@@ -171,34 +171,34 @@ def train(
         sync()
         seg = time.perf_counter() - t0
         train_s += seg
-        if last_log == 0 and step < total:  # the first segment is warm-up
+        if warm_steps == 0 and step < total:  # the first segment is warm-up
             warm_s, warm_steps = seg, step
-        vals = torch.stack(buf).cpu()  # (steps since last log, 4): one device sync per log
-        buf.clear()
-        bad = (~torch.isfinite(vals[:, :2])).any(dim=1).nonzero()
-        row = {
-            "step": step,
-            "epoch": round(step / per_epoch, 4),
-            "wall_s": round(time.perf_counter() - wall0, 3),
-            "train_s": round(train_s, 3),
-            "d_loss": vals[:, 0].mean().item(),
-            "g_loss": vals[:, 1].mean().item(),
-            "d_acc_real": vals[:, 2].mean().item(),
-            "d_acc_fake": vals[:, 3].mean().item(),
-            "lr_g": opt_g.param_groups[0]["lr"],
-        }
-        if len(bad):
-            result.status, result.diverged_at_step = "diverged", last_log + int(bad[0]) + 1
-            history.append(row)
-            break
         if is_grid:
             name = _grid_name(step, per_epoch, cfg["grid_every"])
             save_image(sample(G, fixed_z), out_dir / "grids" / name, nrow=8, normalize=True, value_range=(-1, 1))
-            row["grid"] = name
-        if is_eval:
-            row.update(evaluate(G, step))
-        history.append(row)
-        last_log = step
+        if is_log or is_eval:
+            vals = torch.stack(buf).cpu()  # (steps since last row, 4): one device sync per row
+            buf.clear()
+            row = {
+                "step": step,
+                "epoch": round(step / per_epoch, 4),
+                "wall_s": round(time.perf_counter() - wall0, 3),
+                "train_s": round(train_s, 3),
+                "d_loss": vals[:, 0].mean().item(),
+                "g_loss": vals[:, 1].mean().item(),
+                "d_acc_real": vals[:, 2].mean().item(),
+                "d_acc_fake": vals[:, 3].mean().item(),
+                "lr_g": opt_g.param_groups[0]["lr"],
+            }
+            bad = (~torch.isfinite(vals[:, :2])).any(dim=1).nonzero()
+            if len(bad):
+                result.status, result.diverged_at_step = "diverged", last_row + int(bad[0]) + 1
+                history.append(row)
+                break
+            if is_eval:
+                row.update(evaluate(G, step))
+            history.append(row)
+            last_row = step
         sync()
         t0 = time.perf_counter()
 

@@ -1,0 +1,57 @@
+"""Shared fixtures: a registry built from the real installed entry points, tiny suites."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.plugins import build_registry, get_plugin_manager
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A suite small enough to train in about a second per run on a 2-core CPU:
+# 8x8 digits, a narrow DCGAN, a handful of steps.
+TINY_BASE = {
+    "dataset": "digits",
+    "architecture": {"name": "dcgan", "ngf": 8, "ndf": 8},
+    "loss": "vanilla",
+    "batch_size": 32,
+    "z_dim": 8,
+    "steps": 6,
+    "log_every": "2 steps",
+    "grid_every": "3 steps",
+    "eval": {"every": "none", "samples": 100},
+}
+
+
+@pytest.fixture
+def registry():
+    """A fresh registry from a fresh plugin manager (the real entry points)."""
+    return build_registry(get_plugin_manager())
+
+
+@pytest.fixture
+def write_suite(tmp_path):
+    """write_suite(name, **suite keys) -> path of a YAML suite file in tmp_path."""
+
+    def write(name="tiny", base=None, **keys):
+        suite = {"name": name, "base": {**TINY_BASE, **(base or {})}, **keys}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(suite, sort_keys=False))
+        return path
+
+    return write
+
+
+def ganbench(*args, cwd=None, timeout=300, **kw) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess (what a user types)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "ganbench.cli", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kw,
+    )
