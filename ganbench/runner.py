@@ -151,12 +151,14 @@ def execute_run(run: Run, suite: Suite, builder: Builder, device, out_dir: Path,
     }
     try:
         data = builder.data(cfg["dataset"])
+        # Before seeding: building the evaluator may train (and cache) a classifier, and
+        # whether it had to must not change this run's random numbers.
+        evaluator = metrics.make_evaluator(cfg, data, device)
         seed_everything(cfg["seed"])
         models = builder.models(cfg, data)
         loss = builder.loss(cfg)
         record["params_g"] = sum(p.numel() for p in models.generator.parameters())
         record["params_d"] = sum(p.numel() for p in models.discriminator.parameters())
-        evaluator = metrics.make_evaluator(cfg, data, device)
         result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator)
         record["metrics"] = {k: _number(v) for k, v in result.metrics.items()}
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
