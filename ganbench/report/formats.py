@@ -22,6 +22,7 @@ from . import Report
 from .compare import TESTS, sentence
 
 MISSING_MARK = "†"
+SHORT_NAMES = {"train_img_per_s": "train img/s"}  # table headers only; files keep the metric names
 CI_NAMES = {"t": "Student t interval over seeds", "bootstrap": "percentile bootstrap over seeds (2000 resamples)"}
 
 
@@ -54,23 +55,24 @@ def display_table(report: Report, with_ci: bool = True, sep: str = " ") -> tuple
     multi_suite = report.frame["suite"].nunique() > 1
     header = (["rank"] if report.sort else []) + list(report.axes) + (["suite"] if multi_suite else [])
     header += ["n", "diverged", "failed"]
-    value_cols = []
+    value_cols = []  # (header, value column, metric)
     for m in report.metrics:
         col = report.shown[m]
-        value_cols.append((col if col == m else f"{m} @{report.at.unit} {report.at.value:g}", col))
+        name = SHORT_NAMES.get(m, m)
+        value_cols.append((name if col == m else f"{name} @{report.at.unit} {report.at.value:g}", col, m))
         best = report.best_column(m)
         if best and m != "train_img_per_s":
-            value_cols.append((f"{m} best", best))
-    header += [h for h, _ in value_cols]
+            value_cols.append((f"{name} best", best, m))
+    header += [h for h, _, _ in value_cols]
     missing = set(report.missing())
     rows = []
     for _, c in report.cells.iterrows():
-        row = ([str(c["rank"]) if pd.notna(c["rank"]) else ""] if report.sort else [])
+        row = ([str(int(c["rank"])) if pd.notna(c["rank"]) else ""] if report.sort else [])
         row += [str(c[f"axis:{a}"]) for a in report.axes] + ([c["suite"]] if multi_suite else [])
         row += [str(c[COMPLETE]), str(c[DIVERGED]), str(c[FAILED])]
-        for h, col in value_cols:
+        for h, col, m in value_cols:
             text = stat_text(c, col, with_ci, sep)
-            if not text and c[COMPLETE] > 0 and h.split(" ")[0] in missing:
+            if not text and c[COMPLETE] > 0 and m in missing:
                 text = MISSING_MARK
             row.append(text)
         rows.append(row)
@@ -120,9 +122,11 @@ def terminal(report: Report, console: Console, per_run: bool = False) -> None:
                   highlight=False)
     header, rows = display_table(report, sep="\n")  # the CI on its own line keeps columns narrow
     table = Table(show_lines=True)
-    for h in header:
+    for i, h in enumerate(header):
         left = h in report.axes or h == "suite"
-        table.add_column(h, overflow="fold", justify="left" if left else "right", no_wrap=not left and "±" not in h)
+        widest = max([len(h)] + [len(r[i]) for r in rows])
+        # Axis labels keep their width (up to 30): rich would otherwise squeeze them to nothing.
+        table.add_column(h, overflow="fold", justify="left" if left else "right", min_width=min(widest, 30) if left else None)
     for row in rows:
         table.add_row(*row)
     console.print(table)
