@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -45,10 +46,17 @@ base:
 def runs(tmp_path_factory):
     """Four ring8 runs (2 losses x 2 seeds) and one digits run, trained for real."""
     root = tmp_path_factory.mktemp("results")
-    for name, text in (("tiny2d.yaml", TINY_2D), ("tinyimg.yaml", TINY_IMAGES)):
-        (root / name).write_text(text)
-        r = CliRunner().invoke(main, ["run", str(root / name), "--results", str(root / "results"), "--device", "cpu"])
-        assert r.exit_code == 0, r.output
+    # One intra-op thread: models this small gain nothing from more, and on a shared 2-core
+    # machine spinning OpenMP workers made these 20-step runs 20x slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, text in (("tiny2d.yaml", TINY_2D), ("tinyimg.yaml", TINY_IMAGES)):
+            (root / name).write_text(text)
+            r = CliRunner().invoke(main, ["run", str(root / name), "--results", str(root / "results"), "--device", "cpu"])
+            assert r.exit_code == 0, r.output
+    finally:
+        torch.set_num_threads(threads)
     return root / "results"
 
 
