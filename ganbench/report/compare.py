@@ -98,7 +98,8 @@ def sentence(row) -> str:
     ci = f" [{_g(row['ci_low'])}, {_g(row['ci_high'])}]" if np.isfinite(row["ci_low"]) else ""
     p = f"p={row['p']:.3g}" if np.isfinite(row["p"]) else "p=n/a (needs 2+ seeds each)"
     better = f" → {row['better']} better" if row["better"] else ""
-    return f"{row['a']} vs {row['b']}{ctx}: {row['metric']} {_g(row['diff'], signed=True)}{ci}, {p}, n={row['n_a']}/{row['n_b']}{better}"
+    what = row["metric"] if row["column"] == row["metric"] else f"{row['metric']} ({row['column'].split('.', 1)[1]})"
+    return f"{row['a']} vs {row['b']}{ctx}: {what} {_g(row['diff'], signed=True)}{ci}, {p}, n={row['n_a']}/{row['n_b']}{better}"
 
 
 def _g(x: float, signed: bool = False) -> str:

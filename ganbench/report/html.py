@@ -23,7 +23,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;m
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#f2f2f2}
-td.axis{text-align:left;font-weight:600}
+td.axis,th.axis{text-align:left}
+td.axis{font-weight:600}
 .fingerprint{background:#f7f7f7;border-left:4px solid #888;padding:.5em 1em;font-family:monospace;font-size:13px}
 .note{font-size:13px;color:#555}
 figure{margin:1.5em 0}
@@ -51,7 +52,7 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
         f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>',
         '<div class="fingerprint">' + "<br>".join(esc(line) for line in fingerprint_lines(report)) + "</div>",
         "<h2>Cells</h2>",
-        '<table id="cells"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>",
+        '<table id="cells"><thead><tr>' + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>",
     ]
     for row in rows:
         parts.append("<tr>" + "".join(f'<td class="axis">{esc(v)}</td>' if h in axes else f"<td>{esc(v)}</td>"
