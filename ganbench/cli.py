@@ -141,7 +141,7 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
     """
     from .report import ReportError, build_report
     from .report.formats import runs_csv, terminal
-    from .report.output import render, write
+    from .report.output import figures, render, write
 
     written, warnings = [], []
     try:
@@ -157,7 +157,8 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
         if output:
             written, warnings = write(rep, output, fmt, plots=not no_plots, models=not no_traverse)
         elif fmt:
-            text = runs_csv(rep) if fmt == "csv" and per_run else render(rep, fmt)
+            figs, warnings = figures(rep, fmt == "html" and not no_plots, not no_traverse)
+            text = runs_csv(rep) if fmt == "csv" and per_run else render(rep, fmt, figs, warnings)
             click.echo(text, nl=False)
             return
     except ReportError as e:

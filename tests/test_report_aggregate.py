@@ -139,3 +139,13 @@ def test_mixed_protocols_refused_or_split(tmp_path):
     assert len(r.protocols) == 2 and "protocol" in r.axes
     assert len(r.cells) == 3  # adam under each protocol kept apart, sgd
     assert sorted(r.cells["complete"]) == [1, 3, 3]
+
+
+def test_no_spread_gives_no_p_value(tmp_path):
+    root = tmp_path / "r"
+    for s in range(2):
+        write_run(root, f"a{s}", ADAM, s, fid=5.0)
+        write_run(root, f"b{s}", {"name": "sgd", "lr": 0.1}, s, fid=7.0)
+    row = build_report(root).comparisons.iloc[0]
+    assert row["diff"] == -2.0 and (row["ci_low"], row["ci_high"]) == (-2.0, -2.0)
+    assert math.isnan(row["p"]) and row["better"] == ""  # a p of 0 from two identical seeds would overclaim

@@ -84,6 +84,7 @@ def test_folder_output_writes_every_format(results, tmp_path):
     assert {"report.md", "report.html", "report.json", "cells.csv", "runs.csv", "report_files"} <= names
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "http://" not in html and "https://" not in html
+    assert "fid_domain vs step and wall time" in html and "D accuracy on real and on fake" in html
 
 
 @pytest.mark.parametrize(

@@ -36,8 +36,10 @@ def welch(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float, float]:
     if len(xa) < 2 or len(xb) < 2:
         return math.nan, math.nan, math.nan
     if np.var(xa) == 0 and np.var(xb) == 0:
+        # Every seed gave the same value (e.g. an accuracy saturated at 1): the difference is
+        # exact for these seeds, but a t-test is undefined and a p of 0 would overclaim.
         d = float(xa.mean() - xb.mean())
-        return (1.0 if d == 0 else 0.0), d, d  # no seed noise at all: the difference is exact
+        return math.nan, d, d
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # near-identical seeds: scipy warns about precision, the numbers stand
         res = stats.ttest_ind(xa, xb, equal_var=False)
@@ -96,7 +98,10 @@ def sentence(row) -> str:
     """'adam vs sgd: fid_domain -12.3 [-15.1, -9.4], p=0.003, n=5/5'."""
     ctx = f" ({row['context']})" if row["context"] else ""
     ci = f" [{_g(row['ci_low'])}, {_g(row['ci_high'])}]" if np.isfinite(row["ci_low"]) else ""
-    p = f"p={row['p']:.3g}" if np.isfinite(row["p"]) else "p=n/a (needs 2+ seeds each)"
+    if np.isfinite(row["p"]):
+        p = f"p={row['p']:.3g}"
+    else:
+        p = "p=n/a (needs 2+ seeds each)" if min(row["n_a"], row["n_b"]) < 2 else "p=n/a (no spread over seeds)"
     better = f" → {row['better']} better" if row["better"] else ""
     what = row["metric"] if row["column"] == row["metric"] else f"{row['metric']} ({row['column'].split('.', 1)[1]})"
     return f"{row['a']} vs {row['b']}{ctx}: {what} {_g(row['diff'], signed=True)}{ci}, {p}, n={row['n_a']}/{row['n_b']}{better}"

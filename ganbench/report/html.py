@@ -21,7 +21,7 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top;white-space:pre-line}
 th{background:#f2f2f2}
 td.axis,th.axis{text-align:left}
 td.axis{font-weight:600}
@@ -39,7 +39,7 @@ def esc(x) -> str:
 
 
 def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) -> str:
-    header, rows = display_table(report)
+    header, rows = display_table(report, sep="\n")  # the CI on its own line (pre-line below)
     axes = set(report.axes) | {"suite"}
     parts = [
         "<!DOCTYPE html>",

@@ -43,9 +43,15 @@ def _cells(report):
 
 
 def _band(runs, column: str) -> pd.DataFrame | None:
-    """Mean, std and mean wall time of `column` over seeds at each logged step."""
+    """Mean, std and mean wall time of `column` over the complete seeds at each logged step.
+
+    Diverged runs stay out of the band, as they stay out of the table's statistics; they are
+    drawn one by one (`_diverged`).
+    """
     parts = []
     for r in runs:
+        if r.status != COMPLETE:
+            continue
         h = r.history()
         if column in h and h[column].notna().any():
             parts.append(h[["step", "wall_s", column]].dropna(subset=[column]) if "wall_s" in h else
@@ -55,6 +61,29 @@ def _band(runs, column: str) -> pd.DataFrame | None:
     g = pd.concat(parts).groupby("step")
     return pd.DataFrame({"mean": g[column].mean(), "std": g[column].std(ddof=1).fillna(0.0),
                          "wall_s": g["wall_s"].mean()}).reset_index()
+
+
+def _diverged(ax, runs, column: str, x: str, color) -> None:
+    """Each diverged run as a thin dotted line ending in an x, where it blew up."""
+    for r in runs:
+        h = r.history()
+        if r.status == COMPLETE or column not in h or x not in h:
+            continue
+        h = h[[x, column]].dropna()
+        if len(h):
+            ax.plot(h[x], h[column], ls=":", lw=0.8, color=color)
+            ax.plot(h[x].iloc[-1:], h[column].iloc[-1:], marker="x", color=color, ls="none")
+
+
+def _limit(ax, bands: list[pd.DataFrame]) -> None:
+    """Keep the y range on the complete runs' bands: a diverged run's blow-up would flatten them."""
+    bands = [b for b in bands if b is not None and len(b)]
+    if not bands:
+        return
+    lo = min(float((b["mean"] - b["std"]).min()) for b in bands)
+    hi = max(float((b["mean"] + b["std"]).max()) for b in bands)
+    pad = 0.1 * (hi - lo) or 0.1 * abs(hi) or 0.1
+    ax.set_ylim(lo - pad, hi + pad)
 
 
 def _grid(n: int, width: float = 3.2, height: float = 2.4):
@@ -78,38 +107,47 @@ def metric_curves(report) -> dict[str, bytes]:
     out = {}
     for m in names:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4))
+        bands = []
         for label, runs in cells:
             b = _band(runs, m)
+            bands.append(b)
             if b is None:
                 continue
             for ax, x in ((a1, "step"), (a2, "wall_s")):
                 line, = ax.plot(b[x], b["mean"], label=label, marker="." if len(b) < 20 else None)
                 ax.fill_between(b[x], b["mean"] - b["std"], b["mean"] + b["std"], alpha=0.2, color=line.get_color())
+                _diverged(ax, runs, m, x, line.get_color())
         a1.set_xlabel("step"), a2.set_xlabel("wall time (s)")
         for ax in (a1, a2):
             ax.set_ylabel(m), ax.grid(alpha=0.3)
+            _limit(ax, bands)
         a1.legend(fontsize=7)
-        fig.suptitle(f"{m}: mean over seeds, band ±1 std", fontsize=10)
+        fig.suptitle(f"{m}: mean over complete seeds, band ±1 std; dotted: diverged runs", fontsize=10)
         out[f"{m} vs step and wall time"] = figure_png(fig)
     return out
 
 
 def _pair_curves(report, columns: tuple[str, str], styles, title: str, ylabel: str) -> dict[str, bytes]:
     cells = [(label, runs) for label, runs in _cells(report) if runs]
-    if not any(_band(runs, columns[0]) is not None for _, runs in cells):
+    if not any(columns[0] in r.history() for _, runs in cells for r in runs):
         return {}
     fig, axs = _grid(len(cells))
     for ax, (label, runs) in zip(axs, cells):
+        bands = []
         for col, (color, style) in zip(columns, styles):
             b = _band(runs, col)
+            bands.append(b)
             if b is None:
                 continue
             ax.plot(b["step"], b["mean"], color=color, ls=style, label=col)
             ax.fill_between(b["step"], b["mean"] - b["std"], b["mean"] + b["std"], alpha=0.2, color=color)
+        for col, (color, _) in zip(columns, styles):
+            _diverged(ax, runs, col, "step", color)
+        _limit(ax, bands)
         ax.set_title(label, fontsize=8), ax.set_xlabel("step", fontsize=8), ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7), ax.grid(alpha=0.3)
     axs[0].legend(fontsize=7)
-    fig.suptitle(f"{title} (mean over seeds, band ±1 std)", fontsize=10)
+    fig.suptitle(f"{title} (mean over complete seeds, band ±1 std; dotted: diverged runs)", fontsize=10)
     fig.tight_layout()
     return {title: figure_png(fig)}
 
