@@ -95,6 +95,8 @@ def test_folder_output_writes_every_format(results, tmp_path):
         (lambda p: (p / "s" / "r").mkdir(parents=True) or (p / "s" / "r" / "run.json").write_text("{not json"), [], "corrupt run.json"),
         (lambda p: (p / "s" / "r").mkdir(parents=True) or (p / "s" / "r" / "run.json").write_text('{"id": "r"}'), [], "corrupt run.json"),
         (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, fid=1.0, protocol={"samples": 5}), [], "different protocols"),
+        (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, extra={"fid_domain": "12"}), [], "`metrics` must map"),
+        (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, status="running"), [], "unknown status 'running'"),
         (hand_made, ["--at", "when=3"], "expected epoch=N or step=N"),
         (hand_made, ["--compare", "nope"], "not an axis"),
         (hand_made, ["--sort", "d_loss"], "unknown direction"),

@@ -113,7 +113,7 @@ def build_report(
             chosen = [name] + chosen
     if compare_axes is None:
         compare_axes = auto_axes(frame, axes)
-    parts = [compare(frame, axes, a, chosen, shown, test, given) for a in compare_axes]
+    parts = [c for c in (compare(frame, axes, a, chosen, shown, test, given) for a in compare_axes) if not c.empty]
     comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COMPARE_COLUMNS))
     notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
     return Report(Path(root), runs, protocols, axes, frame, cells, shown, chosen, comparisons, ci, test, at_point,

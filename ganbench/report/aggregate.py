@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..store import COMPLETE, DIVERGED, FAILED
-from .load import ReportError, RunRecord, flatten, history_metrics, lookup
+from .load import RUN_COLUMNS, ReportError, RunRecord, flatten, history_metrics, lookup
 
 CONFIDENCE = 0.95
 CI_METHODS = ("t", "bootstrap")
@@ -195,8 +195,6 @@ def _value_at(h: pd.DataFrame, col: pd.Series, at: At) -> float:
 
 
 def _non_metric(frame: pd.DataFrame) -> set:
-    from .load import RUN_COLUMNS
-
     return set(RUN_COLUMNS) | {c for c in frame.columns if c.startswith("axis:")}
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..store import COMPLETE
-from .aggregate import CONFIDENCE, HIGHER, LOWER, direction
+from .aggregate import CONFIDENCE, LOWER, direction
 from .load import ReportError
 
 TESTS = {"welch": "Welch t-test", "mwu": "Mann-Whitney U"}
@@ -111,5 +111,3 @@ def _g(x: float, signed: bool = False) -> str:
     s = f"{x:+.3g}" if signed else f"{x:.3g}"
     return s.replace("-", "−")
 
-
-__all__ = ["auto_axes", "compare", "sentence", "welch", "mann_whitney", "TESTS", "HIGHER", "LOWER"]

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -210,5 +210,4 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", double_precision=15))
 
 
-__all__ = ["terminal", "markdown", "cells_csv", "runs_csv", "to_json", "display_table", "footnotes", "num",
-           "stat_text", "Group"]
+__all__ = ["terminal", "markdown", "cells_csv", "runs_csv", "to_json", "display_table", "footnotes", "num", "stat_text"]

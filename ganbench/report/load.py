@@ -102,6 +102,11 @@ def _read(path: Path) -> RunRecord:
     for key, kind in (("id", str), ("suite", str), ("status", str), ("config", dict)):
         if not isinstance(rec.get(key), kind):
             raise ReportError(f"{path}: corrupt run.json (`{key}` missing or not a {kind.__name__})")
+    if not isinstance(rec.get("cell", {}), dict):
+        raise ReportError(f"{path}: corrupt run.json (`cell` must map matrix axes to values)")
+    seed = rec.get("seed", rec["config"].get("seed"))
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ReportError(f"{path}: corrupt run.json (`seed` must be an integer, got {seed!r})")
     if rec["status"] not in STATUSES:
         raise ReportError(f"{path}: unknown status {rec['status']!r} (expected one of {', '.join(STATUSES)})")
     metrics = rec.get("metrics") or {}
