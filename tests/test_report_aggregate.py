@@ -149,3 +149,10 @@ def test_no_spread_gives_no_p_value(tmp_path):
     row = build_report(root).comparisons.iloc[0]
     assert row["diff"] == -2.0 and (row["ci_low"], row["ci_high"]) == (-2.0, -2.0)
     assert math.isnan(row["p"]) and row["better"] == ""  # a p of 0 from two identical seeds would overclaim
+
+
+def test_a_failed_run_without_protocol_does_not_mix_protocols(tmp_path):
+    root = hand_made(tmp_path / "r")
+    write_run(root, "adam_s8", ADAM, 8, status="failed", protocol={})  # failed before evaluation was set up
+    r = build_report(root)
+    assert len(r.protocols) == 1 and cell(r, "adam")["failed"] == 1

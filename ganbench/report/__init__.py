@@ -21,7 +21,7 @@ from .aggregate import (CI_METHODS, HIGHER, LOWER, At, cell_table, direction, fi
                         run_values)
 from .compare import COLUMNS as COMPARE_COLUMNS
 from .compare import auto_axes, compare
-from .load import ReportError, RunRecord, check_protocols, find_runs, protocol_id, runs_frame
+from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
 
 __all__ = ["Report", "ReportError", "build_report", "parse_sort"]
 
@@ -87,6 +87,7 @@ def build_report(
     given = dict(directions or {})
     at_point = At.parse(at) if at else None
     runs = find_runs(root)
+    adopt_failed_protocols(runs)
     protocols = {protocol_id(r.protocol): r.protocol for r in runs} if split_protocols else check_protocols(runs)
     axes = find_axes(runs)
     frame = runs_frame(runs)

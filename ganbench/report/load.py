@@ -127,6 +127,23 @@ def protocol_id(protocol: dict) -> str:
     return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
+def adopt_failed_protocols(runs: list[RunRecord]) -> None:
+    """A failed run measured nothing, so whatever protocol it recorded (often none, when it
+    failed before evaluation was set up) must not make the folder look mixed: it takes the
+    protocol of the measured runs of its cell, or of all measured runs, when that is unique."""
+    measured = [r for r in runs if r.status != FAILED]
+    known = {protocol_id(r.protocol) for r in measured}
+    for r in runs:
+        if r.status != FAILED or protocol_id(r.protocol) in known:
+            continue
+        same_cell = {protocol_id(m.protocol): m.protocol for m in measured if m.cell_key == r.cell_key}
+        everywhere = {protocol_id(m.protocol): m.protocol for m in measured}
+        for candidates in (same_cell, everywhere):
+            if len(candidates) == 1:
+                r.protocol = dict(next(iter(candidates.values())))
+                break
+
+
 def check_protocols(runs: list[RunRecord]) -> dict[str, dict]:
     """{protocol id: protocol}; ReportError when the runs were measured in several ways."""
     protocols = {protocol_id(r.protocol): r.protocol for r in runs}
