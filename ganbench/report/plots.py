@@ -18,9 +18,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..store import COMPLETE, FAILED, GRID_DIR  # noqa: E402
+from .aggregate import QUALITY, TRAINING  # noqa: E402
 from .load import HISTORY_INDEX, ReportError  # noqa: E402
 
 MAX_CELLS = 24  # small multiples beyond this are unreadable; the rest is left out with a note
+MAX_METRIC_PLOTS = 8  # one figure per logged metric: the page stays readable
 SCATTER_SAMPLES = 2500  # the 2-D mixture protocol's sample count (VEEGAN, PacGAN)
 DPI = 80
 
@@ -101,11 +103,17 @@ def metric_curves(report) -> dict[str, bytes]:
     names = []
     for _, runs in cells:
         for r in runs:
-            names += [c for c in r.history().columns
-                      if c not in HISTORY_INDEX and c not in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
-                      and pd.api.types.is_numeric_dtype(r.history()[c]) and c not in names]
+            h = r.history()
+            names += [c for c in h.columns
+                      if c not in HISTORY_INDEX and c not in TRAINING and c not in names
+                      and pd.api.types.is_numeric_dtype(h[c]) and h[c].notna().any()]
+    # The table's metrics first, then the quality metrics, then whatever else was logged.
+    logged = list(names)
+    names.sort(key=lambda m: (m not in report.metrics, m not in QUALITY, logged.index(m)))
     out = {}
-    for m in names:
+    for m in names[:MAX_METRIC_PLOTS]:
+        if all(_band(runs, m) is None for _, runs in cells):
+            continue  # logged only by diverged runs
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4))
         bands = []
         for label, runs in cells:
