@@ -163,6 +163,8 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
             return
     except ReportError as e:
         fail(str(e))
+    except OSError as e:  # an output folder that cannot be written
+        fail(f"--output {output}: cannot write {e.filename or ''}: {e.strerror or e}")
     terminal(rep, Console(), per_run=per_run)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
