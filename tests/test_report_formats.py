@@ -119,3 +119,15 @@ def test_corrupt_history_is_a_clear_error(results):
     (results / "hand" / "adam_s0" / "history.csv").write_text("loss,acc\n1,2\n")  # no `step` column
     r = report(results, "--no-plots")
     assert r.exit_code == 2 and "history" in r.output and "adam_s0" in r.output
+
+
+def test_cli_direction_split_protocols_and_bootstrap(results):
+    r = report(results, "--no-plots", "--direction", "d_loss=lower", "--sort", "d_loss", "--ci", "bootstrap", "--test", "mwu")
+    assert r.exit_code == 0, r.output
+    assert "ranked by d_loss (lower is better)" in r.output and "bootstrap" in r.output and "Mann-Whitney" in r.output
+    write_run(results, "adam_s9", ADAM, 9, fid=11.0, protocol={"samples": 50000})
+    r = report(results, "--no-plots", "--split-protocols", "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert len(doc["protocols"]) == 2 and "protocol" in doc["axes"] and len(doc["cells"]) == 3
+    assert report(results, "--no-plots", "--direction", "d_loss=up").exit_code == 2
