@@ -1,4 +1,4 @@
-"""The command line: `ganbench run`, `ganbench report`, `ganbench plugins`.
+"""The command line: `ganbench run`, `ganbench report`, `ganbench traverse`, `ganbench plugins`.
 
 Exit status: 0 every run complete or diverged, 1 some run failed, 2 invalid input.
 Invalid input is one line on stderr, never a traceback.
@@ -124,15 +124,83 @@ def plugins():
 
 @main.command()
 @click.argument("results", type=click.Path(path_type=Path), default="results")
-def report(results):
-    """Compare the runs under RESULTS (one suite's folder or many)."""
-    from .report import ReportError, summarize
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "html", "json"]), help="Write this format (to stdout without --output) instead of the terminal table.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="A .md/.csv/.html/.json file, or a folder that gets every format.")
+@click.option("--per-run", is_flag=True, help="Also show one row per run (the terminal table, or CSV on stdout).")
+@click.option("--at", "at", metavar="epoch=N|step=N", help="Compare values at this point of training instead of the final ones.")
+@click.option("--compare", "compare_axes", multiple=True, metavar="AXIS", help="Pairwise tests along AXIS (repeatable); default: every two-valued axis.")
+@click.option("--sort", metavar="METRIC[:lower|:higher]", help="Rank cells by METRIC (direction known for built-in metrics).")
+@click.option("--metrics", metavar="A,B,...", help="The metrics the tables show (default: the main quality metrics and throughput).")
+@click.option("--ci", type=click.Choice(["t", "bootstrap"]), default="t", show_default=True, help="95% CI over seeds: Student t or percentile bootstrap.")
+@click.option("--test", type=click.Choice(["welch", "mwu"]), default="welch", show_default=True, help="Pairwise test: Welch t or Mann-Whitney U.")
+@click.option("--direction", "directions", multiple=True, metavar="METRIC=lower|higher", help="Which way is better for a metric ganbench does not know.")
+@click.option("--split-protocols", is_flag=True, help="Keep runs measured under different protocols apart instead of refusing.")
+@click.option("--no-plots", is_flag=True, help="Tables only (faster).")
+@click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
+def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, test, directions, split_protocols, no_plots, no_traverse):
+    """Compare the runs under RESULTS (one suite's folder or many).
 
+    Runs are grouped by cell (their config without the seed); each metric is shown as
+    mean ± std over seeds with a 95% CI. See docs/report.md for the columns.
+    """
+    from .report import ReportError, build_report
+    from .report.formats import runs_csv, terminal
+    from .report.output import figures, render, write
+
+    written, warnings = [], []
     try:
-        table = summarize(results)
+        given = {}
+        for d in directions:
+            name, _, how = d.partition("=")
+            if how not in ("lower", "higher") or not name:
+                raise ReportError(f"--direction {d}: expected METRIC=lower or METRIC=higher")
+            given[name] = how
+        rep = build_report(results, at=at, compare_axes=list(compare_axes) or None, sort=sort,
+                           metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
+                           ci=ci, test=test, split_protocols=split_protocols, directions=given)
+        if output:
+            written, warnings = write(rep, output, fmt, plots=not no_plots, models=not no_traverse)
+        elif fmt:
+            figs, warnings = figures(rep, fmt == "html" and not no_plots, not no_traverse)
+            text = runs_csv(rep) if fmt == "csv" and per_run else render(rep, fmt, figs, warnings)
+            click.echo(text, nl=False)
+            return
     except ReportError as e:
         fail(str(e))
-    Console().print(table)
+    except OSError as e:  # an output folder that cannot be written
+        fail(f"--output {output}: cannot write {e.filename or ''}: {e.strerror or e}")
+    terminal(rep, Console(), per_run=per_run)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--axes", metavar="I,J", help="The two latent indices to walk (default: two random ones, from --seed).")
+@click.option("--seed", default=0, show_default=True, help="Draws the fixed rest of the latent (and the random axes).")
+@click.option("--span", default=2.5, show_default=True, help="Each axis walks from -SPAN to +SPAN.")
+@click.option("--steps", default=10, show_default=True, help="Grid size: STEPS x STEPS samples.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write (default: <run id>-traverse.png here).")
+def traverse(run_dir, axes, seed, span, steps, output):
+    """Walk a 2-D plane of the latent space of the generator saved in RUN_DIR."""
+    from .report import ReportError
+    from .report.traverse import LoadedRun, parse_axes, traverse_png
+    from .store import write_atomic
+
+    if steps < 2 or span <= 0:
+        fail("--steps must be >= 2 and --span > 0")
+    try:
+        run = LoadedRun(run_dir)
+        png, (a, b) = traverse_png(run, parse_axes(axes), seed, span, steps)
+        output = output or Path(f"{run.record.get('id', Path(run_dir).name)}-traverse.png")
+        if not output.parent.is_dir():
+            raise ReportError(f"--output {output}: folder {output.parent} does not exist")
+        write_atomic(output, png)
+    except ReportError as e:
+        fail(str(e))
+    click.echo(f"wrote {output} ({steps}x{steps}: z[{a}] down, z[{b}] across, ±{span:g}; seed {seed})", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,125 @@
+"""`ganbench report`: which setting is better, by how much, and is it more than seed noise?
+
+    load.py       run folders -> RunRecords and a per-run pandas frame
+    aggregate.py  per-cell mean, std, 95% CI over seeds, final/best/--at values, ranking
+    compare.py    pairwise tests along one axis (Welch t or Mann-Whitney U)
+    formats.py    terminal (rich), Markdown, CSV and JSON output
+    plots.py      matplotlib figures (PNG) of curves, sample grids, 2-D scatters
+    traverse.py   latent-space traversal of a trained generator (`ganbench traverse`)
+    html.py       one self-contained HTML page
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .aggregate import (CI_METHODS, HIGHER, LOWER, At, cell_table, direction, find_axes, headline, label_runs, rank,
+                        run_values)
+from .compare import COLUMNS as COMPARE_COLUMNS
+from .compare import auto_axes, compare
+from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
+
+__all__ = ["Report", "ReportError", "build_report", "parse_sort"]
+
+
+@dataclass
+class Report:
+    root: Path
+    runs: list[RunRecord]
+    protocols: dict[str, dict]  # protocol id -> fingerprint
+    axes: list[str]
+    frame: pd.DataFrame  # one row per run (docs/report.md lists the columns)
+    cells: pd.DataFrame  # one row per cell
+    shown: dict[str, str]  # metric -> the value column the tables show for it (final or --at)
+    metrics: list[str]  # the headline metrics of the tables
+    comparisons: pd.DataFrame
+    ci_method: str = "t"
+    test: str = "welch"
+    at: At | None = None
+    sort: tuple[str, str] | None = None  # (value column, lower|higher)
+    directions: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # the runs' own notes, deduplicated
+
+    def best_column(self, metric: str) -> str | None:
+        c = f"{metric}.best"
+        return c if c in self.frame.columns else None
+
+    def missing(self) -> list[str]:
+        """Headline metrics left blank for some cell with complete runs."""
+        out = []
+        for m in self.metrics:
+            col = f"{self.shown[m]}.mean"
+            has_runs = self.cells["complete"] > 0
+            if col not in self.cells or self.cells.loc[has_runs, col].isna().any():
+                out.append(m)
+        return out
+
+
+def parse_sort(text: str | None, given: dict[str, str]) -> tuple[str, str] | None:
+    """`fid_domain`, `fid_domain.best`, or `d_loss:lower` -> (metric column, direction)."""
+    if not text:
+        return None
+    name, _, how = text.partition(":")
+    how = how.strip().lower() or direction(name, given)
+    if how not in (LOWER, HIGHER):
+        raise ReportError(f"--sort {text}: unknown direction for {name!r}; write --sort {name}:lower or {name}:higher")
+    return name.strip(), how
+
+
+def build_report(
+    root: str | Path,
+    at: str | None = None,
+    compare_axes: list[str] | None = None,
+    sort: str | None = None,
+    metrics: list[str] | None = None,
+    ci: str = "t",
+    test: str = "welch",
+    split_protocols: bool = False,
+    directions: dict[str, str] | None = None,
+) -> Report:
+    """Everything the tables, files and page need; ReportError (one line) on bad input."""
+    if ci not in CI_METHODS:
+        raise ReportError(f"--ci {ci}: expected one of {', '.join(CI_METHODS)}")
+    given = dict(directions or {})
+    at_point = At.parse(at) if at else None
+    runs = find_runs(root)
+    adopt_failed_protocols(runs)
+    protocols = {protocol_id(r.protocol): r.protocol for r in runs} if split_protocols else check_protocols(runs)
+    axes = find_axes(runs)
+    frame = runs_frame(runs)
+    # A cell is the config without its seed (and, when kept apart, its protocol).
+    frame["cell"] = [_short_hash(r.cell_key + (protocol_id(r.protocol) if split_protocols else "")) for r in runs]
+    if split_protocols and len(protocols) > 1:
+        axes = axes + ["protocol"]
+    frame = label_runs(runs, frame, [a for a in axes if a != "protocol"])
+    if "protocol" in axes:
+        frame["axis:protocol"] = frame["protocol"]
+        frame["label"] = frame["label"] + ", protocol=" + frame["protocol"]
+    frame, shown = run_values(runs, frame, at_point, given)
+    chosen = headline(frame, shown, metrics)
+    cells = cell_table(frame, axes, ci)
+    order = None
+    if sort:
+        name, how = parse_sort(sort, given)
+        column = shown.get(name, name)
+        if f"{column}.mean" not in cells.columns:
+            raise ReportError(f"--sort {sort}: no metric {name!r} in these runs; known: {', '.join(sorted(shown))}")
+        cells = rank(cells, column, how)
+        order = (column, how)
+        if name.split(".")[0] not in chosen and name in shown:
+            chosen = [name] + chosen
+    if compare_axes is None:
+        compare_axes = auto_axes(frame, axes)
+    parts = [c for c in (compare(frame, axes, a, chosen, shown, test, given) for a in compare_axes) if not c.empty]
+    comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COMPARE_COLUMNS))
+    notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
+    return Report(Path(root), runs, protocols, axes, frame, cells, shown, chosen, comparisons, ci, test, at_point,
+                  order, given, notes)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]

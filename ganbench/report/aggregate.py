@@ -1,0 +1,264 @@
+"""Per-cell statistics over seeds: mean, std, a 95% confidence interval, n, status counts.
+
+Statistics use the *complete* runs of a cell only; diverged and failed runs are counted,
+not averaged (a diverged run's last FID says nothing about the recipe's usual outcome).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..store import COMPLETE, DIVERGED, FAILED
+from .load import RUN_COLUMNS, ReportError, RunRecord, flatten, history_metrics, lookup
+
+CONFIDENCE = 0.95
+CI_METHODS = ("t", "bootstrap")
+BOOTSTRAP_RESAMPLES = 2000  # enough for a stable 95% percentile interval on a handful of seeds
+BOOTSTRAP_SEED = 0  # the same folder gives the same report
+
+# Direction of a metric: "lower" / "higher" is better; unknown metrics get none (no ranking, no best).
+LOWER, HIGHER = "lower", "higher"
+_LOWER = re.compile(r"^(fid|kid)(_.*)?$|^mode_kl$|_ms$|^peak_mem_mb$|_s$|^time_to_.*_steps$")
+_HIGHER = re.compile(r"^is(_.*)?$|^(precision|recall)(_.*)?$|^modes_covered$|^confident_frac$|^high_quality_frac$|^train_img_per_s$")
+
+# What the terminal table shows first when present: sample quality, then D's view of training.
+QUALITY = ("fid_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain", "fid", "kid", "is",
+           "modes_covered", "mode_kl", "high_quality_frac", "confident_frac")
+TRAINING = ("d_acc_real", "d_acc_fake", "d_loss", "g_loss")
+THROUGHPUT = "train_img_per_s"
+HEADLINE_QUALITY = 3  # more columns than this no longer fits a terminal
+
+# Suffixes of the aggregate columns: `<value>.mean` etc. (see docs/report.md).
+STAT_SUFFIXES = ("mean", "std", "ci_low", "ci_high", "n")
+
+
+def direction(metric: str, given: dict[str, str] | None = None) -> str | None:
+    base = metric.split(".")[0]
+    if given and base in given:
+        return given[base]
+    if _HIGHER.search(base):  # first: train_img_per_s also ends in `_s`
+        return HIGHER
+    if _LOWER.search(base):
+        return LOWER
+    return None
+
+
+@dataclass(frozen=True)
+class At:
+    """`--at epoch=10` / `--at step=5000`: values at the latest log point at or before N."""
+
+    unit: str  # "epoch" or "step"
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> "At":
+        m = re.fullmatch(r"\s*(epoch|step)s?\s*=\s*([0-9]+(?:\.[0-9]+)?)\s*", text or "")
+        if not m:
+            raise ReportError(f"--at {text!r}: expected epoch=N or step=N, e.g. --at epoch=10")
+        return cls(m.group(1), float(m.group(2)))
+
+    @property
+    def suffix(self) -> str:
+        return f"at_{self.unit}_{self.value:g}"
+
+
+def ci(values: np.ndarray, method: str = "t") -> tuple[float, float]:
+    """95% CI of the mean of `values` (over seeds); NaN when fewer than two."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return math.nan, math.nan
+    mean = float(x.mean())
+    if np.all(x == x[0]):
+        return mean, mean  # no spread: both methods give a point
+    if method == "t":
+        lo, hi = stats.t.interval(CONFIDENCE, len(x) - 1, loc=mean, scale=stats.sem(x))
+        return float(lo), float(hi)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns that tiny samples give degenerate intervals
+        res = stats.bootstrap((x,), np.mean, confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES,
+                              method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def summarize_values(x: pd.Series, method: str) -> dict[str, float]:
+    x = pd.to_numeric(x, errors="coerce").dropna().to_numpy(float)
+    lo, hi = ci(x, method)
+    return {
+        "mean": float(x.mean()) if len(x) else math.nan,
+        "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
+        "ci_low": lo,
+        "ci_high": hi,
+        "n": len(x),
+    }
+
+
+# ---------------------------------------------------------------- axes and labels
+
+
+def find_axes(runs: list[RunRecord]) -> list[str]:
+    """The matrix axes of the runs' cells, then any other config key that varies between cells."""
+    axes: dict[str, None] = {}
+    for r in runs:
+        for k in r.record.get("cell") or {}:
+            if k != "seed":
+                axes[k] = None
+    configs = {r.cell_key: flatten(json.loads(r.cell_key)) for r in runs}
+    keys = sorted({k for c in configs.values() for k in c})
+    for k in keys:
+        if any(k == a or k.startswith(a + ".") for a in axes):
+            continue
+        if len({json.dumps(c.get(k), sort_keys=True) for c in configs.values()}) > 1:
+            axes[k] = None
+    return list(axes)
+
+
+def axis_labels(values: list) -> dict[str, str]:
+    """Short readable labels for the distinct values of one axis: {json(value): label}.
+
+    A plugin/optimizer mapping is labelled by its name, plus the options that differ
+    between values of the same name (adam lr=0.001 vs adam lr=0.0002).
+    """
+    distinct = {json.dumps(v, sort_keys=True): v for v in values}
+    labels = {}
+    for key, v in distinct.items():
+        if not isinstance(v, dict):
+            labels[key] = "" if v is None else (str(v) if not isinstance(v, float) else f"{v:g}")
+            continue
+        same_name = [o for o in distinct.values() if isinstance(o, dict) and o.get("name") == v.get("name")]
+        varying = [k for k in v if k != "name" and len({json.dumps(o.get(k), sort_keys=True) for o in same_name}) > 1]
+        parts = [str(v["name"])] if "name" in v else []
+        parts += [f"{k}={_fmt_value(v[k])}" for k in (varying if "name" in v else v)]
+        labels[key] = " ".join(parts)
+    return labels
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return "[" + ",".join(_fmt_value(x) for x in v) + "]"
+    return str(v)
+
+
+# ---------------------------------------------------------------- per run values
+
+
+def run_values(runs: list[RunRecord], frame: pd.DataFrame, at: At | None, given: dict) -> tuple[pd.DataFrame, dict]:
+    """Add `<m>.best` and `<m>.at_<unit>_<N>` columns from the histories.
+
+    Returns the frame and {metric: value column shown for it} (the `--at` column when asked).
+    """
+    frame = frame.copy()
+    hist_metrics = history_metrics(runs)
+    shown = {m: m for m in frame.columns if m not in _non_metric(frame)}
+    for m in hist_metrics:
+        final, best, at_val = [], [], []
+        for r in runs:
+            h = r.history()
+            col = pd.to_numeric(h[m], errors="coerce") if m in h else pd.Series(dtype=float)
+            ok = col.dropna()
+            final.append(float(ok.iloc[-1]) if len(ok) else math.nan)
+            d = direction(m, given)
+            best.append(float(ok.min() if d == LOWER else ok.max()) if len(ok) and d else math.nan)
+            if at:
+                at_val.append(_value_at(h, col, at))
+        if m not in frame.columns:
+            frame[m] = final  # a metric only logged in the history: its last value is final
+        else:
+            frame[m] = frame[m].where(frame[m].notna(), final)
+        if direction(m, given):
+            frame[f"{m}.best"] = best
+        shown[m] = m
+        if at:
+            frame[f"{m}.{at.suffix}"] = at_val
+            shown[m] = f"{m}.{at.suffix}"
+    return frame, shown
+
+
+def _value_at(h: pd.DataFrame, col: pd.Series, at: At) -> float:
+    if at.unit not in h or not len(h):
+        return math.nan
+    pos = pd.to_numeric(h[at.unit], errors="coerce")
+    if not (pos.max() >= at.value - 1e-6):
+        return math.nan  # the run never got there (diverged, or shorter)
+    ok = col[(pos <= at.value + 1e-6) & col.notna()]
+    return float(ok.iloc[-1]) if len(ok) else math.nan
+
+
+def _non_metric(frame: pd.DataFrame) -> set:
+    return set(RUN_COLUMNS) | {c for c in frame.columns if c.startswith("axis:")}
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in _non_metric(frame) and pd.api.types.is_numeric_dtype(frame[c])]
+
+
+# ---------------------------------------------------------------- per cell
+
+
+def cell_table(frame: pd.DataFrame, axes: list[str], method: str) -> pd.DataFrame:
+    """One row per cell: axes, counts, and `<value>.{mean,std,ci_low,ci_high,n}` per value column."""
+    values = metric_columns(frame)
+    rows = []
+    for cell, group in frame.groupby("cell", sort=False):
+        counts = group["status"].value_counts()
+        done = group[group["status"] == COMPLETE]
+        row = {"cell": cell, "label": group["label"].iloc[0]}
+        row.update({f"axis:{a}": group[f"axis:{a}"].iloc[0] for a in axes})
+        row.update({
+            "suite": ",".join(sorted(group["suite"].unique())),
+            "protocol": ",".join(sorted(group["protocol"].unique())),
+            "runs": len(group),
+            COMPLETE: int(counts.get(COMPLETE, 0)),
+            DIVERGED: int(counts.get(DIVERGED, 0)),
+            FAILED: int(counts.get(FAILED, 0)),
+            "seeds": " ".join(str(s) for s in sorted(group["seed"].dropna().astype(int))),
+        })
+        for v in values:
+            for k, x in summarize_values(done[v], method).items():
+                row[f"{v}.{k}"] = x
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def rank(cells: pd.DataFrame, column: str, how: str) -> pd.DataFrame:
+    """Cells ordered best first by `<column>.mean`, with a `rank` column (missing last)."""
+    key = f"{column}.mean"
+    out = cells.sort_values(key, ascending=how == LOWER, na_position="last", kind="stable").reset_index(drop=True)
+    out.insert(0, "rank", [i + 1 if np.isfinite(v) else None for i, v in enumerate(out[key])])
+    return out
+
+
+def headline(frame: pd.DataFrame, shown: dict, chosen: list[str] | None) -> list[str]:
+    """The metrics the terminal and page tables show."""
+    present = [m for m in shown if frame[shown[m]].notna().any()]
+    if chosen:
+        unknown = [m for m in chosen if m not in shown]
+        if unknown:
+            raise ReportError(f"--metrics: no metric {unknown[0]!r} in these runs; known: {', '.join(sorted(shown))}")
+        return chosen
+    quality = [m for m in QUALITY if m in present][:HEADLINE_QUALITY]
+    out = quality or [m for m in TRAINING if m in present][:2]
+    if THROUGHPUT in present:
+        out.append(THROUGHPUT)
+    return out
+
+
+def label_runs(runs: list[RunRecord], frame: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+    """Add `axis:<axis>` columns (short labels) and a `label` joining them."""
+    frame = frame.copy()
+    for a in axes:
+        vals = [lookup(r.record["config"], a) for r in runs]
+        labels = axis_labels(vals)
+        frame[f"axis:{a}"] = [labels[json.dumps(v, sort_keys=True)] for v in vals]
+    frame["label"] = [", ".join(f"{a}={frame.at[i, f'axis:{a}']}" for a in axes) or "(one cell)" for i in frame.index]
+    return frame

@@ -1,0 +1,103 @@
+"""One self-contained HTML page: tables, pairwise comparisons and every plot inlined.
+
+Images are data: URIs and the styles are inline, so the file opens from disk or an email
+attachment with no server; a Content-Security-Policy forbids any network request.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import time
+
+import numpy as np
+import pandas as pd
+
+from . import Report
+from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num
+
+# Nothing may be fetched: images are inline data, styles inline, no scripts at all.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top;white-space:pre-line}
+th{background:#f2f2f2}
+td.axis,th.axis{text-align:left}
+td.axis{font-weight:600}
+.fingerprint{background:#f7f7f7;border-left:4px solid #888;padding:.5em 1em;font-family:monospace;font-size:13px}
+.note{font-size:13px;color:#555}
+figure{margin:1.5em 0}
+figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:13px;color:#555}
+.better{font-weight:600;color:#1a7f37}
+"""
+
+
+def esc(x) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) -> str:
+    header, rows = display_table(report, sep="\n")  # the CI on its own line (pre-line below)
+    axes = set(report.axes) | {"suite"}
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>ganbench report: {esc(report.root)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>ganbench report: {esc(report.root)}</h1>",
+        f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>',
+        '<div class="fingerprint">' + "<br>".join(esc(line) for line in fingerprint_lines(report)) + "</div>",
+        "<h2>Cells</h2>",
+        '<table id="cells"><thead><tr>' + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>",
+    ]
+    for row in rows:
+        parts.append("<tr>" + "".join(f'<td class="axis">{esc(v)}</td>' if h in axes else f"<td>{esc(v)}</td>"
+                                      for h, v in zip(header, row)) + "</tr>")
+    parts.append("</tbody></table>")
+    parts += [f'<p class="note">{esc(n)}</p>' for n in footnotes(report)]
+    parts += _comparisons(report)
+    if figures:
+        parts.append("<h2>Plots</h2>")
+        for caption, png in figures.items():
+            data = base64.b64encode(png).decode()
+            parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
+                         f"<figcaption>{esc(caption)}</figcaption></figure>")
+    if warnings:
+        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>")
+    parts += _runs(report)
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _comparisons(report: Report) -> list[str]:
+    c = report.comparisons
+    if c.empty:
+        return []
+    lines = comparison_lines(report)
+    out = ["<h2>Pairwise comparisons</h2>", f'<p class="note">{esc(lines[0])}</p>', '<table id="comparisons"><thead><tr>']
+    cols = ["a", "b", "context", "metric", "mean_a", "mean_b", "diff", "95% CI", "p", "n", "better"]
+    out.append("".join(f"<th>{esc(h)}</th>" for h in cols) + "</tr></thead><tbody>")
+    for _, r in c.iterrows():
+        ci = f"[{num(r['ci_low'])}, {num(r['ci_high'])}]" if np.isfinite(r["ci_low"]) else ""
+        cells = [r["a"], r["b"], r["context"], r["column"], num(r["mean_a"]), num(r["mean_b"]), num(r["diff"]), ci,
+                 num(r["p"]), f"{r['n_a']}/{r['n_b']}"]
+        out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td></tr>')
+    out.append("</tbody></table>")
+    return out
+
+
+def _runs(report: Report) -> list[str]:
+    f = report.frame
+    cols = ["id", "suite", "status", "seed", "label"] + [report.shown[m] for m in report.metrics]
+    cols += [c for c in ("diverged_at_step", "error") if f[c].notna().any()]
+    out = ["<details><summary>Runs (" + str(len(f)) + ")</summary>", '<table id="runs"><thead><tr>',
+           "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr></thead><tbody>"]
+    for _, r in f.iterrows():
+        vals = [num(r[c]) if isinstance(r[c], float) and c != "seed" else ("" if pd.isna(r[c]) else r[c]) for c in cols]
+        out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>")
+    out.append("</tbody></table></details>")
+    return out

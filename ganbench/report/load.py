@@ -1,0 +1,226 @@
+"""Reading run folders back: one row per run, its history, and what makes runs comparable.
+
+A *cell* is every config value except the seed: runs that differ only in their seed are
+repeats of one measurement. The *protocol* is how the metrics were measured (sample
+counts, feature space, versions); runs measured differently are never averaged together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE
+
+STATUSES = (COMPLETE, DIVERGED, FAILED)
+# Columns of the per-run table that are not metrics (documented in docs/report.md).
+RUN_COLUMNS = ("suite", "id", "status", "seed", "cell", "protocol", "diverged_at_step", "error", "params_g", "params_d", "path")
+# History columns that describe the row rather than measure the model.
+HISTORY_INDEX = ("step", "epoch", "wall_s", "train_s", "lr_g", "grid")
+# Versions that belong to the protocol: a metric library or harness change can move scores.
+PROTOCOL_ENV = ("ganbench", "torch", "torch_fidelity")
+
+
+class ReportError(Exception):
+    """A results folder that cannot be reported on; the message is one line."""
+
+
+@dataclass
+class RunRecord:
+    path: Path
+    record: dict
+    cell_key: str  # JSON of the config without its seed
+    protocol: dict  # flat: the run's `protocol` plus the versions in PROTOCOL_ENV
+    _history: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def status(self) -> str:
+        return self.record["status"]
+
+    @property
+    def config(self) -> dict:
+        return self.record.get("config") or {}
+
+    def history(self) -> pd.DataFrame:
+        """history.csv (empty frame when the run has none, e.g. a failed run)."""
+        if self._history is None:
+            p = self.path / HISTORY_FILE
+            if not p.exists():
+                self._history = pd.DataFrame({"step": []})
+            else:
+                try:
+                    h = pd.read_csv(p)
+                except (ValueError, OSError, pd.errors.ParserError) as e:
+                    raise ReportError(f"{p}: not a readable history ({type(e).__name__}: {_first_line(e)})") from None
+                if "step" not in h.columns:
+                    raise ReportError(f"{p}: not a ganbench history (no `step` column)")
+                self._history = h
+        return self._history
+
+
+def find_runs(root: str | Path) -> list[RunRecord]:
+    """Every run.json below `root`, validated; ReportError on anything unreadable."""
+    root = Path(root)
+    if not root.exists():
+        raise ReportError(f"{root}: no such results folder")
+    if not root.is_dir():
+        raise ReportError(f"{root}: not a folder (give the results folder, e.g. results/)")
+    runs = []
+    for path in sorted(root.rglob(RUN_FILE)):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # a run still being written, or one being replaced
+        runs.append(_read(path))
+    if not runs:
+        raise ReportError(f"{root}: no runs found (no {RUN_FILE} below it; run `ganbench run SUITE --results {root}` first)")
+    seen: dict[tuple, Path] = {}
+    for r in runs:
+        key = (r.record["suite"], r.id)
+        if key in seen:
+            raise ReportError(f"run {r.id} of suite {key[0]} appears twice: {seen[key].parent} and {r.path}")
+        seen[key] = r.path
+    return runs
+
+
+def _read(path: Path) -> RunRecord:
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise ReportError(f"{path}: cannot read ({_first_line(e)})") from None
+    except ValueError as e:
+        raise ReportError(f"{path}: corrupt run.json (not valid JSON: {_first_line(e)})") from None
+    if not isinstance(rec, dict):
+        raise ReportError(f"{path}: corrupt run.json (not a JSON object)")
+    for key, kind in (("id", str), ("suite", str), ("status", str), ("config", dict)):
+        if not isinstance(rec.get(key), kind):
+            raise ReportError(f"{path}: corrupt run.json (`{key}` missing or not a {kind.__name__})")
+    if not isinstance(rec.get("cell", {}), dict):
+        raise ReportError(f"{path}: corrupt run.json (`cell` must map matrix axes to values)")
+    seed = rec.get("seed", rec["config"].get("seed"))
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ReportError(f"{path}: corrupt run.json (`seed` must be an integer, got {seed!r})")
+    if rec["status"] not in STATUSES:
+        raise ReportError(f"{path}: unknown status {rec['status']!r} (expected one of {', '.join(STATUSES)})")
+    metrics = rec.get("metrics") or {}
+    if not isinstance(metrics, dict) or not all(v is None or _is_number(v) for v in metrics.values()):
+        raise ReportError(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
+    rec["metrics"] = metrics
+    cfg = {k: v for k, v in rec["config"].items() if k != "seed"}
+    env = rec.get("env") or {}
+    protocol = {k: v for k, v in (rec.get("protocol") or {}).items()}
+    for k in PROTOCOL_ENV:
+        if env.get(k) is not None:
+            # A local build tag (+cu132, +cpu) changes no number a metric computes.
+            protocol[k] = str(env[k]).split("+")[0]
+    return RunRecord(path.parent, rec, json.dumps(cfg, sort_keys=True), protocol)
+
+
+def protocol_id(protocol: dict) -> str:
+    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def adopt_failed_protocols(runs: list[RunRecord]) -> None:
+    """A failed run measured nothing, so whatever protocol it recorded (often none, when it
+    failed before evaluation was set up) must not make the folder look mixed: it takes the
+    protocol of the measured runs of its cell, or of all measured runs, when that is unique."""
+    measured = [r for r in runs if r.status != FAILED]
+    known = {protocol_id(r.protocol) for r in measured}
+    for r in runs:
+        if r.status != FAILED or protocol_id(r.protocol) in known:
+            continue
+        same_cell = {protocol_id(m.protocol): m.protocol for m in measured if m.cell_key == r.cell_key}
+        everywhere = {protocol_id(m.protocol): m.protocol for m in measured}
+        for candidates in (same_cell, everywhere):
+            if len(candidates) == 1:
+                r.protocol = dict(next(iter(candidates.values())))
+                break
+
+
+def check_protocols(runs: list[RunRecord]) -> dict[str, dict]:
+    """{protocol id: protocol}; ReportError when the runs were measured in several ways."""
+    protocols = {protocol_id(r.protocol): r.protocol for r in runs}
+    if len(protocols) > 1:
+        keys = sorted({k for p in protocols.values() for k in p})
+        differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in protocols.values()}) > 1]
+        examples = {}
+        for r in runs:
+            examples.setdefault(protocol_id(r.protocol), r)
+        detail = "; ".join(f"{ex.id}: " + ", ".join(f"{k}={ex.protocol.get(k, '-')}" for k in differ[:3]) for ex in list(examples.values())[:3])
+        raise ReportError(
+            f"runs were measured under {len(protocols)} different protocols (differ in {', '.join(differ)}: {detail}); "
+            "their numbers are not comparable: report each set separately, or pass --split-protocols to keep them apart in one report"
+        )
+    return protocols
+
+
+def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:
+    """One row per run: RUN_COLUMNS, then one column per metric of run.json (final values)."""
+    rows = []
+    for r in runs:
+        rec = r.record
+        row = {
+            "suite": rec["suite"],
+            "id": r.id,
+            "status": r.status,
+            "seed": rec.get("seed", rec["config"].get("seed")),
+            "cell": r.cell_key,
+            "protocol": protocol_id(r.protocol),
+            "diverged_at_step": rec.get("diverged_at_step"),
+            "error": rec.get("error"),
+            "params_g": rec.get("params_g"),
+            "params_d": rec.get("params_d"),
+            "path": str(r.path),
+        }
+        for k, v in rec["metrics"].items():
+            row[k] = math.nan if v is None else float(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def history_metrics(runs: list[RunRecord]) -> list[str]:
+    """Numeric history columns that measure something (losses, accuracies, eval metrics)."""
+    names: dict[str, None] = {}
+    for r in runs:
+        h = r.history()
+        for c in h.columns:
+            if c not in HISTORY_INDEX and pd.api.types.is_numeric_dtype(h[c]):
+                names[c] = None
+    return list(names)
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """{"optimizer": {"lr": 1}} -> {"optimizer.lr": 1}; lists stay values."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def lookup(config: dict, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

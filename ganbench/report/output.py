@@ -1,0 +1,88 @@
+"""Writing a report to files: one format to one file, or every format into a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..store import write_atomic
+from . import Report
+from .formats import cells_csv, markdown, runs_csv, to_json
+from .load import ReportError
+
+FORMATS = ("md", "csv", "html", "json")
+SUFFIX = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html", ".json": "json"}
+
+
+def figures(report: Report, plots: bool, models: bool) -> tuple[dict[str, bytes], list[str]]:
+    if not plots:
+        return {}, []
+    from .plots import all_figures
+
+    return all_figures(report, models=models)
+
+
+def render(report: Report, fmt: str, figs: dict[str, bytes] | None = None, warnings=()) -> str:
+    """One format as text (Markdown without image links; CSV is the per-cell table)."""
+    if fmt == "md":
+        return markdown(report)
+    if fmt == "csv":
+        return cells_csv(report)
+    if fmt == "json":
+        return to_json(report)
+    from .html import page
+
+    return page(report, figs or {}, list(warnings))
+
+
+def write(report: Report, output: Path, fmt: str | None, plots: bool = True, models: bool = True) -> tuple[list[Path], list[str]]:
+    """Write to `output`: a file whose suffix names the format, or a folder of every format."""
+    output = Path(output)
+    inferred = SUFFIX.get(output.suffix.lower())
+    if fmt and inferred and fmt != inferred:
+        raise ReportError(f"--output {output}: the suffix says {inferred}, but --format is {fmt}")
+    if inferred:
+        if not output.parent.is_dir():
+            raise ReportError(f"--output {output}: folder {output.parent} does not exist")
+        fmts, folder, stem = [inferred], output.parent, output.stem
+    else:
+        if output.exists() and not output.is_dir():
+            raise ReportError(f"--output {output}: exists and is not a folder (give a .md/.csv/.html/.json file or a folder)")
+        output.mkdir(parents=True, exist_ok=True)
+        fmts, folder, stem = [fmt] if fmt else list(FORMATS), output, "report"
+    needs_figs = any(f in ("md", "html") for f in fmts)
+    figs, warnings = figures(report, plots and needs_figs, models)
+    written = []
+    for f in fmts:
+        if f == "csv":
+            cells = output if inferred else folder / "cells.csv"
+            runs = folder / (f"{stem}.runs.csv" if inferred else "runs.csv")
+            comps = folder / (f"{stem}.comparisons.csv" if inferred else "comparisons.csv")
+            write_atomic(cells, cells_csv(report))
+            write_atomic(runs, runs_csv(report))
+            written += [cells, runs]
+            if not report.comparisons.empty:
+                write_atomic(comps, report.comparisons.to_csv(index=False))
+                written.append(comps)
+        elif f == "md":
+            images = {}
+            if figs:
+                img_dir = folder / f"{stem}_files"
+                img_dir.mkdir(exist_ok=True)
+                for i, (caption, png) in enumerate(figs.items(), 1):
+                    name = f"{i:02d}-{_slug(caption)}.png"
+                    write_atomic(img_dir / name, png)
+                    images[caption] = f"{img_dir.name}/{name}"
+            path = folder / f"{stem}.md"
+            write_atomic(path, markdown(report, images))
+            written.append(path)
+        else:
+            path = folder / f"{stem}.{f}"
+            write_atomic(path, render(report, f, figs, warnings))
+            written.append(path)
+    return written, warnings
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]

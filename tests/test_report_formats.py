@@ -1,0 +1,133 @@
+"""Every output format, read back; bad input gives one line and exit 2."""
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from ganbench.cli import main
+from report_fixtures import ADAM, hand_made, write_run
+
+
+@pytest.fixture
+def results(tmp_path):
+    return hand_made(tmp_path / "results")
+
+
+def report(*args):
+    result = CliRunner().invoke(main, ["report", *map(str, args)])
+    return result
+
+
+def test_terminal_table(results):
+    r = report(results, "--no-plots", "--per-run")
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "protocol" in out and "samples=1000" in out and "torch=2.15.0" in out  # the fingerprint
+    assert "adam" in out and "sgd" in out and "12 ± 2" in out
+    assert "Student t" in out and "adam vs sgd: fid_domain" in out
+    assert "†" in out  # kid_domain blank for sgd, with its footnote
+    assert "adam_s3" in out  # --per-run lists the diverged run too
+
+
+def test_csv_round_trip(results, tmp_path):
+    out = tmp_path / "out" / "cells.csv"
+    out.parent.mkdir()
+    r = report(results, "--output", out)
+    assert r.exit_code == 0, r.output
+    cells = pd.read_csv(out)
+    runs = pd.read_csv(tmp_path / "out" / "cells.runs.csv")
+    comps = pd.read_csv(tmp_path / "out" / "cells.comparisons.csv")
+    assert len(cells) == 2 and len(runs) == 8 and len(comps) >= 1
+    adam = cells[cells["axis:optimizer"] == "adam"].iloc[0]
+    assert adam["fid_domain.mean"] == pytest.approx(12.0) and adam["diverged"] == 1 and adam["fid_domain.n"] == 3
+    assert pd.isna(cells[cells["axis:optimizer"] == "sgd"].iloc[0]["kid_domain.mean"])  # blank, not 0
+    assert set(runs["status"]) == {"complete", "diverged", "failed"}
+    assert {"id", "suite", "seed", "cell", "protocol", "fid_domain", "fid_domain.best", "axis:optimizer"} <= set(runs.columns)
+    # stdout: the per-cell table, or per run with --per-run
+    assert len(pd.read_csv(__import__("io").StringIO(report(results, "--format", "csv").output))) == 2
+    assert len(pd.read_csv(__import__("io").StringIO(report(results, "--format", "csv", "--per-run").output))) == 8
+
+
+def test_json_round_trip(results, tmp_path):
+    out = tmp_path / "r.json"
+    assert report(results, "-o", out, "--sort", "fid_domain", "--at", "step=20").exit_code == 0
+    doc = json.loads(out.read_text())
+    assert doc["ci"] == {"level": 0.95, "method": "t"}
+    assert doc["at"] == {"unit": "step", "value": 20.0}
+    assert [c["axis:optimizer"] for c in doc["cells"]] == ["adam", "sgd"]
+    assert doc["cells"][0]["fid_domain.at_step_20.mean"] == pytest.approx(10.0)
+    assert doc["cells"][1]["kid_domain.mean"] is None  # JSON null, never NaN or 0
+    assert len(doc["runs"]) == 8 and doc["comparisons"][0]["test"] == "welch"
+
+
+def test_markdown_table_shape(results, tmp_path):
+    out = tmp_path / "r.md"
+    assert report(results, "-o", out, "--no-traverse").exit_code == 0
+    text = out.read_text()
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 2  # header, separator, one row per cell
+    assert len({line.count(" | ") for line in table if not line.startswith("|---")}) == 1
+    assert set(table[1].strip("|").split("|")) == {"---"}
+    images = [line for line in text.splitlines() if line.startswith("![")]
+    assert images, "plots are referenced from the Markdown"
+    for line in images:
+        assert (tmp_path / line.split("](")[1].rstrip(")")).stat().st_size > 1000
+
+
+def test_folder_output_writes_every_format(results, tmp_path):
+    out = tmp_path / "all"
+    r = report(results, "-o", out, "--no-traverse")
+    assert r.exit_code == 0, r.output
+    names = {p.name for p in out.iterdir()}
+    assert {"report.md", "report.html", "report.json", "cells.csv", "runs.csv", "report_files"} <= names
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3 and "http://" not in html and "https://" not in html
+    assert "fid_domain vs step and wall time" in html and "D accuracy on real and on fake" in html
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (lambda p: None, [], "no such results folder"),
+        (lambda p: p.mkdir(), [], "no runs found"),
+        (lambda p: (p / "s" / "r").mkdir(parents=True) or (p / "s" / "r" / "run.json").write_text("{not json"), [], "corrupt run.json"),
+        (lambda p: (p / "s" / "r").mkdir(parents=True) or (p / "s" / "r" / "run.json").write_text('{"id": "r"}'), [], "corrupt run.json"),
+        (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, fid=1.0, protocol={"samples": 5}), [], "different protocols"),
+        (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, extra={"fid_domain": "12"}), [], "`metrics` must map"),
+        (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, status="running"), [], "unknown status 'running'"),
+        (hand_made, ["--at", "when=3"], "expected epoch=N or step=N"),
+        (hand_made, ["--compare", "nope"], "not an axis"),
+        (hand_made, ["--sort", "d_loss"], "unknown direction"),
+        (hand_made, ["--metrics", "fid_domain,bogus"], "no metric 'bogus'"),
+        (hand_made, ["-o", "x.csv", "--format", "md"], "the suffix says csv"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, setup, args, message):
+    root = tmp_path / "results"
+    setup(root)
+    r = report(root, "--no-plots", *args)
+    assert r.exit_code == 2, r.output
+    assert isinstance(r.exception, SystemExit)  # not a crash
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.output
+    assert "Traceback" not in r.output
+
+
+def test_corrupt_history_is_a_clear_error(results):
+    (results / "hand" / "adam_s0" / "history.csv").write_text("loss,acc\n1,2\n")  # no `step` column
+    r = report(results, "--no-plots")
+    assert r.exit_code == 2 and "history" in r.output and "adam_s0" in r.output
+
+
+def test_cli_direction_split_protocols_and_bootstrap(results):
+    r = report(results, "--no-plots", "--direction", "d_loss=lower", "--sort", "d_loss", "--ci", "bootstrap", "--test", "mwu")
+    assert r.exit_code == 0, r.output
+    assert "ranked by d_loss (lower is better)" in r.output and "bootstrap" in r.output and "Mann-Whitney" in r.output
+    write_run(results, "adam_s9", ADAM, 9, fid=11.0, protocol={"samples": 50000})
+    r = report(results, "--no-plots", "--split-protocols", "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert len(doc["protocols"]) == 2 and "protocol" in doc["axes"] and len(doc["cells"]) == 3
+    assert report(results, "--no-plots", "--direction", "d_loss=up").exit_code == 2
