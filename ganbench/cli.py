@@ -125,7 +125,7 @@ def plugins():
 @main.command()
 @click.argument("results", type=click.Path(path_type=Path), default="results")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "html", "json"]), help="Write this format (to stdout without --output) instead of the terminal table.")
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="A .md/.csv/.html/.json file, or a folder that gets every format.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="A .md/.csv/.html/.json file, or a folder that gets every format (default: RESULTS/report/).")
 @click.option("--per-run", is_flag=True, help="Also show one row per run (the terminal table, or CSV on stdout).")
 @click.option("--at", "at", metavar="epoch=N|step=N", help="Compare values at this point of training instead of the final ones.")
 @click.option("--compare", "compare_axes", multiple=True, metavar="AXIS", help="Pairwise tests along AXIS (repeatable); default: every two-valued axis.")
@@ -139,6 +139,9 @@ def plugins():
 @click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
 def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, test, directions, split_protocols, no_plots, no_traverse):
     """Compare the runs under RESULTS (one suite's folder or many).
+
+    Prints the comparison table and writes Markdown, CSV, JSON and a self-contained
+    HTML page with the plots into RESULTS/report/ (or where --output says).
 
     Runs are grouped by cell (their config without the seed); each metric is shown as
     mean ± std over seeds with a 95% CI. See docs/report.md for the columns.
@@ -158,6 +161,8 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
         rep = build_report(results, at=at, compare_axes=list(compare_axes) or None, sort=sort,
                            metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
                            ci=ci, test=test, split_protocols=split_protocols, directions=given)
+        if not output and not fmt:  # the plain command also leaves every format on disk
+            output = Path(results) / "report"
         if output:
             written, warnings = write(rep, output, fmt, plots=not no_plots, models=not no_traverse)
         elif fmt:
