@@ -114,7 +114,8 @@ def plugins():
     table = Table(title=f"ganbench plugins (plugin API {PLUGIN_API_VERSION})")
     for col in ("distribution", "version", "entry point", "provides"):
         table.add_column(col, overflow="fold")
-    for plugin_id, (dist, version) in sorted(registry.plugins.items()):
+    # the built-ins first, then third parties by distribution
+    for plugin_id, (dist, version) in sorted(registry.plugins.items(), key=lambda kv: (kv[1][0] != "ganbench", kv[0])):
         provided = []
         for kind in KINDS:
             names = sorted(e.name for e in registry.entries[kind].values() if e.plugin == plugin_id)
