@@ -104,7 +104,7 @@ class PluginManager(pluggy.PluginManager):
 
 def normalize(dist: str) -> str:
     """PEP 503 name normalization: `Ganbench_SNGAN` and `ganbench-sngan` are one project."""
-    return re.sub(r"[-_.]+", "-", dist).lower()
+    return re.sub(r"[-_.]+", "-", dist.strip()).lower()
 
 
 def allowed_from_env() -> set[str] | None:
