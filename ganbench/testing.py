@@ -153,8 +153,15 @@ def smoke_train(
     models = builder.models(cfg, gan_data)
     loss_obj = builder.loss(cfg)
     device = torch.device("cpu")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = train(cfg, gan_data, models, loss_obj, device, Path(out_dir or tmp))
+    # One thread: tiny models gain nothing from more, and on a busy CI machine OpenMP
+    # threads contending for cores made a 3-step smoke run ~50x slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = train(cfg, gan_data, models, loss_obj, device, Path(out_dir or tmp))
+    finally:
+        torch.set_num_threads(threads)
     bad = [r for r in result.history if not (math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]))]
     assert result.status == "complete" and not bad, (
         f"losses stopped being finite at step {result.diverged_at_step or bad[0]['step']}: {bad[0] if bad else result.history[-1]}"

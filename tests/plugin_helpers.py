@@ -86,7 +86,8 @@ def entry_points_in(site: Path) -> list[md.EntryPoint]:
 def ganbench(*args: str, site: Path | None = None, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the CLI in a fresh interpreter, `site` on its PYTHONPATH; wide terminal."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("GANBENCH_")}  # only what the test sets
-    full = {**inherited, "COLUMNS": "400", **(env or {})}
+    # one OpenMP thread: tiny runs, and on a busy 2-core machine threads contend badly
+    full = {**inherited, "COLUMNS": "400", "OMP_NUM_THREADS": "1", **(env or {})}
     if site is not None:
         full["PYTHONPATH"] = os.pathsep.join([str(site), full.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return subprocess.run([sys.executable, "-m", "ganbench.cli", *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
