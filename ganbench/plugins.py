@@ -204,15 +204,25 @@ def add_plugin(pm: PluginManager, module, plugin_id: str, dist: str, version: st
         pm.broken[plugin_id] = problem
         trace(f"broken {plugin_id}: {problem}")
         return
-    pm.register(module, name=plugin_id)
-    try:
+    try:  # a hookimpl whose arguments are not the hookspec's fails here
+        pm.register(module, name=plugin_id)
+    except (pluggy.PluginValidationError, ValueError) as e:  # ValueError: module already registered
+        pm.broken[plugin_id] = _whole_message(e)
+        trace(f"broken {plugin_id}: {pm.broken[plugin_id]}")
+        return
+    try:  # a @hookimpl that is no hook at all (a misspelling) fails here
         pm.check_pending()
     except pluggy.PluginValidationError as e:
         pm.unregister(module)
-        pm.broken[plugin_id] = _one_line(e)
+        pm.broken[plugin_id] = f"{_whole_message(e)}; the hooks are {', '.join(KINDS.values())}"
         trace(f"broken {plugin_id}: {pm.broken[plugin_id]}")
         return
     pm.distinfo[plugin_id] = (dist, version)
+
+
+def _whole_message(e: BaseException) -> str:
+    """pluggy's validation errors say what is wrong on their later lines: keep them all, on one."""
+    return " ".join(str(e).split())
 
 
 # ---------------------------------------------------------------- registering

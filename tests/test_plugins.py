@@ -115,3 +115,13 @@ def test_a_plugin_registering_one_name_twice_is_broken(tmp_path, monkeypatch):
     reg = registry_of(site)
     assert "loss 'twice' is registered by both fake-twice:twice_plugin and fake-twice:twice_plugin" in reg.broken["fake-twice:twice_plugin"]
     assert "twice" not in reg.names("loss")
+
+
+def test_hook_with_wrong_argument_names_is_broken_not_fatal(tmp_path, monkeypatch):
+    code = "from ganbench import hookimpl\n\n@hookimpl\ndef register_losses(reg):\n    pass\n"
+    site = tmp_path / "site"
+    write_dist(site, "fake-args", "1.0", "args_plugin", code)
+    monkeypatch.syspath_prepend(str(site))
+    reg = registry_of(site)
+    assert "register_losses(reg)" in reg.broken["fake-args:args_plugin"]
+    assert "\n" not in reg.broken["fake-args:args_plugin"] and "vanilla" in reg.names("loss")
