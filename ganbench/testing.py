@@ -152,6 +152,7 @@ def smoke_train(
     seed_everything(cfg["seed"])
     models = builder.models(cfg, gan_data)
     loss_obj = builder.loss(cfg)
+    _check_shapes(models, gan_data, cfg)  # before training: a clear message beats a matmul error
     device = torch.device("cpu")
     # One thread: tiny models gain nothing from more, and on a busy CI machine OpenMP
     # threads contending for cores made a 3-step smoke run ~50x slower.
@@ -167,10 +168,8 @@ def smoke_train(
         f"losses stopped being finite at step {result.diverged_at_step or bad[0]['step']}: {bad[0] if bad else result.history[-1]}"
     )
     assert len(result.history) == steps, f"expected {steps} history rows, got {len(result.history)}"
-    z = torch.randn(cfg["batch_size"], cfg["z_dim"])
-    samples = sample(models.generator, z)
-    want = (cfg["batch_size"], *gan_data.spec.shape)
-    assert tuple(samples.shape) == want, f"generator made samples of shape {tuple(samples.shape)}, expected {want}"
+    samples = sample(models.generator, torch.randn(cfg["batch_size"], cfg["z_dim"]))
+    _check_shapes(models, gan_data, cfg)
     assert samples.is_floating_point() and torch.isfinite(samples).all(), "generator samples must be finite floats"
     if gan_data.kind == "image":
         lo, hi = samples.min().item(), samples.max().item()
@@ -181,6 +180,26 @@ def smoke_train(
     assert tuple(scores.shape) == (cfg["batch_size"],), f"discriminator must return (B,) scores, got {tuple(scores.shape)}"
     assert torch.isfinite(scores).all(), "discriminator scores must be finite"
     return SmokeResult(cfg, result.history, samples, scores, models, loss_obj)
+
+
+def _check_shapes(models, data, cfg) -> None:
+    """G: (B, Z) -> (B, *shape); D: (B, *shape) -> (B,), on a real batch."""
+    import torch
+
+    from .contracts import GanData
+    from .train import sample
+
+    bs = cfg["batch_size"]
+    want = (bs, *data.spec.shape)
+    z = torch.randn(bs, cfg["z_dim"], generator=torch.Generator().manual_seed(0))  # leaves the run's RNG alone
+    samples = sample(models.generator, z)
+    assert tuple(samples.shape) == want, f"generator made samples of shape {tuple(samples.shape)}, expected {want}"
+    was_training = models.discriminator.training
+    models.discriminator.eval()
+    with torch.no_grad():
+        scores = models.discriminator(GanData.as_float(data.train[:bs]))
+    models.discriminator.train(was_training)
+    assert tuple(scores.shape) == (bs,), f"discriminator must return (B,) scores for a real batch, got {tuple(scores.shape)}"
 
 
 # ---------------------------------------------------------------- pytest fixtures
