@@ -13,7 +13,8 @@ With ganbench installed, any pytest session gets these fixtures (disable with
   steps on CPU through the runner's own code path and checks that the losses are finite,
   samples have the data's shape (and range, for images) and D gives one score per sample.
 
-The same helpers work outside pytest: ``make_registry``, ``tiny_data``, ``smoke_train``.
+The same helpers work outside pytest: ``make_plugin_manager``, ``make_registry``,
+``tiny_data``, ``smoke_train``.
 Imports of torch and the rest of ganbench happen inside the helpers, so pytest sessions
 that never use the fixtures start as fast as before.
 """
@@ -32,11 +33,8 @@ SMOKE_DATASET = "ganbench-testing-data"  # the name a GanData passed to smoke_tr
 BUILTIN_MODULES = ("architectures", "datasets", "losses")  # ganbench.builtin.*
 
 
-def make_registry(*modules, builtins: bool = True):
-    """A registry of the built-ins and `modules` only, as ganbench would build it.
-
-    Raises AssertionError naming the reason when one of `modules` is broken.
-    """
+def make_plugin_manager(*modules, builtins: bool = True):
+    """A fresh plugin manager holding the built-ins and `modules` only (not what is installed)."""
     import importlib
 
     from . import plugins
@@ -47,9 +45,20 @@ def make_registry(*modules, builtins: bool = True):
             module = importlib.import_module(f"ganbench.builtin.{name}")
             plugins.add_plugin(pm, module, f"ganbench:{name}", "ganbench", _version("ganbench"))
     for module in modules:
-        dist = getattr(module, "__name__", str(module)).split(".")[0]
-        plugins.add_plugin(pm, module, f"{dist}:{getattr(module, '__name__', module)}", dist, _version(dist))
-    registry = plugins.build_registry(pm)
+        name = getattr(module, "__name__", str(module))
+        dist = name.split(".")[0]  # the top-level package stands in for the distribution
+        plugins.add_plugin(pm, module, f"{dist}:{name}", dist, _version(dist))
+    return pm
+
+
+def make_registry(*modules, builtins: bool = True):
+    """A registry of the built-ins and `modules` only, built as ganbench builds it.
+
+    Raises AssertionError naming the reason when one of `modules` is broken.
+    """
+    from . import plugins
+
+    registry = plugins.build_registry(make_plugin_manager(*modules, builtins=builtins))
     if registry.broken:
         raise AssertionError("broken plugin: " + "; ".join(f"{p}: {r}" for p, r in sorted(registry.broken.items())))
     return registry
@@ -223,16 +232,7 @@ def ganbench_registry(ganbench_plugins):
 @pytest.fixture
 def ganbench_pm(ganbench_plugins):
     """A fresh pluggy plugin manager with the built-ins and ganbench_plugins registered."""
-    import importlib
-
-    from . import plugins
-
-    pm = plugins.PluginManager()
-    for name in BUILTIN_MODULES:
-        plugins.add_plugin(pm, importlib.import_module(f"ganbench.builtin.{name}"), f"ganbench:{name}", "ganbench", _version("ganbench"))
-    for module in ganbench_plugins:
-        dist = module.__name__.split(".")[0]
-        plugins.add_plugin(pm, module, f"{dist}:{module.__name__}", dist, _version(dist))
+    pm = make_plugin_manager(*ganbench_plugins)
     if pm.broken:
         pytest.fail("broken plugin: " + "; ".join(f"{p}: {r}" for p, r in pm.broken.items()), pytrace=False)
     return pm
