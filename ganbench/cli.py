@@ -26,7 +26,8 @@ def fail(message: str, code: int = EXIT_BAD_INPUT):
 def _registry():
     from .plugins import load_registry
 
-    registry = load_registry()
+    ctx = click.get_current_context()
+    registry = load_registry(no_plugins=bool((ctx.find_root().obj or {}).get("no_plugins")))
     for plugin, reason in sorted(registry.broken.items()):
         click.echo(f"warning: plugin {plugin} is broken and was not loaded: {reason}", err=True)
     return registry
@@ -34,13 +35,16 @@ def _registry():
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ganbench")
-def main():
+@click.option("--no-plugins", is_flag=True, help="Load the built-in plugins only (reproducible runs); GANBENCH_PLUGINS=dist1,dist2 allows just those distributions.")
+@click.pass_context
+def main(ctx, no_plugins):
     """ganbench: benchmark GAN training recipes as measurements, not anecdotes.
 
     A suite (YAML) is a matrix of runs over architectures, losses, datasets, optimizers,
     discriminator pretraining and learning-rate ratios, repeated over seeds. `run`
     trains and scores every run into a results folder; `report` compares them.
     """
+    ctx.obj = {"no_plugins": no_plugins}
 
 
 @main.command()
@@ -103,23 +107,37 @@ def _short(value) -> str:
 
 @main.command()
 def plugins():
-    """List every plugin (distribution and version) and what it registers."""
+    """List every plugin (distribution and version), what it registers, and broken ones."""
     from .plugins import KINDS
 
     registry = _registry()
     table = Table(title=f"ganbench plugins (plugin API {PLUGIN_API_VERSION})")
-    table.add_column("plugin", no_wrap=True)
-    table.add_column("version", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("provides")
-    for plugin_id, (dist, version) in sorted(registry.plugins.items()):
+    for col in ("distribution", "version", "entry point", "provides"):
+        table.add_column(col, overflow="fold")
+    # the built-ins first, then third parties by distribution
+    for plugin_id, (dist, version) in sorted(registry.plugins.items(), key=lambda kv: (kv[1][0] != "ganbench", kv[0])):
+        provided = []
         for kind in KINDS:
             names = sorted(e.name for e in registry.entries[kind].values() if e.plugin == plugin_id)
             if names:
-                table.add_row(plugin_id, version, kind, ", ".join(names))
+                provided.append(f"{kind}: {', '.join(names)}")
+        table.add_row(dist, version, plugin_id.split(":", 1)[1], "; ".join(provided) or "nothing")
     for plugin_id, reason in sorted(registry.broken.items()):
-        table.add_row(plugin_id, "", "[red]broken[/red]", reason)
+        dist, _, ep = plugin_id.partition(":")
+        table.add_row(f"[red]{dist}[/red]", _version_of(dist), ep, f"[red]broken: {reason}[/red]")
+    for plugin_id, reason in sorted(registry.skipped.items()):
+        dist, _, ep = plugin_id.partition(":")
+        table.add_row(f"[dim]{dist}[/dim]", _version_of(dist), ep, f"[dim]not loaded: {reason}[/dim]")
     Console().print(table)
+
+
+def _version_of(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "?"
 
 
 @main.command()

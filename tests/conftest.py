@@ -8,11 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from ganbench.plugins import build_registry, get_plugin_manager
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Tiny models gain nothing from intra-op threads, and on a loaded 2-core machine torch's
+# threads contend with each other and slow such runs 10-50x: tests train on one thread,
+# in this process and in the CLI subprocesses they start.
+torch.set_num_threads(1)
 
 # A suite small enough to train in about a second per run on a 2-core CPU:
 # 8x8 digits, a narrow DCGAN, a handful of steps.
@@ -50,7 +56,7 @@ def write_suite(tmp_path):
 
 def ganbench(*args, cwd=None, timeout=300, **kw) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess (what a user types)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "ganbench.cli", *map(str, args)],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kw,

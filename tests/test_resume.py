@@ -28,12 +28,12 @@ def complete_runs(suite_dir):
 
 
 def test_kill_9_mid_suite_then_rerun_finishes_each_run_once(tmp_path, write_suite):
-    path = write_suite(base={"steps": 60, "log_every": "10 steps"}, seeds=3)
+    path = write_suite(base={"steps": 200, "log_every": "50 steps"}, seeds=3)
     results = tmp_path / "results"
     suite_dir = results / "tiny"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ganbench.cli", "run", str(path), "--results", str(results)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     try:
         # Wait until one run is in place and the next one is being written, then kill.
