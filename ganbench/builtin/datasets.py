@@ -13,7 +13,7 @@ import torch
 
 from ..contracts import GanData
 from ..hookspecs import hookimpl
-from .image_datasets import cifar10, digits, fashion_mnist, image_folder, mnist, mnist5k, stacked_mnist
+from .image_datasets import cifar10, digits, fashion_mnist, image_folder, mnist, mnist5k, stacked_mnist, take
 
 
 @hookimpl
@@ -101,10 +101,9 @@ def tabular_csv(
     std = x[train_idx].std(0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))  # a constant column stays 0, not NaN
     x = (x - mean) / std
-    pick = lambda t, idx: t[idx] if t is not None else None
     return GanData(
-        x[train_idx], "tabular", pick(y, train_idx),
-        x[test_idx] if n_test else None, pick(y, test_idx) if n_test else None,
+        x[train_idx], "tabular", take(y, train_idx),
+        x[test_idx] if n_test else None, take(y, test_idx) if n_test else None,
         num_classes=len(classes) if classes else None,
         info={
             "source": str(path), "columns": list(map(str, features.columns)), "classes": classes,

@@ -83,6 +83,11 @@ def _labelled_images(x: np.ndarray, y: np.ndarray, test_per_class: int, image_si
     return GanData(x[tr], "image", y[tr], x[te], y[te], num_classes=int(y.max()) + 1, info=info)
 
 
+def take(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+    """t[idx], for optional tensors (labels a dataset may not have)."""
+    return t[idx] if t is not None else None
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
@@ -247,9 +252,9 @@ def cifar10(
     except Exception as e:
         why = f"the download failed ({_last_line(e)})" if download else "download: false"
         raise RuntimeError(f"cifar10: no local copy in {base / 'cifar-10-batches-py'} and {why}; give `root` or run online once") from None
-    to_nchw = lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2))  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+    x, xt = (np.ascontiguousarray(s.data.transpose(0, 3, 1, 2)) for s in (train, test))  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return split_images(
-        to_nchw(train.data), train.targets, to_nchw(test.data), test.targets,
+        x, train.targets, xt, test.targets,
         image_size, channels, subset, 10, source=str(base / "cifar-10-batches-py"),
     )
 
@@ -339,10 +344,9 @@ def image_folder(
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     n_test = math.ceil(test_fraction * len(x)) if test_fraction > 0 and len(x) > 1 else 0
     test_idx, train_idx = order[:n_test].sort().values, order[n_test:].sort().values
-    pick = lambda t, idx: t[idx] if t is not None else None
     return GanData(
-        x[train_idx], "image", pick(labels, train_idx),
-        x[test_idx] if n_test else None, pick(labels, test_idx) if n_test else None,
+        x[train_idx], "image", take(labels, train_idx),
+        x[test_idx] if n_test else None, take(labels, test_idx) if n_test else None,
         num_classes=len(classes) if classes else None,
         info={"source": str(folder), "classes": classes, "images": len(x)},
     )
