@@ -27,6 +27,7 @@ Channels = Literal[1, 3]
 DATA_HOME = Path(os.environ.get("GANBENCH_DATA", "~/.cache/ganbench/data")).expanduser()
 # Debian's `dataset-fashion-mnist` package (the offline Fashion-MNIST).
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+RESIZE_CHUNK = 8192  # images resized at once: bounds the float copy resizing makes
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -40,7 +41,8 @@ def shape_images(x: torch.Tensor, image_size: int | None, channels: int) -> torc
     if image_size is not None and image_size < 1:
         raise ValueError(f"image_size must be >= 1, got {image_size}")
     if image_size is not None and image_size != x.shape[-1]:
-        x = TF.resize(x, [image_size, image_size], antialias=True)
+        # in chunks: resize works in float, which would hold 4 bytes per pixel of the whole set
+        x = torch.cat([TF.resize(c, [image_size, image_size], antialias=True) for c in x.split(RESIZE_CHUNK)])
     if channels == 3 and x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1).contiguous()  # grayscale tiled to RGB
     elif channels == 1 and x.shape[1] == 3:
