@@ -195,7 +195,8 @@ def load_idx_dataset(name: str, tv_class, root: str | None, extra_dirs: list[Pat
             ) from None
         files = find_idx(dirs)
     if files is None:
-        raise RuntimeError(f"{name}: no IDX files in {', '.join(map(str, dirs))} (download: false); {hint}")
+        why = "after the download" if download else "(download: false)"
+        raise RuntimeError(f"{name}: no IDX files in {', '.join(map(str, dirs))} {why}; {hint}")
     x, y, xt, yt = (read_idx(files[n]) for n in IDX_FILES)
     return x[:, None], y, xt[:, None], yt, files[IDX_FILES[0]].parent
 
