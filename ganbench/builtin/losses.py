@@ -44,6 +44,8 @@ class LSGAN(Loss):
     D pushes fakes to a and reals to b; G pushes fakes to c."""
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0):
+        if a == b:
+            raise ValueError(f"lsgan needs different targets for fake (a) and real (b), got a = b = {a}")
         self.a, self.b, self.c = a, b, c
 
     def d_loss(self, real_scores, fake_scores):
@@ -79,14 +81,27 @@ class WGANGP(Loss):
         return -fake_scores.mean()
 
     def penalty(self, discriminator, real, fake):
-        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # (B, 1, ...)
+        """gp_weight * E[(||grad_x D(x)|| - 1)^2] at x = eps*real + (1-eps)*fake, eps ~ U[0, 1]."""
+        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)  # (B, 1, ...)
         x = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-        (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+        # D(x).sum(): each score depends only on its own sample (no BatchNorm), so its
+        # gradient w.r.t. x holds every per-sample gradient at once. create_graph: the
+        # penalty itself is differentiated when D is updated.
+        (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)  # (B, *shape)
         return self.gp_weight * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+    def accuracy(self, real_scores, fake_scores):
+        """A critic's scores have no fixed zero (adding a constant changes neither loss nor
+        gradients), so the threshold is the midpoint of the batch's mean real and mean
+        fake score: the share of each batch on its own side of it."""
+        mid = (real_scores.mean() + fake_scores.mean()) / 2
+        return (real_scores > mid).float().mean(), (fake_scores <= mid).float().mean()
 
 
 class Hinge(Loss):
-    """The hinge loss of SNGAN / BigGAN: D minimises relu(1 - real) + relu(1 + fake)."""
+    """The hinge loss of SNGAN / BigGAN (Miyato et al. 2018, Brock et al. 2019):
+    D minimises E[relu(1 - D(x))] + E[relu(1 + D(G(z)))], G minimises -E[D(G(z))].
+    D accuracy is the sign of the score (the hinge's margins sit at +1 and -1)."""
 
     def d_loss(self, real_scores, fake_scores):
         return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
