@@ -148,6 +148,8 @@ def execute_run(run: Run, suite: Suite, builder: Builder, device, out_dir: Path,
         "started": now(),
         "finished": None,
         "env": env,
+        "protocol": {},  # how the metrics were measured (samples, real split, feature spaces...)
+        "notes": [],  # one-line remarks on the numbers, e.g. why Inception metrics are absent
     }
     try:
         data = builder.data(cfg["dataset"])
@@ -157,6 +159,8 @@ def execute_run(run: Run, suite: Suite, builder: Builder, device, out_dir: Path,
         record["params_g"] = sum(p.numel() for p in models.generator.parameters())
         record["params_d"] = sum(p.numel() for p in models.discriminator.parameters())
         evaluator = metrics.make_evaluator(cfg, data, device)
+        record["protocol"] = dict(getattr(evaluator, "protocol", {}))
+        record["notes"] = list(getattr(evaluator, "notes", []))
         result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator)
         record["metrics"] = {k: _number(v) for k, v in result.metrics.items()}
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
