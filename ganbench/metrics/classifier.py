@@ -205,14 +205,13 @@ def train_classifier(data: GanData, device: torch.device, seed: int = 0, describ
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Per-sample random affine (±2 px shift, ±10° rotation, ±10% scale): a few thousand
-    digits generalize like many more. Tiny images (8x8 digits) are left alone: one pixel
-    is an eighth of their width."""
-    if x.shape[-1] < 16:
-        return x
+    digits generalize like many more. Tiny images (8x8 digits) shift by half a pixel at
+    most: one pixel is an eighth of their width."""
     b = x.shape[0]
+    px = 2.0 if x.shape[-1] >= 16 else 0.5
     angle = (torch.rand(b, generator=gen) - 0.5) * (2 * math.pi / 18)
     scale = 1 + (torch.rand(b, generator=gen) - 0.5) * 0.2
-    shift = (torch.rand(b, 2, generator=gen) - 0.5) * (8 / x.shape[-1])  # ±2 px in [-1, 1] units
+    shift = (torch.rand(b, 2, generator=gen) - 0.5) * (4 * px / x.shape[-1])  # ±px pixels in [-1, 1] units
     cos, sin = angle.cos() / scale, angle.sin() / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)  # (B, 2, 3)
     grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
