@@ -198,3 +198,22 @@ def test_run_json_has_metrics_protocol_and_notes(classifier, tmp_path):
     assert any("Inception" in n for n in record["notes"])
     history = (run_dir / "history.csv").read_text().splitlines()
     assert keys.FID_DOMAIN in history[0] and len(history) == 3  # curves at steps 2 and 4
+
+
+def test_inception_keys_appear_with_a_local_weights_file(classifier, data, tmp_path, monkeypatch):
+    """The weights path plumbing, with an untrained Inception (the numbers mean nothing)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fi
+
+    with monkeypatch.context() as mp:  # build the network without loading (or downloading) weights
+        mp.setattr(fi, "load_state_dict_from_url", lambda *a, **k: {})
+        mp.setattr(fi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+        net = fi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    weights = tmp_path / "inception.pth"
+    torch.save(net.state_dict(), weights)
+    monkeypatch.setenv("GANBENCH_INCEPTION_WEIGHTS", str(weights))
+    ev, out = evaluate(data, Replay(data.test), samples=12, real_samples=12)
+    assert all(math.isfinite(out[k]) for k in keys.INCEPTION_KEYS)
+    assert ev.protocol["feature_spaces"] == "domain,inception" and not ev.notes
+    monkeypatch.setenv("GANBENCH_INCEPTION_WEIGHTS", str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match="missing.pth, which is not a file"):
+        evaluate(data, Replay(data.test), samples=12, real_samples=12, inception="on")

@@ -120,7 +120,7 @@ class Evaluator:
         n = self.samples if final else self.curve_samples
         # torch-fidelity's DataLoader draws from the global RNG: fork it, so evaluating
         # never changes the training run's random stream.
-        devices = [self.device] if self.device.type == "cuda" else []
+        devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             out = self._score(self._generate(G, n), fidelity.KID_SUBSETS if final else fidelity.KID_SUBSETS_CURVE)
         if self.device.type == "cuda":
