@@ -29,18 +29,18 @@ from torch.nn import functional as F
 
 from ..contracts import GanData
 
-CLASSIFIER_VERSION = 1  # part of the cache key: bump when the recipe below changes
+CLASSIFIER_VERSION = 2  # part of the cache key: bump when the recipe below changes
 
 # Held-out accuracy floors. MNIST-like digits are easy for a small CNN (>99% on full
 # MNIST); the 5k subset and the 8x8 digits have less to learn from; Fashion-MNIST tops
-# out near 91-93% for small CNNs; CIFAR-10 near 75-80% with a few CPU-friendly epochs.
+# out near 91-93% for small CNNs; CIFAR-10 near 70% for this tiny net.
 FLOORS = {
     "mnist": 0.98,
     "mnist5k": 0.95,
     "fashion-mnist": 0.88,
     "digits": 0.95,
     "stacked-mnist": 0.98,  # per channel: the MNIST classifier
-    "cifar10": 0.70,
+    "cifar10": 0.65,  # a 2-layer CPU-trained CNN; not verified offline (no CIFAR-10 here)
 }
 DEFAULT_FLOOR = 0.80  # a third party's dataset: well above chance for any sensible labelling
 
@@ -48,8 +48,10 @@ FEATURE_DIM = 64  # penultimate width: small, so FID's covariance is well-condit
 WIDTH = 16  # first conv layer's channels for images of 16 px and more
 TINY_WIDTH = 32  # below 16 px (8x8 digits) a layer costs ~12x less per image: afford a wider one
 BATCH_SIZE = 128
-TARGET_IMAGES = 120_000  # images seen in training: 2 epochs of MNIST, ~27 of mnist5k (augmented)
+TARGET_IMAGES = 120_000  # images seen in training: ~27 epochs of mnist5k (augmented) ...
+MIN_EPOCHS = 8  # ... but at least 8 epochs: Fashion-MNIST reaches ~89.5% (2 epochs: 83%)
 MAX_EPOCHS = 40  # caps tiny datasets (digits: 1,600 images; more epochs only overfit)
+AUGMENT_BELOW = 20_000  # augment small training sets only: large ones converge slower with it
 LR = 2e-3
 
 _LOADED: dict[str, "ModeClassifier"] = {}  # cache file -> model, shared by all runs of a process
@@ -173,7 +175,8 @@ def train_classifier(data: GanData, device: torch.device, seed: int = 0, describ
     channel_classes = data.info.get("channel_classes")
     model = ModeClassifier(data.train.shape[1], data.train.shape[-1], data.num_classes, channel_classes).to(device)
     x, y, xt, yt = _training_set(data, channel_classes)
-    epochs = min(MAX_EPOCHS, max(1, math.ceil(TARGET_IMAGES / len(x))))
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_IMAGES / len(x))))
+    augment = len(x) < AUGMENT_BELOW
     steps = epochs * max(1, len(x) // BATCH_SIZE)
     gen = torch.Generator().manual_seed(seed)
     torch_state = torch.random.get_rng_state()  # the caller's random stream stays untouched
@@ -187,7 +190,8 @@ def train_classifier(data: GanData, device: torch.device, seed: int = 0, describ
         task = progress.add_task(f"training {describe} ({len(x)} images, {epochs} epochs)", total=steps)
         for _ in range(steps):
             idx = torch.randint(len(x), (BATCH_SIZE,), generator=gen)
-            xb = _augment(model.prepare(x[idx].to(device)), gen)
+            xb = model.prepare(x[idx].to(device))
+            xb = _augment(xb, gen) if augment else xb
             loss = F.cross_entropy(model.net(xb)[1], y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
