@@ -33,11 +33,28 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "z_dim": 100,  # the DCGAN paper's latent size
     "epochs": 1,  # or `steps: N` (G steps); setting one in a layer clears the other
-    "eval": {"every": "1 epoch", "samples": 10000},
+    "eval": {"every": "1 epoch"},  # the other eval options: EVAL_DEFAULTS
     "log_every": "20 steps",  # losses and D accuracies are averaged over this interval
     "grid_every": "1 epoch",  # sample grid from a fixed noise batch; `none` to skip
     "seed": 0,
 }
+
+# Evaluation options (ganbench.metrics). null = chosen per data kind by the evaluator.
+EVAL_DEFAULTS: dict[str, Any] = {
+    "every": "1 epoch",  # also evaluated at the last step; `none` = no evaluation at all
+    "samples": None,  # final eval: 10,000 images (Lucic et al.) or 2,500 points (VEEGAN/PacGAN)
+    "curve_samples": None,  # intermediate evals: 2,000 images (a trend at a fifth of the cost), 2,500 points
+    "real_samples": "test",  # the real side: the held-out test split, or N random training images
+    "batch_size": 256,  # fixed and recorded: Inception features depend on the batch size in fp32
+    "fid_threshold": None,  # fid_domain to reach for time_to_fid_domain_s/_steps; null = not measured
+    "inception": "auto",  # auto: when the weights are on this machine; on: required; off: never
+    "inception_weights": None,  # a local weights file; else $GANBENCH_INCEPTION_WEIGHTS, then torch's hub cache
+    "classifier_floor": None,  # held-out accuracy the mode classifier must reach; null = the dataset's floor
+    "mode_min_share": 0.1,  # a mode is covered with >= 10% of its fair share N/K of samples (at least 1); 0 = any sample
+    "confidence": 0.9,  # confident_frac: share of samples whose top class probability is >= this
+}
+INCEPTION = ("auto", "on", "off")
+MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
 
 FREEZE = ("none", "all", "trunk")
 NAMED = ("dataset", "architecture", "loss", "optimizer")  # `name` or {name: ..., options}
@@ -262,14 +279,32 @@ def _d_pretrain(value):
 
 
 def _eval(value) -> dict:
-    spec = _mapping("eval", value)
-    extra = sorted(set(spec) - {"every", "samples"})
+    spec = {**EVAL_DEFAULTS, **_mapping("eval", value)}
+    extra = sorted(set(spec) - set(EVAL_DEFAULTS))
     if extra:
-        raise ConfigError(f"eval.{extra[0]}", "unknown key; known keys: every, samples")
-    return {
-        "every": _interval("eval.every", spec.get("every", "1 epoch"), allow_none=True),
-        "samples": _int("eval.samples", spec.get("samples", 10000), low=1),
-    }
+        raise ConfigError(f"eval.{extra[0]}", f"unknown key; known keys: {', '.join(EVAL_DEFAULTS)}")
+    out = {"every": _interval("eval.every", spec["every"], allow_none=True)}
+    for key in ("samples", "curve_samples"):
+        out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], low=MIN_EVAL_SAMPLES)
+    real = spec["real_samples"]
+    if isinstance(real, str) and real != "test":
+        raise ConfigError("eval.real_samples", f"must be `test` or a number of training images, got {real!r}")
+    out["real_samples"] = real if real == "test" else _int("eval.real_samples", real, low=MIN_EVAL_SAMPLES)
+    out["batch_size"] = _int("eval.batch_size", spec["batch_size"], low=1)
+    thr = spec["fid_threshold"]
+    out["fid_threshold"] = None if thr is None else _number("eval.fid_threshold", thr, low=0, low_open=True)
+    inception = {True: "on", False: "off"}.get(spec["inception"], spec["inception"])  # YAML reads on/off as booleans
+    out["inception"] = _choice("eval.inception", inception, INCEPTION)
+    weights = spec["inception_weights"]
+    if weights is not None:
+        if not isinstance(weights, str) or not Path(weights).expanduser().is_file():
+            raise ConfigError("eval.inception_weights", f"must be an existing weights file, got {weights!r}")
+    out["inception_weights"] = weights
+    floor = spec["classifier_floor"]
+    out["classifier_floor"] = None if floor is None else _number("eval.classifier_floor", floor, low=0, high=1)
+    out["mode_min_share"] = _number("eval.mode_min_share", spec["mode_min_share"], low=0)
+    out["confidence"] = _number("eval.confidence", spec["confidence"], low=0, high=1, low_open=True)
+    return out
 
 
 def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:

@@ -148,12 +148,16 @@ def execute_run(run: Run, suite: Suite, builder: Builder, device, out_dir: Path,
         "started": now(),
         "finished": None,
         "env": env,
+        "protocol": {},  # how the metrics were measured (samples, real split, feature spaces...)
+        "notes": [],  # one-line remarks on the numbers, e.g. why Inception metrics are absent
     }
     try:
         data = builder.data(cfg["dataset"])
         # Before seeding: building the evaluator may train (and cache) a classifier, and
         # whether it had to must not change this run's random numbers.
         evaluator = metrics.make_evaluator(cfg, data, device)
+        record["protocol"] = dict(getattr(evaluator, "protocol", {}))
+        record["notes"] = list(getattr(evaluator, "notes", []))
         seed_everything(cfg["seed"])
         models = builder.models(cfg, data)
         loss = builder.loss(cfg)

@@ -18,6 +18,7 @@ from torchvision.utils import save_image
 
 from .config import parse_interval
 from .contracts import GanData, Loss, Models
+from .metrics.cost import StepTimer
 from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
 
@@ -120,9 +121,11 @@ def train(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    timer = StepTimer(device)  # d_step_ms, g_step_ms, peak_mem_mb from a sample of steps
     sync()
     t0 = time.perf_counter()
     for step in range(1, total + 1):
+        timer.start(step)
         # ---- discriminator: n_disc updates on fresh real batches
         for _ in range(cfg["n_disc"] if opt_d else 0):
             real = next(batches)
@@ -147,6 +150,7 @@ def train(
                 fake_s = D(G(torch.randn(bs, z_dim, device=device)))
                 d_loss = loss.d_loss(real_s, fake_s)
         acc_real, acc_fake = loss.accuracy(real_s.detach(), fake_s.detach())
+        timer.mid()
 
         # ---- generator: one update through D
         fake_s = D(G(torch.randn(bs, z_dim, device=device)))
@@ -155,6 +159,7 @@ def train(
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        timer.stop(cfg["n_disc"] if opt_d else 0)
 
         buf.append(torch.stack([d_loss.detach(), g_loss.detach(), acc_real, acc_fake]).float())
         if step % per_epoch == 0:
@@ -221,6 +226,7 @@ def train(
             "d_acc_fake": last.get("d_acc_fake", math.nan),
         }
     )
+    metrics.update(timer.summary())
     for k in last.keys() - metrics.keys() - _ROW_ONLY:
         metrics[k] = last[k]  # the last evaluation's scores are the final metrics
     return result

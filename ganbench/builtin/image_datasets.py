@@ -290,7 +290,10 @@ def stacked_mnist(
 
     x, y = stack(base.train, base.train_labels, n_train)
     xt, yt = stack(base.test, base.test_labels, n_test)
-    return GanData(x, "image", y, xt, yt, num_classes=1000, info={"source": source, "seed": seed})
+    # channel_classes tells the mode-coverage classifier to label each channel on its own
+    # (a 10-class digit classifier) and combine them into the 1,000 joint modes.
+    info = {"source": source, "seed": seed, "channel_classes": 10}
+    return GanData(x, "image", y, xt, yt, num_classes=1000, info=info)
 
 
 # ---------------------------------------------------------------- any folder of images

@@ -1,0 +1,36 @@
+"""Result keys of the evaluation, as recorded in run.json's `metrics` and history.csv.
+
+The report reads these names; change them only together with it.
+"""
+
+# Domain feature space: the dataset's own mode-coverage classifier as torch-fidelity's
+# feature extractor (penultimate layer for FID/KID/PRC, logits for IS). Always offline.
+FID_DOMAIN = "fid_domain"
+KID_DOMAIN = "kid_domain"
+IS_DOMAIN = "is_domain"
+PRECISION_DOMAIN = "precision_domain"
+RECALL_DOMAIN = "recall_domain"
+DOMAIN_KEYS = (FID_DOMAIN, KID_DOMAIN, IS_DOMAIN, PRECISION_DOMAIN, RECALL_DOMAIN)
+
+# Inception feature space: only when the Inception weights are on this machine.
+FID = "fid"
+IS = "is"
+KID = "kid"
+INCEPTION_KEYS = (FID, IS, KID)
+
+# Mode coverage (classifier labels for images, nearest centre for 2-D mixtures).
+MODES_COVERED = "modes_covered"
+MODES_TOTAL = "modes_total"
+MODE_KL = "mode_kl"  # KL(generated class histogram || real class histogram), nats
+CONFIDENT_FRAC = "confident_frac"  # images: share of samples classified confidently
+HIGH_QUALITY_FRAC = "high_quality_frac"  # 2-D mixtures: share within 3 sigma of a centre
+
+# Cost. train_img_per_s and wall_s come from the training loop itself.
+TRAIN_IMG_PER_S = "train_img_per_s"
+D_STEP_MS = "d_step_ms"  # one discriminator update (n_disc of them per step)
+G_STEP_MS = "g_step_ms"  # one generator update
+PEAK_MEM_MB = "peak_mem_mb"  # CUDA max allocated, or the process's peak RSS on CPU
+EVAL_S = "eval_s"  # seconds spent evaluating so far (cumulative)
+WALL_S = "wall_s"
+TIME_TO_FID_DOMAIN_S = "time_to_fid_domain_s"  # wall seconds, evaluation time excluded
+TIME_TO_FID_DOMAIN_STEPS = "time_to_fid_domain_steps"
