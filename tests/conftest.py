@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 # threads contend with each other and slow such runs 10-50x: tests train on one thread,
 # in this process and in the CLI subprocesses they start.
 torch.set_num_threads(1)
+
+# Classifiers trained for the metrics are cached; tests keep theirs out of the user's
+# ~/.cache (one cache per test session, shared with the CLI subprocesses).
+os.environ["GANBENCH_CACHE"] = tempfile.mkdtemp(prefix="ganbench-test-cache-")
 
 # A suite small enough to train in about a second per run on a 2-core CPU:
 # 8x8 digits, a narrow DCGAN, a handful of steps.
