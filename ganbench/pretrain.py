@@ -16,6 +16,7 @@ from torch import nn
 
 from .contracts import Discriminator, GanData, Loss
 from .optimizers import build_optimizer
+from .steps import d_step
 
 
 def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device) -> float:
@@ -34,7 +35,7 @@ def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, 
     elif "classifier" in spec:
         _as_classifier(cfg, D, data, device, spec["steps"])
     else:
-        _against_untrained_g(cfg, D, G, loss, batches, device, spec["steps"])
+        _against_untrained_g(cfg, D, G, loss, batches, spec["steps"])
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - t0
@@ -44,21 +45,11 @@ def _d_optimizer(cfg, params):
     return build_optimizer(params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"])
 
 
-def _against_untrained_g(cfg, D, G, loss, batches, device, steps):
+def _against_untrained_g(cfg, D, G, loss, batches, steps):
     opt = _d_optimizer(cfg, D.parameters())
-    bs, z_dim = cfg["batch_size"], cfg["z_dim"]
     D.train()
     for _ in range(steps):
-        real = next(batches)
-        with torch.no_grad():
-            fake = G(torch.randn(bs, z_dim, device=device))
-        d_loss = loss.d_loss(D(real), D(fake))
-        penalty = loss.penalty(D, real, fake)
-        if penalty is not None:
-            d_loss = d_loss + penalty
-        opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt.step()
+        d_step(D, G, loss, opt, next(batches), cfg["z_dim"])
 
 
 def _as_classifier(cfg, D, data: GanData, device, steps):

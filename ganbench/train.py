@@ -21,6 +21,7 @@ from .contracts import GanData, Loss, Models
 from .metrics.cost import StepTimer
 from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
+from .steps import d_step
 
 GRID_SAMPLES = 64  # an 8x8 sample grid from a fixed noise batch
 _ROW_ONLY = {"step", "epoch", "wall_s", "train_s", "lr_g"}  # history columns that are not metrics
@@ -128,19 +129,9 @@ def train(
         timer.start(step)
         # ---- discriminator: n_disc updates on fresh real batches
         for _ in range(cfg["n_disc"] if opt_d else 0):
-            real = next(batches)
-            with torch.no_grad():
-                fake = G(torch.randn(bs, z_dim, device=device))  # (B, *shape)
             for p in d_trainable:
                 p.requires_grad_(True)
-            real_s, fake_s = D(real), D(fake)  # (B,), (B,)
-            d_loss = loss.d_loss(real_s, fake_s)
-            penalty = loss.penalty(D, real, fake)
-            if penalty is not None:
-                d_loss = d_loss + penalty
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
+            d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim)
             for p in d_trainable:  # G's update must not spend time on D's gradients
                 p.requires_grad_(False)
         if not opt_d:  # frozen D: still measure it, for the accuracy curves

@@ -1,0 +1,25 @@
+"""One discriminator update: shared by the training loop and D pretraining."""
+
+from __future__ import annotations
+
+import torch
+
+from .contracts import Loss
+
+
+def d_step(D, G, loss: Loss, opt: torch.optim.Optimizer, real: torch.Tensor, z_dim: int):
+    """Update D on a real batch vs. a fresh batch from G (G gets no gradient).
+
+    Returns (d_loss, real_scores, fake_scores), all still on the device.
+    """
+    with torch.no_grad():
+        fake = G(torch.randn(real.shape[0], z_dim, device=real.device))  # (B, *shape)
+    real_s, fake_s = D(real), D(fake)  # (B,), (B,)
+    d_loss = loss.d_loss(real_s, fake_s)
+    penalty = loss.penalty(D, real, fake)  # e.g. WGAN-GP's gradient penalty
+    if penalty is not None:
+        d_loss = d_loss + penalty
+    opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt.step()
+    return d_loss, real_s, fake_s
