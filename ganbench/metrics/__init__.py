@@ -83,7 +83,6 @@ class Evaluator:
                 classifier_accuracy=round(self.classifier.accuracy, 4),
                 classifier_floor=self.classifier.floor,
                 classifier_cache=self.classifier.path.name,
-                classifier_train_s=round(self.classifier.train_s, 1),
                 domain_feature_dim=clf.FEATURE_DIM * (data.train.shape[1] if data.info.get("channel_classes") else 1),
                 kid_subset_size=min(fidelity.KID_SUBSET_SIZE, self.samples, len(self.real)),
                 kid_subsets=fidelity.KID_SUBSETS,

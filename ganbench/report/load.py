@@ -24,6 +24,9 @@ RUN_COLUMNS = ("suite", "id", "status", "seed", "cell", "protocol", "diverged_at
 HISTORY_INDEX = ("step", "epoch", "wall_s", "train_s", "lr_g", "grid")
 # Versions that belong to the protocol: a metric library or harness change can move scores.
 PROTOCOL_ENV = ("ganbench", "torch", "torch_fidelity")
+# Recorded beside the protocol by early runs but not part of it: how long the classifier
+# took to train says nothing about how the numbers were measured.
+NOT_PROTOCOL = ("classifier_train_s",)
 
 
 class ReportError(Exception):
@@ -115,7 +118,7 @@ def _read(path: Path) -> RunRecord:
     rec["metrics"] = metrics
     cfg = {k: v for k, v in rec["config"].items() if k != "seed"}
     env = rec.get("env") or {}
-    protocol = {k: v for k, v in (rec.get("protocol") or {}).items()}
+    protocol = {k: v for k, v in (rec.get("protocol") or {}).items() if k not in NOT_PROTOCOL}
     for k in PROTOCOL_ENV:
         if env.get(k) is not None:
             # A local build tag (+cu132, +cpu) changes no number a metric computes.
@@ -145,17 +148,25 @@ def adopt_failed_protocols(runs: list[RunRecord]) -> None:
 
 
 def check_protocols(runs: list[RunRecord]) -> dict[str, dict]:
-    """{protocol id: protocol}; ReportError when the runs were measured in several ways."""
+    """{protocol id: protocol}; ReportError when one cell's runs were measured in several ways.
+
+    Different cells (other datasets, other suites) may well be measured differently: they
+    are kept apart and labelled with their protocol. Seeds of one cell measured under
+    different protocols would be averaged into a meaningless number, so that is refused.
+    """
     protocols = {protocol_id(r.protocol): r.protocol for r in runs}
-    if len(protocols) > 1:
-        keys = sorted({k for p in protocols.values() for k in p})
-        differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in protocols.values()}) > 1]
-        examples = {}
-        for r in runs:
-            examples.setdefault(protocol_id(r.protocol), r)
+    by_cell: dict[str, dict[str, RunRecord]] = {}
+    for r in runs:
+        by_cell.setdefault(r.cell_key, {}).setdefault(protocol_id(r.protocol), r)
+    mixed = [examples for examples in by_cell.values() if len(examples) > 1]
+    if mixed:
+        examples = mixed[0]
+        found = [ex.protocol for ex in examples.values()]
+        keys = sorted({k for p in found for k in p})
+        differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in found}) > 1]
         detail = "; ".join(f"{ex.id}: " + ", ".join(f"{k}={ex.protocol.get(k, '-')}" for k in differ[:3]) for ex in list(examples.values())[:3])
         raise ReportError(
-            f"runs were measured under {len(protocols)} different protocols (differ in {', '.join(differ)}: {detail}); "
+            f"runs of one cell were measured under {len(examples)} different protocols (differ in {', '.join(differ)}: {detail}); "
             "their numbers are not comparable: report each set separately, or pass --split-protocols to keep them apart in one report"
         )
     return protocols
