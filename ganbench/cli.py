@@ -159,7 +159,8 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
     """Compare the runs under RESULTS (one suite's folder or many).
 
     Prints the comparison table and writes Markdown, CSV, JSON and a self-contained
-    HTML page with the plots into RESULTS/report/ (or where --output says).
+    HTML page with the plots into RESULTS/report/ (or where --output says). A results
+    root holding several suites gets one table and one report folder per suite.
 
     Runs are grouped by cell (their config without the seed); each metric is shown as
     mean ± std over seeds with a 95% CI. See docs/report.md for the columns.
@@ -176,27 +177,48 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
             if how not in ("lower", "higher") or not name:
                 raise ReportError(f"--direction {d}: expected METRIC=lower or METRIC=higher")
             given[name] = how
-        rep = build_report(results, at=at, compare_axes=list(compare_axes) or None, sort=sort,
-                           metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
-                           ci=ci, test=test, split_protocols=split_protocols, directions=given)
+        options = dict(at=at, compare_axes=list(compare_axes) or None, sort=sort,
+                       metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
+                       ci=ci, test=test, split_protocols=split_protocols, directions=given)
         if not output and not fmt:  # the plain command also leaves every format on disk
             output = Path(results) / "report"
-        if output:
-            written, warnings = write(rep, output, fmt, plots=not no_plots, models=not no_traverse)
-        elif fmt:
-            figs, warnings = figures(rep, fmt == "html" and not no_plots, not no_traverse)
-            text = runs_csv(rep) if fmt == "csv" and per_run else render(rep, fmt, figs, warnings)
-            click.echo(text, nl=False)
-            return
+        suites = _suite_folders(Path(results))
+        if output and len(suites) > 1 and not Path(output).suffix:
+            # A results root of several suites: one report per suite (each with its own
+            # axes), into OUTPUT/<suite>/, rather than one table of every column.
+            reports = []
+            for folder in suites:
+                rep = build_report(folder, **options)
+                done, warned = write(rep, Path(output) / folder.name, fmt, plots=not no_plots, models=not no_traverse)
+                reports.append(rep)
+                written += done
+                warnings += warned
+        else:
+            reports = [build_report(results, **options)]
+            if output:
+                written, warnings = write(reports[0], output, fmt, plots=not no_plots, models=not no_traverse)
+            elif fmt:
+                figs, warnings = figures(reports[0], fmt == "html" and not no_plots, not no_traverse)
+                text = runs_csv(reports[0]) if fmt == "csv" and per_run else render(reports[0], fmt, figs, warnings)
+                click.echo(text, nl=False)
+                return
     except ReportError as e:
         fail(str(e))
     except OSError as e:  # an output folder that cannot be written
         fail(f"--output {output}: cannot write {e.filename or ''}: {e.strerror or e}")
-    terminal(rep, Console(), per_run=per_run)
+    for rep in reports:
+        terminal(rep, Console(), per_run=per_run)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
     for path in written:
         click.echo(f"wrote {path}", err=True)
+
+
+def _suite_folders(root: Path) -> list[Path]:
+    """The suite folders of a results root: those holding run folders (<suite>/<run>/run.json)."""
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and any(d.glob("*/run.json")))
 
 
 @main.command()

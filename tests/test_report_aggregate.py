@@ -141,6 +141,19 @@ def test_mixed_protocols_refused_or_split(tmp_path):
     assert sorted(r.cells["complete"]) == [1, 3, 3]
 
 
+def test_cells_measured_differently_are_kept_apart_not_refused(tmp_path):
+    """Two suites (or datasets) with their own protocols: one report, labelled, no pooling."""
+    root = tmp_path / "r"
+    other = {"samples": 2500, "modes": 8}
+    for s in range(3):
+        write_run(root, f"adam_s{s}", ADAM, s, fid=10.0 + s)
+        write_run(root, f"sgd_s{s}", {"name": "sgd", "lr": 0.1}, s, fid=20.0 + s, protocol=other, suite="ring")
+    r = build_report(root)
+    assert len(r.protocols) == 2 and "protocol" in r.axes
+    assert sorted(r.cells["complete"]) == [3, 3]
+    assert r.comparisons.empty  # adam and sgd were measured differently: no pairwise test
+
+
 def test_no_spread_gives_no_p_value(tmp_path):
     root = tmp_path / "r"
     for s in range(2):

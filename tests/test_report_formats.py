@@ -131,3 +131,17 @@ def test_cli_direction_split_protocols_and_bootstrap(results):
     doc = json.loads(r.output)
     assert len(doc["protocols"]) == 2 and "protocol" in doc["axes"] and len(doc["cells"]) == 3
     assert report(results, "--no-plots", "--direction", "d_loss=up").exit_code == 2
+
+
+def test_a_root_of_several_suites_gets_a_report_per_suite(results):
+    from report_fixtures import write_run
+
+    for s in range(2):  # a second suite, measured under its own protocol
+        write_run(results, f"ring_s{s}", {"name": "adam", "lr": 1e-3}, s, fid=3.0 + s, suite="ring",
+                  protocol={"samples": 2500, "modes": 8})
+    r = report(results, "--no-plots")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("ganbench report:") == 2  # one table per suite
+    for suite in ("hand", "ring"):
+        assert (results / "report" / suite / "report.md").is_file()
+        assert (results / "report" / suite / "cells.csv").is_file()

@@ -93,7 +93,7 @@ def build_report(
     frame = runs_frame(runs)
     # A cell is the config without its seed (and, when kept apart, its protocol).
     frame["cell"] = [_short_hash(r.cell_key + (protocol_id(r.protocol) if split_protocols else "")) for r in runs]
-    if split_protocols and len(protocols) > 1:
+    if len(protocols) > 1:  # kept apart (by cell, or by --split-protocols): say which is which
         axes = axes + ["protocol"]
     frame = label_runs(runs, frame, [a for a in axes if a != "protocol"])
     if "protocol" in axes:
