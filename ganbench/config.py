@@ -268,6 +268,9 @@ def _d_pretrain(value):
     if "from_run" in spec:
         path = Path(str(spec["from_run"]))
         if not (path / "D.pt").is_file():
+            if (path / "run.json").is_file():  # a committed run: its record, not its weights
+                raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt: weights are not committed; "
+                                  "re-create them by running that run's suite again with --rerun")
             raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt (give a finished run's folder)")
         return {"from_run": str(path)}
     if "classifier" in spec:

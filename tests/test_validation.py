@@ -109,3 +109,13 @@ def test_cli_invalid_suite_exits_2_without_traceback_or_writes(tmp_path):
         assert "Traceback" not in out.stderr and out.stderr.startswith("error: ")
         assert len(out.stderr.strip().splitlines()) == 1
     assert not results.exists()
+
+
+def test_from_run_of_a_committed_run_without_weights_says_how_to_get_them(tmp_path, registry):
+    committed = tmp_path / "results" / "donor" / "s0-abc"
+    committed.mkdir(parents=True)
+    (committed / "run.json").write_text('{"status": "complete"}')  # weights are git-ignored
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "base": {**TINY_BASE, "d_pretrain": {"from_run": str(committed)}}}))
+    with pytest.raises(SuiteError, match="weights are not committed.*--rerun"):
+        load_suite(path, registry)
