@@ -15,7 +15,7 @@ from rich.table import Table
 
 from . import PLUGIN_API_VERSION, __version__
 
-EXIT_FAILED_RUNS, EXIT_BAD_INPUT = 1, 2
+EXIT_BAD_INPUT = 2  # exit 1 (some run failed) is SuiteOutcome.exit_code's
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT):

@@ -18,6 +18,7 @@ from typing import Any
 
 from .optimizers import OPTIMIZERS
 from .plugins import PluginError, Registry
+from .store import D_WEIGHTS
 
 DEFAULTS: dict[str, Any] = {
     "dataset": "mnist5k",  # ships inside a pip package: works offline
@@ -267,7 +268,7 @@ def _d_pretrain(value):
         raise ConfigError("d_pretrain", "must be none, {steps: N}, {from_run: PATH} or {classifier: true, steps: N}")
     if "from_run" in spec:
         path = Path(str(spec["from_run"]))
-        if not (path / "D.pt").is_file():
+        if not (path / D_WEIGHTS).is_file():
             if (path / "run.json").is_file():  # a committed run: its record, not its weights
                 raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt: weights are not committed; "
                                   "re-create them by running that run's suite again with --rerun")

@@ -17,6 +17,7 @@ from torch import nn
 from .contracts import Discriminator, GanData, Loss
 from .optimizers import build_optimizer
 from .steps import d_step
+from .store import D_WEIGHTS
 
 
 def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device) -> float:
@@ -26,7 +27,7 @@ def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, 
         return 0.0
     t0 = time.perf_counter()
     if "from_run" in spec:
-        path = Path(spec["from_run"]) / "D.pt"
+        path = Path(spec["from_run"]) / D_WEIGHTS
         state = torch.load(path, map_location=device, weights_only=True)
         try:
             D.load_state_dict(state)

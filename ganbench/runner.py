@@ -23,7 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import __version__, metrics
 from .contracts import Discriminator, GanData, Loss, Models
 from .plugins import Registry
-from .store import COMPLETE, DIVERGED, FAILED, FINISHED, HISTORY_FILE, TRACEBACK_FILE, ResultsStore, now
+from .store import (
+    COMPLETE, D_WEIGHTS, DIVERGED, FAILED, FINISHED, G_WEIGHTS, HISTORY_FILE, TRACEBACK_FILE, ResultsStore, now,
+)
 from .suite import Run, Suite
 from .train import train
 
@@ -169,8 +171,8 @@ def execute_run(run: Run, suite: Suite, builder: Builder, device, out_dir: Path,
         if result.status == "diverged":
             record["diverged_at_step"] = result.diverged_at_step
         pd.DataFrame(result.history).to_csv(out_dir / HISTORY_FILE, index=False)
-        torch.save(models.generator.state_dict(), out_dir / "G.pt")
-        torch.save(models.discriminator.state_dict(), out_dir / "D.pt")
+        torch.save(models.generator.state_dict(), out_dir / G_WEIGHTS)
+        torch.save(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
     except Exception as e:  # a plugin bug fails this run, not the suite
         (out_dir / TRACEBACK_FILE).write_text(traceback.format_exc())
         record["status"] = FAILED

@@ -19,7 +19,7 @@ RUN_FILE = "run.json"
 HISTORY_FILE = "history.csv"
 TRACEBACK_FILE = "traceback.txt"
 GRID_DIR = "grids"
-WEIGHTS = ("G.pt", "D.pt")
+G_WEIGHTS, D_WEIGHTS = "G.pt", "D.pt"  # final state dicts (git-ignored)
 
 # Run statuses. complete and diverged are outcomes of a finished run; failed means a
 # plugin or the harness raised, and is retried on the next `ganbench run`.

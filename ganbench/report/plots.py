@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..store import COMPLETE, FAILED, GRID_DIR  # noqa: E402
+from ..store import COMPLETE, FAILED, G_WEIGHTS, GRID_DIR  # noqa: E402
 from .aggregate import QUALITY, TRAINING  # noqa: E402
 from .load import HISTORY_INDEX, ReportError  # noqa: E402
 
@@ -200,7 +200,7 @@ def model_figures(report, traverse: bool = True) -> tuple[dict[str, bytes], list
 
     builder, loaded, warnings = None, [], []
     for label, runs in _cells(report):
-        done = sorted((r for r in runs if (r.path / "G.pt").exists()), key=lambda r: (r.status != COMPLETE, r.record.get("seed", 0)))
+        done = sorted((r for r in runs if (r.path / G_WEIGHTS).exists()), key=lambda r: (r.status != COMPLETE, r.record.get("seed", 0)))
         if not done:
             continue
         builder = builder or Builder(load_registry())

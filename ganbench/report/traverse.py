@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..store import RUN_FILE
+from ..store import G_WEIGHTS, RUN_FILE
 from .load import ReportError
 
 STEPS = 10  # a 10x10 grid, as in the seed article's latent-space experiment
@@ -37,7 +37,7 @@ class LoadedRun:
             raise ReportError(f"{self.dir}: not a run folder (no {RUN_FILE})") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ReportError(f"{self.dir / RUN_FILE}: corrupt run.json ({type(e).__name__}: {e})") from None
-        weights = self.dir / "G.pt"
+        weights = self.dir / G_WEIGHTS
         if not weights.exists():
             raise ReportError(f"{self.dir}: no G.pt (a {self.record.get('status', '?')} run keeps no generator)")
         builder = builder or Builder(load_registry())
