@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ganbench.config import resolve
 from ganbench.plugins import load_registry
-from ganbench.runner import Builder, device_name, resolve_device, seed_everything
+from ganbench.build import Builder, device_name, resolve_device, seed_everything
 from ganbench.train import train
 
 

@@ -31,7 +31,7 @@ from ganbench.cli import main
 from ganbench.config import ConfigError, resolve
 from ganbench.contracts import GanData
 from ganbench.plugins import load_registry
-from ganbench.runner import Builder
+from ganbench.build import Builder
 from ganbench.train import train
 
 

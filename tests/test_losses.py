@@ -12,7 +12,7 @@ from ganbench.builtin.losses import LSGAN, WGANGP, Hinge, Vanilla
 from ganbench.config import ConfigError, merge, resolve
 from ganbench.contracts import Discriminator
 from ganbench.plugins import load_registry
-from ganbench.runner import Builder
+from ganbench.build import Builder
 from ganbench.train import train
 
 LOSSES = ["vanilla", "lsgan", "wgan-gp", "hinge"]

@@ -195,7 +195,7 @@ def model_figures(report, traverse: bool = True) -> tuple[dict[str, bytes], list
     not a failed report.
     """
     from ..plugins import load_registry
-    from ..runner import Builder
+    from ..build import Builder
     from .traverse import LoadedRun, _modes, traverse_png
 
     builder, loaded, warnings = None, [], []

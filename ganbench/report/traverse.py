@@ -26,7 +26,7 @@ class LoadedRun:
 
     def __init__(self, run_dir: str | Path, builder=None):
         from ..plugins import PluginError, load_registry
-        from ..runner import Builder
+        from ..build import Builder
 
         self.dir = Path(run_dir)
         try:
