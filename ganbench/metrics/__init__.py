@@ -18,6 +18,8 @@ import time
 import torch
 
 from ..contracts import GanData
+from ..sampling import sample
+from ..schedule import total_steps
 from . import classifier as clf
 from . import coverage, fidelity, keys
 
@@ -30,12 +32,10 @@ class Evaluator:
     """Scores a generator on one run's dataset; see the module docstring."""
 
     def __init__(self, cfg: dict, data: GanData, device: torch.device):
-        from ..train import steps_per_epoch  # here: train imports metrics.cost
-
         ev = cfg["eval"]
         self.cfg, self.ev, self.data, self.device = cfg, ev, data, device
         self.kind = data.kind
-        self.total_steps = cfg.get("steps") or cfg["epochs"] * steps_per_epoch(len(data.train), cfg)
+        self.total_steps = total_steps(len(data.train), cfg)
         self.samples = ev["samples"] or SAMPLES.get(data.kind, 2_000)
         self.curve_samples = min(self.samples, ev["curve_samples"] or CURVE_SAMPLES.get(data.kind, 2_000))
         self.batch_size = ev["batch_size"]
@@ -83,6 +83,7 @@ class Evaluator:
                 classifier_accuracy=round(self.classifier.accuracy, 4),
                 classifier_floor=self.classifier.floor,
                 classifier_cache=self.classifier.path.name,
+                classifier_hash=self.classifier.hash,  # the feature space itself: pool runs only when equal
                 domain_feature_dim=clf.FEATURE_DIM * (data.train.shape[1] if data.info.get("channel_classes") else 1),
                 kid_subset_size=min(fidelity.KID_SUBSET_SIZE, self.samples, len(self.real)),
                 kid_subsets=fidelity.KID_SUBSETS,
@@ -138,8 +139,6 @@ class Evaluator:
     @torch.no_grad()
     def _generate(self, G: torch.nn.Module, n: int) -> torch.Tensor:
         """n samples from the fixed eval noise, G in eval mode (its mode restored after)."""
-        from ..train import sample
-
         gen = torch.Generator().manual_seed(self.noise_seed)
         chunks = []
         for i in range(0, n, self.batch_size):

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import time
+import uuid
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ from torch.nn import functional as F
 
 from ..contracts import GanData
 
-CLASSIFIER_VERSION = 2  # part of the cache key: bump when the recipe below changes
+CLASSIFIER_VERSION = 3  # part of the cache key: bump when the recipe below changes (3: seeded initial weights)
 
 # Held-out accuracy floors. MNIST-like digits are easy for a small CNN (>99% on full
 # MNIST); the 5k subset and the 8x8 digits have less to learn from; Fashion-MNIST tops
@@ -101,6 +102,7 @@ class ModeClassifier(nn.Module):
         self.accuracy = math.nan  # held-out accuracy (per channel for stacked data)
         self.floor = math.nan
         self.key = ""
+        self.hash = ""  # weights_hash(): the feature space's identity, recorded in the protocol
         self.train_s = 0.0
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -166,28 +168,29 @@ def _training_set(data: GanData, channel_classes: int | None):
     return x, y, xt, yt
 
 
-def train_classifier(data: GanData, device: torch.device, seed: int = 0, describe: str = "classifier") -> ModeClassifier:
-    """Train a ModeClassifier on the training split; its held-out accuracy in `.accuracy`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def train_classifier(data: GanData, device: torch.device, seed: int = 0) -> ModeClassifier:
+    """Train a ModeClassifier on the training split; its held-out accuracy in `.accuracy`.
 
+    Everything random (initial weights, batches, augmentation) comes from `seed` alone,
+    never from the caller's RNG state: the classifier is the feature space of fid_domain,
+    and two processes that train it must get the same one. The caller's RNG is restored.
+    """
     if data.kind != "image" or data.train_labels is None or not data.num_classes:
         raise ClassifierError("the mode-coverage classifier needs a labelled image dataset")
     channel_classes = data.info.get("channel_classes")
-    model = ModeClassifier(data.train.shape[1], data.train.shape[-1], data.num_classes, channel_classes).to(device)
     x, y, xt, yt = _training_set(data, channel_classes)
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_IMAGES / len(x))))
     augment = len(x) < AUGMENT_BELOW
     steps = epochs * max(1, len(x) // BATCH_SIZE)
     gen = torch.Generator().manual_seed(seed)
-    torch_state = torch.random.get_rng_state()  # the caller's random stream stays untouched
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.net.parameters(), lr=LR)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=steps)  # fast, stable convergence
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     t0 = time.perf_counter()
-    model.train()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task(f"training {describe} ({len(x)} images, {epochs} epochs)", total=steps)
+    with torch.random.fork_rng(devices=devices):  # the caller's random stream stays untouched
+        torch.manual_seed(seed)  # before the model exists: its initial weights come from here
+        model = ModeClassifier(data.train.shape[1], data.train.shape[-1], data.num_classes, channel_classes).to(device)
+        opt = torch.optim.Adam(model.net.parameters(), lr=LR)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=steps)  # fast, stable convergence
+        model.train()
         for _ in range(steps):
             idx = torch.randint(len(x), (BATCH_SIZE,), generator=gen)
             xb = model.prepare(x[idx].to(device))
@@ -197,14 +200,17 @@ def train_classifier(data: GanData, device: torch.device, seed: int = 0, describ
             loss.backward()
             opt.step()
             sched.step()
-            progress.advance(task)
-    torch.random.set_rng_state(torch_state)
     model.eval()
     with torch.no_grad():
         pred = torch.cat([model.net(model.prepare(xt[i : i + 1024].to(device)))[1].argmax(1).cpu() for i in range(0, len(xt), 1024)])
     model.accuracy = (pred == yt).float().mean().item()
     model.train_s = time.perf_counter() - t0
     return model
+
+
+def weights_hash(model: nn.Module) -> str:
+    """sha256 (16 hex digits) of a model's state: two runs share a feature space iff equal."""
+    return content_hash(*model.state_dict().values())[:16]
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -222,21 +228,37 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
-def get_classifier(name: str, options: dict, data: GanData, device: torch.device, floor: float | None = None) -> ModeClassifier:
-    """The dataset's classifier: from memory, the disk cache, or trained now; checked against its floor."""
-    floor = FLOORS.get(name, DEFAULT_FLOOR) if floor is None else floor
+def classifier_path(name: str, options: dict, data: GanData) -> tuple[Path, str, str]:
+    """(cache file, key, spec) of a dataset's classifier: keyed by recipe and data content."""
     chash = content_hash(data.train, data.train_labels, data.test, data.test_labels)
     spec = json.dumps({"dataset": name, "options": options, "version": CLASSIFIER_VERSION, "info": data.info.get("channel_classes")}, sort_keys=True, default=str)
     key = hashlib.sha256((spec + chash).encode()).hexdigest()[:20]
-    path = cache_dir() / "classifiers" / f"{_safe(name)}-{key}.pt"
-    model = _LOADED.get(str(path)) or _load(path, data)
+    return cache_dir() / "classifiers" / f"{_safe(name)}-{key}.pt", key, spec
+
+
+def get_classifier(name: str, options: dict, data: GanData, device: torch.device, floor: float | None = None) -> ModeClassifier:
+    """The dataset's classifier: from memory, the disk cache, or trained now; checked against its floor.
+
+    Many processes (a suite's workers, two `ganbench run`s) may ask at once: a file lock
+    makes one of them train it while the others wait and then load it, and the weights
+    file appears by an atomic rename, whole or not at all.
+    """
+    from filelock import FileLock
+
+    floor = FLOORS.get(name, DEFAULT_FLOOR) if floor is None else floor
+    path, key, spec = classifier_path(name, options, data)
+    model = _LOADED.get(str(path))
     if model is None:
-        model = train_classifier(data, device, describe=f"{name} mode classifier")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        meta = {"accuracy": model.accuracy, "train_s": model.train_s, "dataset": name, "spec": spec}
-        torch.save({"state": model.state_dict(), "meta": meta}, tmp)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
+        with FileLock(str(path) + ".lock"):
+            model = _load(path, data)
+            if model is None:
+                model = train_classifier(data, device)
+                meta = {"accuracy": model.accuracy, "train_s": model.train_s, "dataset": name, "spec": spec}
+                tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+                torch.save({"state": model.state_dict(), "meta": meta}, tmp)
+                os.replace(tmp, path)  # atomic: a reader without the lock sees the whole file or none
+        model.hash = weights_hash(model)
     model.key, model.floor = key, floor
     model.path = path
     _LOADED[str(path)] = model
@@ -258,11 +280,12 @@ def _load(path: Path, data: GanData) -> ModeClassifier | None:
         return None
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        model = ModeClassifier(data.train.shape[1], data.train.shape[-1], data.num_classes, data.info.get("channel_classes"))
+        with torch.random.fork_rng(devices=[]):  # building it must not move the caller's RNG
+            model = ModeClassifier(data.train.shape[1], data.train.shape[-1], data.num_classes, data.info.get("channel_classes"))
         model.load_state_dict(blob["state"])
-    except Exception:  # a corrupt or outdated file: retrain and overwrite it
+        model.accuracy, model.train_s = float(blob["meta"]["accuracy"]), float(blob["meta"].get("train_s", 0.0))
+    except Exception:  # a corrupt, outdated or meta-less file: retrain and overwrite it
         return None
-    model.accuracy, model.train_s = float(blob["meta"]["accuracy"]), float(blob["meta"].get("train_s", 0.0))
     return model.eval()
 
 
