@@ -53,14 +53,22 @@ def main(ctx, no_plugins):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a base value, e.g. --set epochs=1 or --set optimizer.lr=1e-3 (repeatable; values are YAML).")
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
 @click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda or cuda:N.")
-def run(suite, results, overrides, dry_run, rerun, device):
+@click.option("--devices", "--device", "devices", default="auto", show_default=True, metavar="LIST", help="Where runs train: auto (every visible GPU, else the CPU), cpu, cuda, or a list like cuda:0,cuda:1 (runs are placed round-robin).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 256), help="Runs at once per device, each in its own worker process (1: one after another in this process).")
+@click.option("--executor", default=None, metavar="NAME", help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process).")
+@click.option("--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray).")
+@click.option("--threads", default=None, type=click.IntRange(1, 1024), help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.")
+def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads):
     """Run every run of SUITE that has not finished yet.
 
     Finished runs (complete or diverged) are skipped, so an interrupted suite is
-    finished by running the same command again; failed runs are retried.
+    finished by running the same command again; failed runs are retried. Runs are
+    claimed before they train: several `ganbench run` on one results folder (on one
+    machine or many sharing it) split the runs, and each run is trained once.
     """
-    from .runner import resolve_device, run_suite
+    from .build import resolve_devices
+    from .executors import ExecutorError
+    from .runner import SuiteInvalid, Terminated, run_suite
     from .store import FINISHED, ResultsStore
     from .suite import SuiteError, load_suite
 
@@ -70,9 +78,10 @@ def run(suite, results, overrides, dry_run, rerun, device):
     except SuiteError as e:
         fail(str(e))
     try:
-        dev = resolve_device(device)
+        dev = resolve_devices(devices)
     except ValueError as e:
         fail(str(e))
+    executor = executor or ("local" if jobs == 1 else "process")
     console = Console(stderr=False)
     if dry_run:
         done_dir = results / s.name
@@ -90,12 +99,16 @@ def run(suite, results, overrides, dry_run, rerun, device):
         console.print(table)
         return
     try:
-        outcome = run_suite(s, registry, results, dev, rerun=rerun)
-    except KeyboardInterrupt:
-        fail("interrupted; run the same command again to finish the remaining runs", 130)
+        outcome = run_suite(s, registry, results, dev, rerun=rerun, executor=executor, jobs=jobs, threads=threads, address=address)
+    except (SuiteInvalid, ExecutorError) as e:
+        fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
+    except KeyboardInterrupt as e:
+        how = "terminated" if isinstance(e, Terminated) else "interrupted"
+        fail(f"{how}: unfinished runs left no folder; run the same command again to finish them", 143 if isinstance(e, Terminated) else 130)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "nothing to run"
     skipped = f", {outcome.skipped} skipped" if outcome.skipped else ""
-    click.echo(f"{s.name}: {counts}{skipped}. Results in {results / s.name}", err=True)
+    elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""
+    click.echo(f"{s.name}: {counts}{skipped}{elsewhere}. Results in {results / s.name}", err=True)
     sys.exit(outcome.exit_code)
 
 

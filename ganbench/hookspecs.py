@@ -53,3 +53,13 @@ def register_losses(register: Register) -> None:
     ``register(name, make)`` where ``make(**options)`` returns a
     ``ganbench.contracts.Loss``.
     """
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register executors: where and how many runs of a suite train at once.
+
+    ``register(name, make)`` where ``make(options: ganbench.executors.ExecutorOptions)``
+    returns a ``ganbench.executors.Executor``; ``ganbench run --executor NAME`` uses it.
+    The contract (one ``run(jobs, report)`` method) is in ``ganbench/executors/__init__.py``.
+    """

@@ -40,6 +40,7 @@ KINDS = {
     "architecture": "register_architectures",
     "dataset": "register_datasets",
     "loss": "register_losses",
+    "executor": "register_executors",
 }
 
 
@@ -65,6 +66,10 @@ class Registry:
     plugins: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (dist, version)
     broken: dict[str, str] = field(default_factory=dict)  # plugin id -> one-line reason
     skipped: dict[str, str] = field(default_factory=dict)  # plugin id -> why it was not loaded
+    # How to build this registry again in another process (a worker, a Ray task):
+    # {"allow": [...] | None, "no_plugins": bool} for installed plugins, or
+    # {"modules": [module names], "builtins": bool} for modules registered by hand.
+    source: dict = field(default_factory=lambda: {"allow": None, "no_plugins": False})
 
     def get(self, kind: str, name: str) -> Entry:
         try:
@@ -296,7 +301,21 @@ def build_registry(pm: PluginManager) -> Registry:
 
 def load_registry(allow: Iterable[str] | None = None, no_plugins: bool = False) -> Registry:
     """The registry of the installed plugins (what the CLI uses)."""
-    return build_registry(get_plugin_manager(allow=allow, no_plugins=no_plugins))
+    registry = build_registry(get_plugin_manager(allow=allow, no_plugins=no_plugins))
+    allowed = list(allow) if allow is not None else allowed_from_env()
+    registry.source = {"allow": sorted(allowed) if allowed is not None else None, "no_plugins": no_plugins}
+    return registry
+
+
+def rebuild_registry(source: dict) -> Registry:
+    """The registry described by `Registry.source`, built again in this process."""
+    if "modules" in source:
+        import importlib
+
+        from .testing import make_registry
+
+        return make_registry(*(importlib.import_module(m) for m in source["modules"]), builtins=source.get("builtins", True))
+    return load_registry(source.get("allow"), source.get("no_plugins", False))
 
 
 def _one_line(e: BaseException) -> str:

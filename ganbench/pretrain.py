@@ -20,14 +20,18 @@ from .steps import d_step
 from .store import D_WEIGHTS
 
 
-def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device) -> float:
-    """Pretrain D as configured; return the seconds spent (0 for none)."""
+def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device, donor: Path | None = None) -> float:
+    """Pretrain D as configured; return the seconds spent (0 for none).
+
+    donor: the from_run folder as this process sees it (the config's path is relative to
+    where the suite was started, which a remote worker may not share).
+    """
     spec = cfg["d_pretrain"]
     if spec == "none":
         return 0.0
     t0 = time.perf_counter()
     if "from_run" in spec:
-        path = Path(spec["from_run"]) / D_WEIGHTS
+        path = Path(donor or spec["from_run"]) / D_WEIGHTS
         state = torch.load(path, map_location=device, weights_only=True)
         try:
             D.load_state_dict(state)

@@ -1,238 +1,282 @@
-"""Running a suite: each run built from its plugins, trained, scored and stored.
+"""Running a suite: plan the pending runs, check them, claim each, and drive an executor.
 
-A run that raises is recorded as failed (its traceback in the run folder) and the suite
-goes on; a run whose losses stop being finite is recorded as diverged.
+The scheduler lives in the `ganbench run` process. It never trains: it checks up front
+everything that can be checked without training (bad input is exit 2 with nothing
+written), builds shared caches once (the mode classifier), claims each run just before it
+starts (``ganbench.claims``: two schedulers on one folder split the runs), hands it as a
+``RunJob`` to an executor (``ganbench.executors``), shows the events the runs emit, and
+commits each finished run into the store. A run that fails (a plugin raised, its worker
+died) is recorded as failed and the suite goes on.
 """
 
 from __future__ import annotations
 
-import json
-import platform
-import random
-import traceback
+import signal
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from . import __version__, metrics
-from .contracts import Discriminator, GanData, Loss, Models
-from .plugins import Registry
-from .store import (
-    COMPLETE, D_WEIGHTS, DIVERGED, FAILED, FINISHED, G_WEIGHTS, HISTORY_FILE, TRACEBACK_FILE, ResultsStore, now,
-)
+from .build import Builder, resolve_devices
+from .claims import ClaimBook
+from .executors import ExecutorError, ExecutorOptions
+from .job import Finished, RunJob, failed_record, one_line
+from .plugins import PluginError, Registry
+from .progress import SuiteDisplay
+from .store import FAILED, FINISHED, RUN_FILE, ResultsStore
 from .suite import Run, Suite
-from .train import train
+
+
+class SuiteInvalid(ValueError):
+    """Found before any run started (a missing data folder, an impossible model): exit 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: handled like Ctrl-C, reported with exit status 143."""
 
 
 @dataclass
 class SuiteOutcome:
     counts: Counter = field(default_factory=Counter)  # status -> runs
-    skipped: int = 0
+    skipped: int = 0  # finished before this invocation
+    elsewhere: int = 0  # being trained by another ganbench (a live claim)
+    kept: int = 0  # a --rerun attempt failed and the previous finished run was kept
+    stopped: str | None = None  # why the suite stopped early (nothing can be written)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.counts[FAILED] else 0
-
-
-def resolve_device(spec: str) -> torch.device:
-    """auto -> the GPU when there is one; cuda[:N] must exist."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise ValueError(f"--device: unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {spec}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s)")
-    elif device.type != "cpu":
-        raise ValueError(f"--device: unsupported device {spec!r}; use auto, cpu, cuda or cuda:N")
-    return device
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
-
-
-def environment(device: torch.device, registry: Registry) -> dict:
-    import torchvision
-    import torch_fidelity
-
-    return {
-        "ganbench": __version__,
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "torch_fidelity": torch_fidelity.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "device_name": device_name(device),
-        "plugins": registry.distributions(),
-    }
-
-
-class Builder:
-    """Instantiates a run's dataset, models and loss from the registry.
-
-    Datasets are loaded once per distinct dataset config and shared by a suite's runs.
-    """
-
-    def __init__(self, registry: Registry):
-        self.registry = registry
-        self._data: dict[str, GanData] = {}
-
-    def data(self, spec: dict) -> GanData:
-        key = json.dumps(spec, sort_keys=True)
-        if key not in self._data:
-            entry = self.registry.get("dataset", spec["name"])
-            data = entry.factory(**_options(spec))
-            _expect(data, GanData, "dataset", entry)
-            self._data[key] = data
-        return self._data[key]
-
-    def models(self, cfg: dict, data: GanData) -> Models:
-        entry = self.registry.get("architecture", cfg["architecture"]["name"])
-        models = entry.factory(data.spec, cfg["z_dim"], **_options(cfg["architecture"]))
-        _expect(models, Models, "architecture", entry)
-        _expect(models.discriminator, Discriminator, "architecture's discriminator", entry)
-        return models
-
-    def loss(self, cfg: dict) -> Loss:
-        entry = self.registry.get("loss", cfg["loss"]["name"])
-        loss = entry.factory(**_options(cfg["loss"]))
-        _expect(loss, Loss, "loss", entry)
-        return loss
-
-
-def _options(spec: dict) -> dict:
-    return {k: v for k, v in spec.items() if k != "name"}
-
-
-def _expect(obj, cls, what, entry):
-    if not isinstance(obj, cls):
-        raise TypeError(f"{what} {entry.name!r} ({entry.plugin}) returned {type(obj).__name__}, not {cls.__name__}")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # CPU and every CUDA device
-
-
-def execute_run(run: Run, suite: Suite, builder: Builder, device, out_dir: Path, env: dict, on_step) -> dict:
-    """Train and score one run into `out_dir`; return its run.json record."""
-    cfg = run.config
-    record = {
-        "id": run.id,
-        "suite": suite.name,
-        "status": None,
-        "seed": run.seed,
-        "cell": run.cell,
-        "config": cfg,
-        "metrics": {},
-        "params_g": None,
-        "params_d": None,
-        "started": now(),
-        "finished": None,
-        "env": env,
-        "protocol": {},  # how the metrics were measured (samples, real split, feature spaces...)
-        "notes": [],  # one-line remarks on the numbers, e.g. why Inception metrics are absent
-    }
-    try:
-        data = builder.data(cfg["dataset"])
-        # Before seeding: building the evaluator may train (and cache) a classifier, and
-        # whether it had to must not change this run's random numbers.
-        evaluator = metrics.make_evaluator(cfg, data, device)
-        record["protocol"] = dict(getattr(evaluator, "protocol", {}))
-        record["notes"] = list(getattr(evaluator, "notes", []))
-        seed_everything(cfg["seed"])
-        models = builder.models(cfg, data)
-        loss = builder.loss(cfg)
-        record["params_g"] = sum(p.numel() for p in models.generator.parameters())
-        record["params_d"] = sum(p.numel() for p in models.discriminator.parameters())
-        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator)
-        record["metrics"] = {k: _number(v) for k, v in result.metrics.items()}
-        record["status"] = COMPLETE if result.status == "complete" else DIVERGED
-        if result.status == "diverged":
-            record["diverged_at_step"] = result.diverged_at_step
-        pd.DataFrame(result.history).to_csv(out_dir / HISTORY_FILE, index=False)
-        torch.save(models.generator.state_dict(), out_dir / G_WEIGHTS)
-        torch.save(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
-    except Exception as e:  # a plugin bug fails this run, not the suite
-        (out_dir / TRACEBACK_FILE).write_text(traceback.format_exc())
-        record["status"] = FAILED
-        record["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-    record["finished"] = now()
-    return record
-
-
-def _number(v):
-    v = float(v)
-    return v if np.isfinite(v) else None  # JSON has no NaN: a missing value is null
+        return 1 if self.counts[FAILED] or self.stopped else 0
 
 
 def run_suite(
     suite: Suite,
     registry: Registry,
     results: Path,
-    device: torch.device,
+    devices: str | torch.device | list = "cpu",
     rerun: bool = False,
     console: Console | None = None,
+    executor: str = "local",
+    jobs: int = 1,
+    threads: int | None = None,
+    address: str | None = None,
 ) -> SuiteOutcome:
+    """Train every run of `suite` not finished yet; see the module docstring.
+
+    Raises SuiteInvalid (bad input found before anything ran), ExecutorError (the executor
+    cannot start) and KeyboardInterrupt (Ctrl-C; Terminated for SIGTERM), leaving no
+    half-written run behind.
+    """
     console = console or Console(stderr=True)
     store = ResultsStore(results, suite.name)
     outcome = SuiteOutcome()
     pending = [r for r in suite.runs if rerun or store.status(r.id) not in FINISHED]
     outcome.skipped = len(suite.runs) - len(pending)
     if outcome.skipped:
-        msg = f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)"
-        console.print(msg, markup=False, highlight=False)
+        console.print(f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)", markup=False, highlight=False)
     if not pending:
         return outcome
-    builder = Builder(registry)
-    env = environment(device, registry)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
-        suite_task = progress.add_task(f"suite {suite.name}", total=len(pending))
-        for i, run in enumerate(pending, 1):
-            run_task = progress.add_task(f"  {run.id}", total=None)
+    device_list = _devices(devices)
+    options = ExecutorOptions(devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry)
+    ex = make_executor(registry, executor, options)
+    options.builder = Builder(registry)
+    check_runs(pending, options.builder)
+    warm_caches(pending, options.builder, device_list[0], console)
 
-            def on_step(step, total, _task=run_task):
-                progress.update(_task, completed=step, total=total)
+    store.create()
+    claims = ClaimBook(store.dir)
+    with claims.lock:
+        store.recover(claims.live_tokens())
+    display = SuiteDisplay(console, suite.name, len(pending), ex.capacity)
+    active: dict[str, tuple] = {}  # run id -> (claim, temporary folder, Run)
 
-            tmp = store.begin(run.id)
-            record = execute_run(run, suite, builder, device, tmp, env, on_step)
-            store.commit(tmp, run.id, record)
-            outcome.counts[record["status"]] += 1
-            progress.remove_task(run_task)
-            progress.advance(suite_task)
-            console.print(_run_line(i, len(pending), record, store.path(run.id)), markup=False, highlight=False)
+    def wanted(run: Run):
+        return lambda: rerun or store.status(run.id) not in FINISHED
+
+    def next_jobs():
+        for run in pending:
+            if outcome.stopped:
+                return
+            claim, note = claims.acquire(run.id, wanted(run))
+            if claim is None:
+                if note:  # another live ganbench holds it
+                    outcome.elsewhere += 1
+                    display.message(f"{run.id}: being trained by {note}; left to it")
+                else:  # finished by another ganbench since we looked
+                    outcome.skipped += 1
+                display.skip()
+                continue
+            if note:
+                display.message(note)
+            try:
+                tmp = store.begin(run.id, claim.token)
+            except OSError as e:
+                claims.release(claim)
+                outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
+                return
+            active[run.id] = (claim, tmp, run)
+            yield make_job(run, suite, tmp, registry, ex)
+
+    def report(event):
+        display.event(event)
+        if not isinstance(event, Finished) or event.run_id not in active:
+            return
+        claim, tmp, run = active.pop(event.run_id)
+        record = event.record
+        try:
+            path, replaced = store.commit(tmp, run.id, record, claim.token)
+        except OSError as e:  # a full disk: this run fails, and nothing more is started
+            store.discard(tmp)
+            record = failed_record(_job_stub(run, suite, tmp), f"cannot write the run: {e.strerror or e}", record)
+            path, replaced = store.path(run.id), False
+            outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
+        finally:
+            claims.release(claim)
+        if not replaced and record["status"] == FAILED and store.status(run.id) in FINISHED:
+            outcome.kept += 1
+            display.message(f"{run.id}: the new attempt failed ({record.get('error')}); the previous finished run is kept")
+        outcome.counts[record["status"]] += 1
+        display.finished(record, path)
+
+    previous = _on_sigterm()
+    claims.start_heartbeat()
+    try:
+        ex.run(next_jobs(), report)
+    finally:
+        for claim, tmp, _ in active.values():  # interrupted: no half-written run stays
+            store.discard(tmp)
+            claims.release(claim)
+        claims.stop_heartbeat()
+        display.close()
+        _restore_sigterm(previous)
+    if outcome.stopped:
+        console.print(f"{suite.name}: stopped early: {outcome.stopped}", markup=False, highlight=False)
     return outcome
 
 
-def _run_line(i: int, n: int, record: dict, path: Path) -> str:
-    m = record["metrics"]
-    status = record["status"]
-    if status == FAILED:
-        detail = f"{record['error']} (see {path / TRACEBACK_FILE})"
-    else:
-        ips = m.get("train_img_per_s")
-        detail = f"{m.get('wall_s', 0):.1f} s, {ips or 0:.0f} img/s"
-        if status == DIVERGED:
-            detail += f", diverged at step {record['diverged_at_step']}"
-    return f"[{i}/{n}] {record['id']}: {status} ({detail})"
+def _devices(devices) -> list[torch.device]:
+    if isinstance(devices, torch.device):
+        return [devices]
+    if isinstance(devices, str):
+        return resolve_devices(devices)
+    return [torch.device(d) for d in devices]
+
+
+def make_executor(registry: Registry, name: str, options: ExecutorOptions):
+    """The executor plugin `name`, built with `options`; ExecutorError when it cannot start."""
+    try:
+        entry = registry.get("executor", name)
+    except PluginError as e:
+        raise ExecutorError(f"--executor: {e}") from None
+    if options.jobs < 1:
+        raise ExecutorError(f"--jobs must be >= 1, got {options.jobs}")
+    return entry.factory(options)
+
+
+def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex) -> RunJob:
+    cfg = run.config
+    donor = None
+    if isinstance(cfg["d_pretrain"], dict) and "from_run" in cfg["d_pretrain"]:
+        folder = Path(cfg["d_pretrain"]["from_run"]).resolve()
+        donor = {"path": str(folder), "run_id": _run_id_of(folder)}
+    return RunJob(
+        run_id=run.id, suite=suite.name, config=cfg, cell=run.cell, seed=run.seed, out_dir=str(tmp.resolve()),
+        device="", plugins=registry.source, plugin_versions=registry.distributions(), execution=ex.execution(), donor=donor,
+    )
+
+
+def _job_stub(run: Run, suite: Suite, tmp: Path) -> RunJob:
+    return RunJob(run.id, suite.name, run.config, run.cell, run.seed, str(tmp), "", {}, {})
+
+
+def _run_id_of(folder: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((folder / RUN_FILE).read_text()).get("id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+# ---------------------------------------------------------------- before any run starts
+
+
+def check_runs(runs: list[Run], builder: Builder) -> None:
+    """Refuse now what would only fail inside a run: SuiteInvalid names the run and key.
+
+    Loads each distinct dataset (a missing CSV or image folder), checks the batch size
+    against it, and builds each distinct model pair on the CPU (an image size DCGAN cannot
+    build). A plugin's unexpected exception is left to fail its run with the traceback.
+    """
+    built: set[str] = set()
+    for run in runs:
+        cfg = run.config
+        try:
+            data = builder.data(cfg["dataset"])
+        except (OSError, ValueError) as e:
+            raise SuiteInvalid(f"run {run.id}: dataset {cfg['dataset']['name']}: {one_line(e)}") from None
+        except Exception:
+            continue
+        n = len(data.train)
+        if cfg["batch_size"] > n:
+            raise SuiteInvalid(f"run {run.id}: batch_size {cfg['batch_size']} is larger than dataset {cfg['dataset']['name']}'s {n} training samples")
+        key = repr((cfg["dataset"], cfg["architecture"], cfg["z_dim"]))
+        if key in built:
+            continue
+        built.add(key)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                builder.models(cfg, data)
+        except ValueError as e:
+            raise SuiteInvalid(f"run {run.id}: architecture {cfg['architecture']['name']}: {one_line(e)}") from None
+        except Exception:
+            continue
+
+
+def warm_caches(runs: list[Run], builder: Builder, device: torch.device, console: Console) -> None:
+    """Train each mode classifier the runs need once, here, before workers fan out.
+
+    Its cache is locked (``metrics.classifier``), so workers, and other schedulers, then
+    load it instead of each training its own. A classifier that cannot be trained is left
+    for the runs to fail with the reason.
+    """
+    from .metrics import classifier as clf
+
+    seen: set[str] = set()
+    for run in runs:
+        cfg = run.config
+        spec = cfg["dataset"]
+        key = repr(spec)
+        if key in seen or cfg["eval"]["every"] == "none":
+            continue
+        seen.add(key)
+        try:
+            data = builder.data(spec)
+            if data.kind != "image" or data.train_labels is None or not data.num_classes:
+                continue
+            options = {k: v for k, v in spec.items() if k != "name"}
+            if not clf.classifier_path(spec["name"], options, data)[0].is_file():
+                console.print(f"training the {spec['name']} mode classifier (once; cached for every run)", markup=False, highlight=False)
+            clf.get_classifier(spec["name"], options, data, device, cfg["eval"]["classifier_floor"])
+        except Exception:
+            continue
+
+
+# ---------------------------------------------------------------- signals
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _on_sigterm():
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,7 +3,12 @@
 A run is written into a hidden temporary folder beside its final place and renamed into
 place only once everything in it, ``run.json`` last, is on disk. A process killed at any
 moment therefore leaves either the previous state or the finished run, never a run that
-claims to be complete with files missing; leftovers are cleaned up on the next start.
+claims to be complete with files missing.
+
+Temporary folders are named by the token of the run's claim (``ganbench.claims``: host,
+pid and a random part), so many processes on many hosts can write one suite folder;
+``recover`` cleans up only what no live claim owns, and is an explicit step of the
+scheduler, never a side effect of opening the store.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +38,7 @@ _TMP, _OLD = ".tmp-", ".old-"
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see either the old content or all of the new."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}{_TMP}{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{_TMP}{uuid.uuid4().hex}")
     with open(tmp, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
         f.flush()
@@ -49,20 +55,26 @@ class ResultsStore:
 
     def __init__(self, root: str | Path, suite: str):
         self.dir = Path(root) / suite
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.recover()
 
-    def recover(self) -> None:
-        """Undo what a killed process left: half-written runs and interrupted swaps."""
+    def create(self) -> "ResultsStore":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def recover(self, live_tokens: set[str] = frozenset()) -> None:
+        """Undo what killed processes left: half-written runs and interrupted swaps.
+
+        A temporary folder whose token is in `live_tokens` is being written right now
+        (by this host or another) and is left alone.
+        """
         for p in self.dir.iterdir():
             name = p.name
-            if not name.startswith(".") or not p.is_dir():
+            if not name.startswith(".") or not p.is_dir() or p.is_symlink():
                 continue
             for marker in (_TMP, _OLD):
                 if marker in name:
-                    run_id, _, pid = name[1:].rpartition(marker)
-                    if _alive(pid):
-                        break  # another ganbench is writing this run right now
+                    run_id, _, token = name[1:].rpartition(marker)
+                    if token in live_tokens:
+                        break
                     final = self.dir / run_id
                     if marker == _OLD and not final.exists():
                         os.rename(p, final)  # killed mid-swap: the old run comes back
@@ -80,41 +92,39 @@ class ResultsStore:
         except (OSError, ValueError, AttributeError):
             return None
 
-    def begin(self, run_id: str) -> Path:
-        """A fresh temporary folder to write a run into."""
-        tmp = self.dir / f".{run_id}{_TMP}{os.getpid()}"
+    def begin(self, run_id: str, token: str) -> Path:
+        """A fresh temporary folder, owned by the claim `token`, to write a run into."""
+        tmp = self.dir / f".{run_id}{_TMP}{token}"
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / GRID_DIR).mkdir(parents=True)
         return tmp
 
-    def commit(self, tmp: Path, run_id: str, record: dict) -> Path:
-        """Write run.json into `tmp`, then move the whole folder into place atomically."""
+    def commit(self, tmp: Path, run_id: str, record: dict, token: str) -> tuple[Path, bool]:
+        """Write run.json into `tmp`, then move the whole folder into place atomically.
+
+        A failed attempt never replaces a finished run (a `--rerun` that fails keeps the
+        good one): it is discarded, and (path, False) says so.
+        """
+        final = self.path(run_id)
+        if record.get("status") == FAILED and self.status(run_id) in FINISHED:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return final, False
         write_json(tmp / RUN_FILE, record)
         _fsync_dir(tmp)
-        final = self.path(run_id)
-        old = self.dir / f".{run_id}{_OLD}{os.getpid()}"
+        old = self.dir / f".{run_id}{_OLD}{token}"
         if final.exists():
             os.rename(final, old)  # the previous run stays whole until the new one is in
         os.rename(tmp, final)
         _fsync_dir(self.dir)
         shutil.rmtree(old, ignore_errors=True)
-        return final
+        return final, True
+
+    def discard(self, tmp: Path) -> None:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-def _alive(pid: str) -> bool:
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_dir(path: Path) -> None:

@@ -59,6 +59,8 @@ def make_registry(*modules, builtins: bool = True):
     from . import plugins
 
     registry = plugins.build_registry(make_plugin_manager(*modules, builtins=builtins))
+    # Worker processes rebuild it by importing the same modules by name.
+    registry.source = {"modules": [getattr(m, "__name__", str(m)) for m in modules], "builtins": builtins}
     if registry.broken:
         raise AssertionError("broken plugin: " + "; ".join(f"{p}: {r}" for p, r in sorted(registry.broken.items())))
     return registry
@@ -133,8 +135,9 @@ def smoke_train(
     from .config import resolve
     from .contracts import GanData
     from .plugins import Entry
-    from .runner import Builder, seed_everything
-    from .train import sample, train
+    from .build import Builder, seed_everything
+    from .sampling import sample
+    from .train import train
 
     registry = registry if registry is not None else make_registry()
     if data is None:
@@ -196,7 +199,7 @@ def _check_shapes(models, data, cfg) -> None:
     import torch
 
     from .contracts import GanData
-    from .train import sample
+    from .sampling import sample
 
     bs = cfg["batch_size"]
     want = (bs, *data.spec.shape)

@@ -1,8 +1,6 @@
 """The training loop: D and G alternate, curves are logged, divergence stops a run.
 
-One *step* is one generator update, preceded by `n_disc` discriminator updates that each
-take a fresh real batch. One *epoch* is one pass of D over the training set, so
-steps_per_epoch = (N // batch_size) // n_disc.
+Steps and epochs are defined in ``ganbench.schedule``.
 """
 
 from __future__ import annotations
@@ -16,11 +14,12 @@ from typing import Callable
 import torch
 from torchvision.utils import save_image
 
-from .config import parse_interval
 from .contracts import GanData, Loss, Models
 from .metrics.cost import StepTimer
 from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
+from .sampling import sample
+from .schedule import every, steps_per_epoch, total_steps
 from .steps import d_step
 
 GRID_SAMPLES = 64  # an 8x8 sample grid from a fixed noise batch
@@ -57,18 +56,6 @@ class Batches:
         return GanData.as_float(self.x[idx])  # (B, *shape) in [-1, 1]
 
 
-def steps_per_epoch(n_train: int, cfg: dict) -> int:
-    return max(1, (n_train // cfg["batch_size"]) // cfg["n_disc"])
-
-
-def _every(interval: str, per_epoch: int) -> int | None:
-    """An interval in steps (None for 'none')."""
-    if interval == "none":
-        return None
-    n, unit = parse_interval(interval)
-    return n * per_epoch if unit == "epoch" else n
-
-
 def train(
     cfg: dict,
     data: GanData,
@@ -76,16 +63,18 @@ def train(
     loss: Loss,
     device: torch.device,
     out_dir: Path,
-    on_step: Callable[[int, int], None] = lambda step, total: None,
+    on_step: Callable[[int, int, dict | None], None] = lambda step, total, row: None,
     evaluate: Evaluator | None = None,
+    donor: Path | None = None,
 ) -> TrainResult:
+    """Train one run; `donor` is d_pretrain.from_run's folder as the worker sees it."""
     G, D = models.generator.to(device), models.discriminator.to(device)
     x_train = data.train.to(device)
     per_epoch = steps_per_epoch(len(x_train), cfg)
-    total = cfg.get("steps") or cfg["epochs"] * per_epoch
-    log_every = _every(cfg["log_every"], per_epoch)
-    grid_every = _every(cfg["grid_every"], per_epoch) if data.kind == "image" else None
-    eval_every = _every(cfg["eval"]["every"], per_epoch) if evaluate else None
+    total = total_steps(len(x_train), cfg)
+    log_every = every(cfg["log_every"], per_epoch)
+    grid_every = every(cfg["grid_every"], per_epoch) if data.kind == "image" else None
+    eval_every = every(cfg["eval"]["every"], per_epoch) if evaluate else None
     batches = Batches(x_train, cfg["batch_size"], cfg["seed"])
     bs, z_dim = cfg["batch_size"], cfg["z_dim"]
     fixed_z = torch.randn(GRID_SAMPLES, z_dim, generator=torch.Generator().manual_seed(cfg["seed"])).to(device)
@@ -93,7 +82,7 @@ def train(
     lr_g = cfg["optimizer"]["lr"]
     opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g)
     wall0 = time.perf_counter()
-    metrics: dict[str, float] = {"d_pretrain_s": pretrain_discriminator(cfg, D, G, loss, data, batches, device)}
+    metrics: dict[str, float] = {"d_pretrain_s": pretrain_discriminator(cfg, D, G, loss, data, batches, device, donor)}
 
     # Freezing: `all` skips D's updates entirely, `trunk` trains only D's last layer.
     # Frozen parts run in eval mode, so their BatchNorm statistics stay fixed too.
@@ -156,7 +145,7 @@ def train(
         if step % per_epoch == 0:
             for s in sched:
                 s.step()
-        on_step(step, total)
+        on_step(step, total, None)
 
         is_log = step == total or (log_every and step % log_every == 0)
         is_grid = grid_every and (step % grid_every == 0 or step == total)
@@ -195,6 +184,7 @@ def train(
                 row.update(evaluate(G, step))
             history.append(row)
             last_row = step
+            on_step(step, total, row)
         sync()
         t0 = time.perf_counter()
 
@@ -221,17 +211,6 @@ def train(
     for k in last.keys() - metrics.keys() - _ROW_ONLY:
         metrics[k] = last[k]  # the last evaluation's scores are the final metrics
     return result
-
-
-@torch.no_grad()
-def sample(G: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """G(z) in eval mode (BatchNorm running statistics), restoring G's mode afterwards."""
-    was_training = G.training
-    G.eval()
-    try:
-        return G(z)
-    finally:
-        G.train(was_training)
 
 
 def _grid_name(step: int, per_epoch: int, interval: str) -> str:

@@ -186,7 +186,7 @@ def test_run_json_has_metrics_protocol_and_notes(classifier, tmp_path):
     registry = load_registry()
     outcome = run_suite(load_suite(suite_file, registry), registry, tmp_path / "results", torch.device("cpu"))
     assert outcome.exit_code == 0
-    (run_dir,) = (tmp_path / "results" / "tiny").iterdir()
+    (run_dir,) = (tmp_path / "results" / "tiny").glob("[!.]*")
     record = json.loads((run_dir / "run.json").read_text())
     m = record["metrics"]
     for key in (*keys.DOMAIN_KEYS, keys.MODES_COVERED, keys.MODES_TOTAL, keys.MODE_KL, keys.CONFIDENT_FRAC, keys.TRAIN_IMG_PER_S,

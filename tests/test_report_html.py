@@ -125,7 +125,7 @@ def test_html_page_in_headless_chromium(runs, tmp_path):
 
 
 def test_traverse_image_grid(runs, tmp_path):
-    run_dir = next((runs / "tinyimg").iterdir())
+    run_dir = next((runs / "tinyimg").glob("[!.]*"))
     out = tmp_path / "t.png"
     r = CliRunner().invoke(main, ["traverse", str(run_dir), "--axes", "0,3", "-o", str(out)])
     assert r.exit_code == 0, r.output
@@ -139,7 +139,7 @@ def test_traverse_image_grid(runs, tmp_path):
 
 
 def test_traverse_points_and_bad_input(runs, tmp_path):
-    run_dir = next((runs / "tiny2d").iterdir())
+    run_dir = next((runs / "tiny2d").glob("[!.]*"))
     out = tmp_path / "p.png"
     r = CliRunner().invoke(main, ["traverse", str(run_dir), "-o", str(out)])
     assert r.exit_code == 0 and Image.open(out).size[0] > 100

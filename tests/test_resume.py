@@ -41,7 +41,7 @@ def test_kill_9_mid_suite_then_rerun_finishes_each_run_once(tmp_path, write_suit
         while time.time() < deadline:
             if suite_dir.is_dir():
                 names = [p.name for p in suite_dir.iterdir()]
-                if any(not n.startswith(".") for n in names) and any(n.startswith(".") for n in names):
+                if any(not n.startswith(".") for n in names) and any(".tmp-" in n for n in names):
                     break
             time.sleep(0.02)
         else:
@@ -51,7 +51,7 @@ def test_kill_9_mid_suite_then_rerun_finishes_each_run_once(tmp_path, write_suit
         proc.wait()
     before = complete_runs(suite_dir)
     assert 1 <= len(before) < 3
-    assert any(p.name.startswith(".") for p in suite_dir.iterdir())  # the killed run's temp folder
+    assert any(".tmp-" in p.name for p in suite_dir.iterdir())  # the killed run's temp folder
 
     out = ganbench("run", path, "--results", results)
     assert out.returncode == 0, out.stderr
@@ -60,12 +60,13 @@ def test_kill_9_mid_suite_then_rerun_finishes_each_run_once(tmp_path, write_suit
     assert len(after) == 3
     for run_id, rec in before.items():  # runs finished before the kill were not redone
         assert after[run_id]["started"] == rec["started"]
-    assert not [p for p in suite_dir.iterdir() if p.name.startswith(".")]
+    assert not [p for p in suite_dir.iterdir() if p.name.startswith(".") and p.name != ".claims"]
+    assert not list((suite_dir / ".claims").glob("*.json"))
 
 
 def test_interrupted_swap_restores_the_previous_run(tmp_path):
     """Killed between moving the old run aside and moving the new one in (--rerun)."""
-    store = ResultsStore(tmp_path, "s")
+    store = ResultsStore(tmp_path, "s").create()
     old = tmp_path / "s" / ".run-a.old-999999999"
     old.mkdir()
     (old / "run.json").write_text('{"status": "complete"}')

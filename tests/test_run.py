@@ -51,7 +51,8 @@ def test_run_folder_holds_what_was_promised(tmp_path, registry, write_suite):
     assert history[["d_acc_real", "d_acc_fake"]].stack().between(0, 1).all()
     assert sorted(p.name for p in (folder / "grids").iterdir()) == ["step_0000003.png", "step_0000006.png"]
     assert (folder / "G.pt").stat().st_size > 0 and (folder / "D.pt").stat().st_size > 0
-    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".") and p.name != ".claims"]  # no temp left
+    assert not list((folder.parent / ".claims").glob("*.json"))  # every claim released
 
 
 def test_same_seed_same_numbers_on_cpu(tmp_path, registry, write_suite):

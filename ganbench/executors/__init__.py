@@ -1,0 +1,98 @@
+"""Executors: where and how many runs of a suite train at once.
+
+An executor is a plugin kind like architectures and losses: a factory registered with the
+``register_executors`` hook, ``factory(options: ExecutorOptions) -> Executor``. The built-ins
+(``ganbench.builtin.executors``) are registered through ganbench's own entry points:
+
+- ``local``: one run at a time in the scheduler's own process (plugins registered in-process
+  by tests and the plugin test kit work only here);
+- ``process``: a pool of worker processes, ``jobs`` per device (``ganbench.executors.process``);
+- ``ray``: Ray tasks with a fractional GPU each, on a local Ray or a cluster
+  (``ganbench.executors.ray``; ``pip install 'ganbench[ray]'``).
+
+The contract is one method. ``run(jobs, report)`` pulls ``RunJob``s from the ``jobs``
+iterator only when it has a free slot (pulling is what claims a run, so a run is never
+claimed before it can start), sets each job's ``device`` (``dataclasses.replace``), trains
+it with ``ganbench.job.train_run`` wherever it likes, and calls ``report(event)`` *from the
+calling thread* with the events the job emits (``Started``, ``Progress``) and exactly one
+``Finished`` per job (a job whose worker died gets a ``failed_record`` saying why). It returns
+when ``jobs`` is exhausted and every job it pulled has finished. On KeyboardInterrupt (Ctrl-C,
+SIGTERM) it stops its workers and re-raises; the scheduler cleans up what they left.
+
+The files of a run go to ``job.out_dir`` on the scheduler's filesystem; an executor whose
+workers cannot see it ships them back (see the Ray executor), and the scheduler commits.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from ..job import Event, RunJob
+
+
+@dataclass
+class ExecutorOptions:
+    """What `ganbench run` was asked for; an executor uses what applies to it."""
+
+    devices: list[str] = field(default_factory=lambda: ["cpu"])  # placed round-robin
+    jobs: int = 1  # runs at once per device
+    threads: int | None = None  # torch threads per run; None: OMP_NUM_THREADS or cores // runs at once
+    address: str | None = None  # a cluster to join (Ray: auto, HOST:PORT); None: start a local one
+    registry: object = None  # the scheduler's live Registry (in-process executors use it as is)
+    builder: object = None  # the scheduler's Builder, its datasets already loaded (in-process only)
+    extra: dict = field(default_factory=dict)  # executor-specific options from plugins
+
+    def slots(self) -> list[str]:
+        """One device per concurrent run, alternating devices: cuda:0, cuda:1, cuda:0, ..."""
+        return [d for _ in range(self.jobs) for d in self.devices]
+
+    def threads_per_run(self) -> int:
+        """Intra-op threads for one of `len(slots())` concurrent CPU runs.
+
+        Oversubscribed cores make small models many times slower (two threads on two busy
+        cores ran 12x slower than one), and results depend on the thread count: it is
+        recorded in each run's env.
+        """
+        if self.threads:
+            return self.threads
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+        return max(1, available_cores() // len(self.slots()))
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class ExecutorError(Exception):
+    """An executor cannot start (its library is missing, its cluster unreachable): exit 2."""
+
+
+class Executor(ABC):
+    """Runs RunJobs; see the module docstring for the contract."""
+
+    name = "executor"
+    in_process = False  # True: jobs see the scheduler's live registry and process state
+
+    def __init__(self, options: ExecutorOptions):
+        self.options = options
+
+    @property
+    def capacity(self) -> int:
+        """How many runs it trains at once (for the progress display)."""
+        return len(self.options.slots())
+
+    def execution(self) -> dict:
+        """Recorded in each run's env: cost metrics depend on how runs shared a device."""
+        return {"executor": self.name, "runs_per_device": self.options.jobs}
+
+    @abstractmethod
+    def run(self, jobs: Iterable[RunJob], report: Callable[[Event], None]) -> None:
+        ...

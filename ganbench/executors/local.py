@@ -1,0 +1,39 @@
+"""The in-process executor: one run after another in the scheduler's own process."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..job import Finished
+from . import Executor
+
+
+class LocalExecutor(Executor):
+    """jobs=1, no worker process: the live registry (in-process plugins) is used as is."""
+
+    name = "local"
+    in_process = True
+
+    @property
+    def capacity(self) -> int:
+        return 1
+
+    def execution(self) -> dict:
+        return {"executor": self.name, "runs_per_device": 1}
+
+    def run(self, jobs, report) -> None:
+        import torch
+
+        from ..build import Builder
+        from ..job import train_run
+
+        builder = self.options.builder or Builder(self.options.registry)
+        threads = torch.get_num_threads()
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+        try:
+            for job in jobs:
+                job = dataclasses.replace(job, device=self.options.devices[0], threads=torch.get_num_threads())
+                report(Finished(job.run_id, train_run(job, builder, report)))
+        finally:
+            torch.set_num_threads(threads)
