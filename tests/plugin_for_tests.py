@@ -1,7 +1,12 @@
-"""A plugin module the tests register in-process: a loss that diverges on cue and an
-architecture that raises, to exercise the runner's diverged and failed paths."""
+"""A plugin module the tests register (in-process, and by name in worker processes): a loss
+that diverges on cue, an architecture that raises and one whose generator ends its own
+process, to exercise the diverged and failed paths of the runner and the executors."""
 
 from __future__ import annotations
+
+import os
+import signal
+import sys
 
 import torch
 
@@ -34,3 +39,32 @@ def register_losses(register):
 @hookimpl
 def register_architectures(register):
     register("broken", broken_architecture)
+    register("dies", dies)
+
+
+class _Dies(torch.nn.Module):
+    """A generator that ends its own process on its `at`-th training forward: how a worker
+    dies to a segfault, the OOM killer or a plugin's os._exit. With a `marker` file it does
+    so only once (the file records that it happened), so a re-run can finish."""
+
+    def __init__(self, inner, how: str, marker: str | None, at: int):
+        super().__init__()
+        self.inner, self.how, self.marker, self.at, self.calls = inner, how, marker, at, 0
+
+    def forward(self, z):
+        self.calls += self.training
+        if self.training and self.calls >= self.at and not (self.marker and os.path.exists(self.marker)):
+            if self.marker:
+                open(self.marker, "w").close()
+            if self.how == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            sys.exit(0)  # what a careless plugin does: must fail the run, not end ganbench
+        return self.inner(z)
+
+
+def dies(data, z_dim, how: str = "kill", marker: str | None = None, at: int = 3):
+    """The built-in MLP whose generator kills its process (how: kill) or calls sys.exit(0)."""
+    from ganbench.builtin.architectures import mlp
+
+    models = mlp(data, z_dim, g_hidden=[16], d_hidden=[16])
+    return type(models)(_Dies(models.generator, how, marker, at), models.discriminator)

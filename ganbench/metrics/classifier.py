@@ -103,6 +103,7 @@ class ModeClassifier(nn.Module):
         self.floor = math.nan
         self.key = ""
         self.hash = ""  # weights_hash(): the feature space's identity, recorded in the protocol
+        self.trained_here = False  # trained by this process (rather than loaded from the cache)
         self.train_s = 0.0
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -254,6 +255,7 @@ def get_classifier(name: str, options: dict, data: GanData, device: torch.device
             model = _load(path, data)
             if model is None:
                 model = train_classifier(data, device)
+                model.trained_here = True  # (tests check that concurrent first uses train once)
                 meta = {"accuracy": model.accuracy, "train_s": model.train_s, "dataset": name, "spec": spec}
                 tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
                 torch.save({"state": model.state_dict(), "meta": meta}, tmp)
