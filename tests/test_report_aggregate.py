@@ -169,3 +169,30 @@ def test_a_failed_run_without_protocol_does_not_mix_protocols(tmp_path):
     write_run(root, "adam_s8", ADAM, 8, status="failed", protocol={})  # failed before evaluation was set up
     r = build_report(root)
     assert len(r.protocols) == 1 and cell(r, "adam")["failed"] == 1
+
+
+def _set_env(run_dir, **env):
+    import json
+
+    path = run_dir / "run.json"
+    record = json.loads(path.read_text())
+    record["env"] = {**record["env"], **env}
+    path.write_text(json.dumps(record))
+
+
+def test_cost_is_compared_only_within_one_execution_context(results):
+    # sgd's seeds all ran 16 to a GPU: their throughput is not comparable with adam's, alone
+    for s in range(4):
+        _set_env(results / "hand" / f"sgd_s{s}", executor="process", runs_per_device=16, threads=1)
+    r = build_report(results, metrics=["fid_domain", "train_img_per_s"])
+    assert cell(r, "adam")["train_img_per_s.mean"] == pytest.approx(np.mean(ADAM_IPS))  # each cell is one context
+    compared = set(r.comparisons["metric"])
+    assert "fid_domain" in compared and "train_img_per_s" not in compared  # quality still compared
+    assert not [n for n in r.notes if "cost metrics left blank" in n]
+
+    # one adam seed ran shared: adam's cost mixes contexts and is left blank, with a note
+    _set_env(results / "hand" / "adam_s0", executor="process", runs_per_device=16, threads=1)
+    r = build_report(results, metrics=["fid_domain", "train_img_per_s"])
+    assert math.isnan(cell(r, "adam")["train_img_per_s.mean"])
+    assert cell(r, "adam")["fid_domain.mean"] == pytest.approx(12.0)
+    assert [n for n in r.notes if "cost metrics left blank" in n and "x16" in n]

@@ -34,3 +34,6 @@ EVAL_S = "eval_s"  # seconds spent evaluating so far (cumulative)
 WALL_S = "wall_s"
 TIME_TO_FID_DOMAIN_S = "time_to_fid_domain_s"  # wall seconds, evaluation time excluded
 TIME_TO_FID_DOMAIN_STEPS = "time_to_fid_domain_steps"
+# Measured in seconds or bytes: they depend on the device, the threads and how many runs
+# shared the device (run.json env), so the report compares them only within one such context.
+COST_KEYS = (TRAIN_IMG_PER_S, D_STEP_MS, G_STEP_MS, PEAK_MEM_MB, EVAL_S, WALL_S, "train_s", "d_pretrain_s", TIME_TO_FID_DOMAIN_S)

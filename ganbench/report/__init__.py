@@ -21,6 +21,7 @@ from .aggregate import (CI_METHODS, HIGHER, LOWER, At, cell_table, direction, fi
                         run_values)
 from .compare import COLUMNS as COMPARE_COLUMNS
 from .compare import auto_axes, compare
+from ..metrics.keys import COST_KEYS
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
 
 __all__ = ["Report", "ReportError", "build_report", "parse_sort"]
@@ -100,6 +101,7 @@ def build_report(
         frame["axis:protocol"] = frame["protocol"]
         frame["label"] = frame["label"] + ", protocol=" + frame["protocol"]
     frame, shown = run_values(runs, frame, at_point, given)
+    frame, mixed_cost = separate_cost_contexts(frame)
     chosen = headline(frame, shown, metrics)
     cells = cell_table(frame, axes, ci)
     order = None
@@ -117,8 +119,26 @@ def build_report(
     parts = [c for c in (compare(frame, axes, a, chosen, shown, test, given) for a in compare_axes) if not c.empty]
     comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COMPARE_COLUMNS))
     notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
+    notes += mixed_cost
     return Report(Path(root), runs, protocols, axes, frame, cells, shown, chosen, comparisons, ci, test, at_point,
                   order, given, notes)
+
+
+def separate_cost_contexts(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Blank the cost metrics of a cell whose seeds ran in different cost contexts.
+
+    Throughput measured alone and measured while sharing a GPU with 15 other runs are
+    different quantities: averaging them would be meaningless. Returns the frame and a
+    note per such cell. (Comparisons between cells also pair cost only within a context.)
+    """
+    cost = [c for c in frame.columns if c.split(".")[0] in COST_KEYS]
+    notes = []
+    for cell, group in frame.groupby("cell", sort=False):
+        contexts = sorted(group["cost_context"].unique())
+        if len(contexts) > 1:
+            frame.loc[group.index, cost] = float("nan")
+            notes.append(f"cell {group['label'].iloc[0]}: cost metrics left blank, its seeds ran in different contexts ({'; '.join(contexts)})")
+    return frame, notes
 
 
 def _short_hash(text: str) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..metrics.keys import COST_KEYS
 from ..store import COMPLETE
 from .aggregate import CONFIDENCE, LOWER, direction
 from .load import ReportError
@@ -74,6 +75,9 @@ def compare(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str],
         for a, b in itertools.combinations([v for v in values if v in set(group[col])], 2):
             for m in metrics:
                 c = shown.get(m, m)
+                pair = group[group[col].isin([a, b])]
+                if m in COST_KEYS and "cost_context" in pair and pair["cost_context"].nunique() > 1:
+                    continue  # img/s alone vs. img/s sharing a GPU: not the same quantity
                 xa = pd.to_numeric(group.loc[group[col] == a, c], errors="coerce").dropna().to_numpy(float)
                 xb = pd.to_numeric(group.loc[group[col] == b, c], errors="coerce").dropna().to_numpy(float)
                 if not len(xa) or not len(xb):

@@ -19,7 +19,8 @@ from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE
 
 STATUSES = (COMPLETE, DIVERGED, FAILED)
 # Columns of the per-run table that are not metrics (documented in docs/report.md).
-RUN_COLUMNS = ("suite", "id", "status", "seed", "cell", "protocol", "diverged_at_step", "error", "params_g", "params_d", "path")
+RUN_COLUMNS = ("suite", "id", "status", "seed", "cell", "protocol", "cost_context", "diverged_at_step", "error", "params_g",
+               "params_d", "path")
 # History columns that describe the row rather than measure the model.
 HISTORY_INDEX = ("step", "epoch", "wall_s", "train_s", "lr_g", "grid")
 # Versions that belong to the protocol: a metric library or harness change can move scores.
@@ -184,6 +185,7 @@ def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:
             "seed": rec.get("seed", rec["config"].get("seed")),
             "cell": r.cell_key,
             "protocol": protocol_id(r.protocol),
+            "cost_context": cost_context(rec.get("env") or {}),
             "diverged_at_step": rec.get("diverged_at_step"),
             "error": rec.get("error"),
             "params_g": rec.get("params_g"),
@@ -194,6 +196,17 @@ def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:
             row[k] = math.nan if v is None else float(v)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cost_context(env: dict) -> str:
+    """What a run's cost metrics depend on: the device, how many runs shared it, the threads.
+
+    Runs from before executors recorded this trained alone in one process (`local`).
+    """
+    device = env.get("device_name") or env.get("device") or "?"
+    sharing = f"{env.get('executor', 'local')} x{env.get('runs_per_device', 1)}"
+    threads = f"{env['threads']} threads" if env.get("threads") else "threads ?"
+    return f"{device}, {sharing}, {threads}"
 
 
 def history_metrics(runs: list[RunRecord]) -> list[str]:
