@@ -7,6 +7,7 @@ Invalid input is one line on stderr, never a traceback.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -31,6 +32,28 @@ def _registry():
     for plugin, reason in sorted(registry.broken.items()):
         click.echo(f"warning: plugin {plugin} is broken and was not loaded: {reason}", err=True)
     return registry
+
+
+def _interruptible(command):
+    """Ctrl-C (exit 130) and SIGTERM (exit 143) at any moment, start-up included, end with
+    one line, never click's "Aborted!" and exit 1 (which means "some run failed")."""
+    import functools
+    import signal
+
+    def terminated(signum, frame):
+        raise KeyboardInterrupt("terminated")
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, terminated)
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as e:
+            code = 143 if str(e) == "terminated" or type(e).__name__ == "Terminated" else 130
+            fail("terminated" if code == 143 else "interrupted", code)
+
+    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,6 +81,7 @@ def main(ctx, no_plugins):
 @click.option("--executor", default=None, metavar="NAME", help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process).")
 @click.option("--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray).")
 @click.option("--threads", default=None, type=click.IntRange(1, 1024), help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.")
+@_interruptible
 def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads):
     """Run every run of SUITE that has not finished yet.
 
