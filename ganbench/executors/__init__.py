@@ -96,3 +96,7 @@ class Executor(ABC):
     @abstractmethod
     def run(self, jobs: Iterable[RunJob], report: Callable[[Event], None]) -> None:
         ...
+
+    def close(self) -> None:
+        """Release what the constructor acquired (a cluster connection) when `run` is never
+        called, e.g. because the suite was refused after the executor was made."""
