@@ -80,9 +80,10 @@ def main(ctx, no_plugins):
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 256), help="Runs at once per device, each in its own worker process (1: one after another in this process).")
 @click.option("--executor", default=None, metavar="NAME", help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process).")
 @click.option("--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray).")
+@click.option("--logger", "loggers", multiple=True, metavar="NAME", help="Also log to this logger plugin, e.g. tensorboard (repeatable; a suite's `loggers:` adds more).")
 @click.option("--threads", default=None, type=click.IntRange(1, 1024), help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.")
 @_interruptible
-def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads):
+def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads, loggers):
     """Run every run of SUITE that has not finished yet.
 
     Finished runs (complete or diverged) are skipped, so an interrupted suite is
@@ -123,7 +124,8 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
         console.print(table)
         return
     try:
-        outcome = run_suite(s, registry, results, dev, rerun=rerun, executor=executor, jobs=jobs, threads=threads, address=address)
+        outcome = run_suite(s, registry, results, dev, rerun=rerun, executor=executor, jobs=jobs, threads=threads, address=address,
+                            loggers=list(loggers))
     except (SuiteInvalid, ExecutorError) as e:
         fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
     except KeyboardInterrupt as e:
@@ -140,6 +142,110 @@ def _short(value) -> str:
     if isinstance(value, dict):
         return " ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
+
+
+@main.command()
+@click.argument("results", type=click.Path(path_type=Path), default="results")
+@click.option("--all", "show_all", is_flag=True, help="Also list finished runs (default: runs in progress and failed ones, and counts).")
+def status(results, show_all):
+    """Runs in progress and finished under RESULTS, with their last step, losses and metric.
+
+    Works while the runs train, from any machine that sees the folder: each run in progress
+    streams its history; "last write" shows a stuck run.
+    """
+    from .status import ago, collect
+
+    if not results.is_dir():
+        fail(f"{results}: no such results folder")
+    rows = collect(results)
+    table = Table(title=f"{results}: " + ", ".join(f"{n} {s}" for s, n in sorted(_count(r.state for r in rows).items())) or f"{results}: no runs")
+    for col in ("suite", "run", "state", "step", "D loss", "G loss", "metric", "last write", "note"):
+        table.add_column(col, no_wrap=col != "note")
+    hidden = 0
+    for r in rows:
+        if not show_all and r.state in ("complete", "diverged"):
+            hidden += 1
+            continue
+        loss = lambda v: f"{v:.3f}" if v is not None else ""
+        table.add_row(r.suite, r.run_id, r.state, "" if r.step is None else str(r.step), loss(r.d_loss), loss(r.g_loss), r.headline, ago(r.last_write_s), r.note[:80])
+    if hidden:
+        table.caption = f"{hidden} finished runs not listed (--all lists them)"
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: whole lines rather than 80 columns of wrapping
+        console = Console(width=200)
+    console.print(table)
+
+
+def _count(values):
+    from collections import Counter
+
+    return Counter(values)
+
+
+@main.command(name="eval")
+@click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Score this folder of images instead of runs (needs --dataset).")
+@click.option("--dataset", metavar="NAME", help="With --images: the dataset whose real split they are compared with.")
+@click.option("--samples", type=click.IntRange(10, 1_000_000), help="Samples per run (default: the run's own eval.samples).")
+@click.option("--inception", type=click.Choice(["auto", "require", "off"]), help="Inception metrics: when the weights are here, required, or never.")
+@click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), help="A local copy of torch-fidelity's Inception weights.")
+@click.option("--devices", "--device", "devices", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def evaluate(run_dirs, images, dataset, samples, inception, inception_weights, devices):
+    """Score finished runs again from their saved G, or a folder of images, without training.
+
+    A run scored under its own protocol gets its final metrics back exactly; under another
+    one (more samples, Inception weights) run.json takes the new numbers and keeps the old
+    ones, with their protocol, under `earlier`. The report reads the new ones.
+    """
+    import json as _json
+
+    from .build import Builder, resolve_devices
+    from .rescore import RescoreError, rescore_run, score_images
+
+    if bool(images) == bool(run_dirs) or bool(images) != bool(dataset):
+        fail("give RUN_DIR... or --images FOLDER --dataset NAME")
+    if inception_weights is not None and not inception_weights.is_file():
+        fail(f"--inception-weights {inception_weights}: no such file")
+    weights = str(inception_weights) if inception_weights else None
+    try:
+        device = resolve_devices(devices)[0]
+    except ValueError as e:
+        fail(str(e))
+    registry = _registry()
+    builder = Builder(registry)
+    if images:
+        try:
+            out = score_images(images, {"name": dataset}, builder, device, registry, inception, weights)
+        except RescoreError as e:
+            fail(str(e))
+        except Exception as e:  # an unknown dataset, a plugin's own failure
+            fail(f"--dataset {dataset}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300])
+        click.echo(_json.dumps(out, indent=2, default=str))
+        return
+    failed = 0
+    for run_dir in run_dirs:
+        try:
+            out = rescore_run(run_dir, builder, device, samples, inception, weights)
+        except RescoreError as e:
+            click.echo(f"error: {e}", err=True)
+            failed += 1
+            continue
+        what = "changed" if out["changed"] else "unchanged (same protocol, same numbers)"
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in out["metrics"].items() if v is not None)
+        click.echo(f"{run_dir}: {what}: {shown}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@main.command(name="fetch-inception")
+def fetch_inception():
+    """Download torch-fidelity's Inception weights into torch's hub cache (needs the internet)."""
+    from .metrics.fidelity import fetch_inception_weights
+
+    try:
+        path = fetch_inception_weights()
+    except OSError as e:
+        fail(str(e))
+    click.echo(f"Inception weights in {path}; Inception FID/IS/KID are now measured (eval.inception: auto)", err=True)
 
 
 @main.command()

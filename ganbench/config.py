@@ -38,7 +38,14 @@ DEFAULTS: dict[str, Any] = {
     "log_every": "20 steps",  # losses and D accuracies are averaged over this interval
     "grid_every": "1 epoch",  # sample grid from a fixed noise batch; `none` to skip
     "seed": 0,
+    # How often to save what a killed run needs to resume (ganbench.checkpoint): `auto` =
+    # every 10 minutes of training, `N steps`/`N epochs`, or `none`. Not part of a run's id.
+    "checkpoint_every": "auto",
+    "keep_best": "none",  # METRIC[:lower|higher]: keep the best evaluation's weights in best.pt
 }
+# Keys that change no number a run produces (when to checkpoint) or were added after run
+# ids were first published: they are left out of the run id, so finished runs keep theirs.
+NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
 
 # Evaluation options (ganbench.metrics). null = chosen per data kind by the evaluator.
 EVAL_DEFAULTS: dict[str, Any] = {
@@ -183,7 +190,22 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["log_every"] = _interval("log_every", cfg["log_every"])
     out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
     out["seed"] = _int("seed", cfg["seed"], low=0)
+    out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
+    out["keep_best"] = _keep_best(cfg["keep_best"])
     return out
+
+
+def _keep_best(value) -> str:
+    if value in (None, "none"):
+        return "none"
+    from .metrics.keys import direction
+
+    metric, _, how = str(value).partition(":")
+    if not re.fullmatch(r"[A-Za-z0-9_.]+", metric) or how not in ("", "lower", "higher"):
+        raise ConfigError("keep_best", f"must be none or METRIC[:lower|higher], got {value!r}")
+    if not how and direction(metric) is None:
+        raise ConfigError("keep_best", f"which way is better for {metric!r}? write {metric}:lower or {metric}:higher")
+    return f"{metric}:{how or direction(metric)}"
 
 
 def parse_interval(text: str) -> tuple[int, str]:

@@ -63,3 +63,12 @@ def register_executors(register: Register) -> None:
     returns a ``ganbench.executors.Executor``; ``ganbench run --executor NAME`` uses it.
     The contract (one ``run(jobs, report)`` method) is in ``ganbench/executors/__init__.py``.
     """
+
+
+@hookspec
+def register_loggers(register: Register) -> None:
+    """Register loggers: where a run's history rows and sample grids go as they are made.
+
+    ``register(name, make)`` where ``make(run_dir: Path, record: dict)`` returns a
+    ``ganbench.loggers.Logger``; a suite's ``loggers: [name]`` or ``--logger NAME`` uses it.
+    """

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, HISTORY_FILE, TRACEBACK_FILE, now
+from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class RunJob:
     threads: int | None = None  # torch intra-op threads; None: leave the process's setting
     execution: dict = field(default_factory=dict)  # executor, runs_per_device: recorded in env
     donor: dict | None = None  # d_pretrain.from_run: {"path": absolute run folder, "run_id": ...}
+    loggers: tuple = ()  # logger plugin names besides the always-on ones (ganbench.loggers)
+    resume: bool = False  # out_dir holds a checkpoint to go on from (ganbench.checkpoint)
 
 
 # ---------------------------------------------------------------- events (worker -> scheduler)
@@ -148,16 +150,17 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     propagates. A diverged run is an outcome, not a failure.
     """
     import numpy as np
-    import pandas as pd
     import torch
 
-    from . import metrics
+    from . import checkpoint, metrics
     from .build import seed_everything
     from .claims import hostname
+    from .loggers import make_loggers
     from .train import train
 
     cfg, out_dir, device = job.config, Path(job.out_dir), torch.device(job.device)
     record = base_record(job)
+    loggers = []
     try:
         record["env"] = environment(job, builder.registry)
         emit(Started(job.run_id, hostname(), str(device)))
@@ -166,7 +169,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         data = builder.data(cfg["dataset"])
         # Before seeding: building the evaluator may train (and cache) a classifier, and
         # whether it had to must not change this run's random numbers.
-        evaluator = metrics.make_evaluator(cfg, data, device)
+        evaluator = metrics.make_evaluator(cfg, data, device) if cfg["eval"]["every"] != "none" else None
         record["protocol"] = dict(getattr(evaluator, "protocol", {}))
         record["notes"] = list(getattr(evaluator, "notes", []))
         seed_everything(cfg["seed"])  # from the run's seed alone: any worker, any slot
@@ -179,12 +182,17 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
             emit(Progress(job.run_id, step, total, row and row.get("d_loss"), row and row.get("g_loss")))
 
         donor = Path(job.donor["path"]) if job.donor else None
-        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator, donor=donor)
+        loggers = make_loggers(job.loggers, builder.registry, out_dir, record)
+        if job.resume:
+            record["resumed_from_step"] = checkpoint.saved_step(out_dir)
+        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator, donor=donor, loggers=loggers, resume=job.resume)
         record["metrics"] = {k: _number(v, np) for k, v in result.metrics.items()}
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
         if result.status == "diverged":
             record["diverged_at_step"] = result.diverged_at_step
-        pd.DataFrame(result.history).to_csv(out_dir / HISTORY_FILE, index=False)
+        if result.best:
+            record["best"] = result.best
+        checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
         torch.save(models.generator.state_dict(), out_dir / G_WEIGHTS)
         torch.save(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
     except BaseException as e:  # a plugin bug, even sys.exit(), fails this run, not the suite
@@ -195,6 +203,12 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         except OSError:  # a full disk: the reason still reaches run.json, or the scheduler
             pass
         failed_record(job, one_line(e), record)
+    finally:
+        for logger in loggers:
+            try:
+                logger.close()
+            except Exception:  # a logger that cannot close must not hide the run's outcome
+                pass
     record["finished"] = now()
     return record
 

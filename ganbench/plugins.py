@@ -41,6 +41,7 @@ KINDS = {
     "dataset": "register_datasets",
     "loss": "register_losses",
     "executor": "register_executors",
+    "logger": "register_loggers",
 }
 
 

@@ -21,6 +21,7 @@ import torch
 from rich.console import Console
 
 from .build import Builder, resolve_devices
+from .checkpoint import saved_step
 from .claims import ClaimBook
 from .executors import ExecutorError, ExecutorOptions
 from .job import Finished, RunJob, failed_record, one_line
@@ -62,6 +63,7 @@ def run_suite(
     jobs: int = 1,
     threads: int | None = None,
     address: str | None = None,
+    loggers: list[str] = (),
 ) -> SuiteOutcome:
     """Train every run of `suite` not finished yet; see the module docstring.
 
@@ -80,15 +82,24 @@ def run_suite(
         return outcome
     device_list = _devices(devices)
     options = ExecutorOptions(devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry)
+    loggers = tuple(dict.fromkeys([*suite.loggers, *loggers]))
+    for name in loggers:
+        try:
+            registry.get("logger", name)
+        except PluginError as e:
+            raise SuiteInvalid(f"--logger: {e}") from None
     ex = make_executor(registry, executor, options)
     options.builder = Builder(registry)
-    check_runs(pending, options.builder)
-    warm_caches(pending, options.builder, device_list[0], console)
-
-    store.create()
+    try:
+        check_runs(pending, options.builder)
+        warm_caches(pending, options.builder, device_list[0], console)
+        store.create()
+    except BaseException:
+        ex.close()  # e.g. the Ray executor shuts down a Ray it started
+        raise
     claims = ClaimBook(store.dir)
     with claims.lock:
-        store.recover(claims.live_tokens())
+        store.recover(claims.live_tokens(), keep_checkpoints=not rerun)
     display = SuiteDisplay(console, suite.name, len(pending), ex.capacity)
     active: dict[str, tuple] = {}  # run id -> (claim, temporary folder, Run)
 
@@ -116,8 +127,18 @@ def run_suite(
                 claims.release(claim)
                 outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
                 return
+            resume = False
+            source = None if rerun else store.resumable(run.id, claims.live_tokens())
+            if source is not None:
+                try:
+                    store.adopt(source, tmp)
+                    resume = True
+                    display.message(f"{run.id}: resuming from its checkpoint at step {saved_step(tmp)}")
+                except OSError as e:
+                    display.message(f"{run.id}: cannot resume from {source} ({e.strerror or e}); starting it anew")
+                    tmp = store.begin(run.id, claim.token)
             active[run.id] = (claim, tmp, run)
-            yield make_job(run, suite, tmp, registry, ex)
+            yield make_job(run, suite, tmp, registry, ex, loggers, resume)
 
     def report(event):
         display.event(event)
@@ -175,7 +196,7 @@ def make_executor(registry: Registry, name: str, options: ExecutorOptions):
     return entry.factory(options)
 
 
-def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex) -> RunJob:
+def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex, loggers=(), resume=False) -> RunJob:
     cfg = run.config
     donor = None
     if isinstance(cfg["d_pretrain"], dict) and "from_run" in cfg["d_pretrain"]:
@@ -184,6 +205,7 @@ def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex) -> RunJo
     return RunJob(
         run_id=run.id, suite=suite.name, config=cfg, cell=run.cell, seed=run.seed, out_dir=str(tmp.resolve()),
         device="", plugins=registry.source, plugin_versions=registry.distributions(), execution=ex.execution(), donor=donor,
+        loggers=tuple(loggers), resume=resume,
     )
 
 

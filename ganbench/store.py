@@ -60,11 +60,13 @@ class ResultsStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         return self
 
-    def recover(self, live_tokens: set[str] = frozenset()) -> None:
+    def recover(self, live_tokens: set[str] = frozenset(), keep_checkpoints: bool = True) -> None:
         """Undo what killed processes left: half-written runs and interrupted swaps.
 
         A temporary folder whose token is in `live_tokens` is being written right now
-        (by this host or another) and is left alone.
+        (by this host or another) and is left alone; so is a killed run's folder holding a
+        checkpoint to resume from (``resumable``), unless `keep_checkpoints` is false
+        (``--rerun``) or the run has finished since.
         """
         for p in self.dir.iterdir():
             name = p.name
@@ -78,9 +80,27 @@ class ResultsStore:
                     final = self.dir / run_id
                     if marker == _OLD and not final.exists():
                         os.rename(p, final)  # killed mid-swap: the old run comes back
+                    elif marker == _TMP and keep_checkpoints and _has_checkpoint(p) and self.status(run_id) not in FINISHED:
+                        pass  # a killed run's progress: the next claim of it resumes from here
                     else:
                         shutil.rmtree(p, ignore_errors=True)
                     break
+
+    def resumable(self, run_id: str, live_tokens: set[str]) -> Path | None:
+        """The folder to resume `run_id` from: a killed attempt's temporary folder or a
+        failed run's folder that holds a checkpoint (the furthest one), else None."""
+        candidates = [p for p in self.dir.glob(f".{run_id}{_TMP}*") if p.name.rpartition(_TMP)[2] not in live_tokens]
+        if self.status(run_id) == FAILED:
+            candidates.append(self.path(run_id))
+        steps = [(_checkpoint_step(p), p) for p in candidates if _has_checkpoint(p)]
+        return max(steps, key=lambda sp: sp[0])[1] if steps else None
+
+    def adopt(self, source: Path, tmp: Path) -> None:
+        """Make `source` (see `resumable`) the run's temporary folder `tmp`."""
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.rename(source, tmp)
+        (tmp / RUN_FILE).unlink(missing_ok=True)  # a failed run's record: the attempt writes its own
+        (tmp / GRID_DIR).mkdir(exist_ok=True)
 
     def path(self, run_id: str) -> Path:
         return self.dir / run_id
@@ -121,6 +141,17 @@ class ResultsStore:
 
     def discard(self, tmp: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return (folder / "checkpoint.json").is_file() and (folder / "checkpoint.pt").is_file()
+
+
+def _checkpoint_step(folder: Path) -> int:
+    try:
+        return int(json.loads((folder / "checkpoint.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1
 
 
 def now() -> str:

@@ -23,10 +23,10 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, resolve
-from .plugins import Registry
+from .config import NOT_IN_RUN_ID, ConfigError, resolve
+from .plugins import PluginError, Registry
 
-SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds")
+SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers")
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -48,6 +48,7 @@ class Suite:
     description: str
     path: str
     runs: list[Run] = field(default_factory=list)
+    loggers: list[str] = field(default_factory=list)  # logger plugins for every run (ganbench.loggers)
 
 
 def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) -> Suite:
@@ -97,7 +98,15 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     seeds = _seeds(raw.get("seeds", [0]))
     set_layer = dict(overrides)
 
-    suite = Suite(name, str(raw.get("description", "")), path)
+    loggers = raw.get("loggers") or []
+    if not isinstance(loggers, list) or not all(isinstance(n, str) for n in loggers):
+        raise ConfigError("loggers", f"must be a list of logger names, got {loggers!r}")
+    for logger in loggers:
+        try:
+            registry.get("logger", logger)
+        except PluginError as e:  # an unknown name is refused here, with the known ones
+            raise ConfigError("loggers", str(e)) from None
+    suite = Suite(name, str(raw.get("description", "")), path, loggers=list(loggers))
     seen: dict[str, dict] = {}
     for label, cell in cells:
         for seed in seeds:
@@ -170,7 +179,8 @@ def _seeds(value) -> list[int]:
 
 def run_id(config: dict, cell: dict) -> str:
     """A readable slug of what this run varies, plus a hash of its whole config."""
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    identity = {k: v for k, v in config.items() if k not in NOT_IN_RUN_ID}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     parts = [_slug_value(k, v) for k, v in cell.items() if k != "seed"]
     parts.append(f"s{config['seed']}")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(p for p in parts if p)).strip("-_.")

@@ -9,12 +9,14 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torchvision.utils import save_image
 
+from . import checkpoint
 from .contracts import GanData, Loss, Models
+from .metrics.keys import LOWER
 from .metrics.cost import StepTimer
 from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
@@ -35,6 +37,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # one row per log interval / eval
     metrics: dict[str, float] = field(default_factory=dict)
     diverged_at_step: int | None = None
+    best: dict | None = None  # keep_best: {metric, direction, value, step, file}
 
 
 class Batches:
@@ -55,6 +58,13 @@ class Batches:
         self.pos += self.bs
         return GanData.as_float(self.x[idx])  # (B, *shape) in [-1, 1]
 
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.get_state(), "order": self.order, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.set_state(state["rng"])
+        self.order, self.pos = state["order"], state["pos"]
+
 
 def train(
     cfg: dict,
@@ -66,8 +76,16 @@ def train(
     on_step: Callable[[int, int, dict | None], None] = lambda step, total, row: None,
     evaluate: Evaluator | None = None,
     donor: Path | None = None,
+    loggers: Sequence = (),
+    resume: bool = False,
 ) -> TrainResult:
-    """Train one run; `donor` is d_pretrain.from_run's folder as the worker sees it."""
+    """Train one run into out_dir.
+
+    on_step(step, total, row) after every step (row: the history row just logged, or None).
+    donor: d_pretrain.from_run's folder as this process sees it. loggers: receive each
+    history row and sample grid as they are made (``ganbench.loggers``). resume: go on from
+    out_dir's checkpoint (``ganbench.checkpoint``) instead of starting at step 1.
+    """
     G, D = models.generator.to(device), models.discriminator.to(device)
     x_train = data.train.to(device)
     per_epoch = steps_per_epoch(len(x_train), cfg)
@@ -78,11 +96,15 @@ def train(
     batches = Batches(x_train, cfg["batch_size"], cfg["seed"])
     bs, z_dim = cfg["batch_size"], cfg["z_dim"]
     fixed_z = torch.randn(GRID_SAMPLES, z_dim, generator=torch.Generator().manual_seed(cfg["seed"])).to(device)
+    saver = _Checkpoints(cfg, per_epoch)
+    best_metric = cfg.get("keep_best", "none")
 
     lr_g = cfg["optimizer"]["lr"]
     opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g)
     wall0 = time.perf_counter()
-    metrics: dict[str, float] = {"d_pretrain_s": pretrain_discriminator(cfg, D, G, loss, data, batches, device, donor)}
+    state = checkpoint.load(out_dir, device) if resume else None
+    metrics: dict[str, float] = {"d_pretrain_s": state["metrics"]["d_pretrain_s"] if state else
+                                 pretrain_discriminator(cfg, D, G, loss, data, batches, device, donor)}
 
     # Freezing: `all` skips D's updates entirely, `trunk` trains only D's last layer.
     # Frozen parts run in eval mode, so their BatchNorm statistics stay fixed too.
@@ -106,15 +128,42 @@ def train(
     train_s = warm_s = 0.0
     warm_steps = 0
     last_row = 0  # step of the last history row
+    first = 1
+    if state:  # ---- resume: every piece of state the loop reads, as it was at the checkpoint
+        checkpoint.restore_into(state, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d, "loss": loss if hasattr(loss, "load_state_dict") else None,
+                                        "evaluator": evaluate if hasattr(evaluate, "load_state_dict") else None}, device)
+        for s_, st in zip(sched, state["sched"]):
+            s_.load_state_dict(st)
+        batches.load_state_dict(state["batches"])
+        history.extend(state["history"])
+        train_s, warm_s, warm_steps, last_row = state["train_s"], state["warm_s"], state["warm_steps"], state["last_row"]
+        wall0 -= state["wall_s"]
+        result.best = state["best"]
+        first = state["step"] + 1
+        checkpoint.set_rng_state(state["rng"], device)
+        for logger in loggers:
+            logger.resumed(history)
+        saver.done(state["step"])
 
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    def snapshot(step: int) -> dict:
+        return {
+            "step": step, "history": history, "metrics": {"d_pretrain_s": metrics["d_pretrain_s"]},
+            "train_s": train_s, "warm_s": warm_s, "warm_steps": warm_steps, "last_row": last_row,
+            "wall_s": time.perf_counter() - wall0, "best": result.best,
+            "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict() if opt_d else None,
+            "sched": [s_.state_dict() for s_ in sched], "batches": batches.state_dict(), "rng": checkpoint.rng_state(device),
+            "loss": loss.state_dict() if hasattr(loss, "state_dict") else None,
+            "evaluator": evaluate.state_dict() if hasattr(evaluate, "state_dict") else None,
+        }
+
     timer = StepTimer(device)  # d_step_ms, g_step_ms, peak_mem_mb from a sample of steps
     sync()
     t0 = time.perf_counter()
-    for step in range(1, total + 1):
+    for step in range(first, total + 1):
         timer.start(step)
         # ---- discriminator: n_disc updates on fresh real batches
         for _ in range(cfg["n_disc"] if opt_d else 0):
@@ -159,8 +208,10 @@ def train(
         if warm_steps == 0 and step < total:  # the first segment is warm-up
             warm_s, warm_steps = seg, step
         if is_grid:
-            name = _grid_name(step, per_epoch, cfg["grid_every"])
-            save_image(sample(G, fixed_z), out_dir / "grids" / name, nrow=8, normalize=True, value_range=(-1, 1))
+            path = out_dir / "grids" / _grid_name(step, per_epoch, cfg["grid_every"])
+            save_image(sample(G, fixed_z), path, nrow=8, normalize=True, value_range=(-1, 1))
+            for logger in loggers:
+                logger.log_image("samples", path, step)
         if is_log or is_eval:
             vals = torch.stack(buf).cpu()  # (steps since last row, 4): one device sync per row
             buf.clear()
@@ -179,12 +230,20 @@ def train(
             if len(bad):
                 result.status, result.diverged_at_step = "diverged", last_row + int(bad[0]) + 1
                 history.append(row)
+                for logger in loggers:
+                    logger.log_row(row)
                 break
             if is_eval:
                 row.update(evaluate(G, step))
+                _keep_best(best_metric, row, result, G, D, out_dir)
             history.append(row)
             last_row = step
+            for logger in loggers:
+                logger.log_row(row)
             on_step(step, total, row)
+            if step < total and saver.due(step):
+                checkpoint.save(out_dir, snapshot(step))
+                saver.done(step)
         sync()
         t0 = time.perf_counter()
 
@@ -211,6 +270,39 @@ def train(
     for k in last.keys() - metrics.keys() - _ROW_ONLY:
         metrics[k] = last[k]  # the last evaluation's scores are the final metrics
     return result
+
+
+class _Checkpoints:
+    """When to checkpoint: at the first log row at or after each `checkpoint_every`."""
+
+    def __init__(self, cfg: dict, per_epoch: int):
+        spec = cfg.get("checkpoint_every", "none")
+        self.auto = spec == "auto"
+        self.every = None if spec in ("auto", "none") else every(spec, per_epoch)
+        self.last_step, self.last_t = 0, time.perf_counter()
+
+    def due(self, step: int) -> bool:
+        if self.auto:
+            return time.perf_counter() - self.last_t >= checkpoint.AUTO_EVERY_S
+        return bool(self.every) and step // self.every > self.last_step // self.every
+
+    def done(self, step: int) -> None:
+        self.last_step, self.last_t = step, time.perf_counter()
+
+
+def _keep_best(spec: str, row: dict, result: TrainResult, G, D, out_dir: Path) -> None:
+    """keep_best: METRIC[:lower|higher] -> best.pt holds the weights of the best evaluation."""
+    if spec in (None, "none"):
+        return
+    metric, _, how = spec.partition(":")  # the direction is resolved by validation
+    value = row.get(metric)
+    if value is None or not math.isfinite(value):
+        return
+    best = result.best
+    if best is None or (value < best["value"] if how == LOWER else value > best["value"]):
+        checkpoint.save(out_dir, {"step": row["step"], "metric": metric, "value": value, "G": G.state_dict(), "D": D.state_dict()},
+                        checkpoint.BEST_FILE)
+        result.best = {"metric": metric, "direction": how, "value": value, "step": row["step"], "file": checkpoint.BEST_FILE}
 
 
 def _grid_name(step: int, per_epoch: int, interval: str) -> str:

@@ -112,6 +112,17 @@ class Evaluator:
                 self.protocol["inception_weights"] = str(self.weights)
         self.protocol["feature_spaces"] = ",".join(spaces) or "none"
 
+    # ------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to go on measuring as if uninterrupted."""
+        return {"eval_s": self.eval_s, "elapsed": time.perf_counter() - self.created, "reached": list(self.reached) if self.reached else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.eval_s = state["eval_s"]
+        self.created = time.perf_counter() - state["elapsed"]
+        self.reached = tuple(state["reached"]) if state["reached"] else None
+
     # ------------------------------------------------------------ one evaluation
 
     def __call__(self, G: torch.nn.Module, step: int) -> dict:

@@ -146,6 +146,28 @@ def find_inception_weights(option: str | None) -> tuple[Path | None, str]:
     return None, f"no weights file (set {INCEPTION_ENV} to a copy of {INCEPTION_FILE}, or put it in {hub.parent})"
 
 
+def _inception_url() -> str:
+    """Where torch-fidelity itself downloads the weights from."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    return URL_INCEPTION_V3
+
+
+def fetch_inception_weights() -> Path:
+    """Download the Inception weights into torch's hub cache, where find_inception_weights
+    looks; OSError (one line, with the manual route) when offline."""
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if hub.is_file():
+        return hub
+    hub.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(_inception_url(), str(hub), progress=False)
+    except Exception as e:
+        raise OSError(f"cannot download {_inception_url()} ({type(e).__name__}: {str(e).strip()[:120]}); "
+                      f"copy {INCEPTION_FILE} to {hub} by hand, or set {INCEPTION_ENV} to its path") from None
+    return hub
+
+
 def weights_id(path: Path) -> str:
     """A cheap identity of a weights file for cache names: path, size and mtime."""
     st = path.stat()

@@ -3,6 +3,8 @@
 The report reads these names; change them only together with it.
 """
 
+import re
+
 # Domain feature space: the dataset's own mode-coverage classifier as torch-fidelity's
 # feature extractor (penultimate layer for FID/KID/PRC, logits for IS). Always offline.
 FID_DOMAIN = "fid_domain"
@@ -24,6 +26,9 @@ MODES_TOTAL = "modes_total"
 MODE_KL = "mode_kl"  # KL(generated class histogram || real class histogram), nats
 CONFIDENT_FRAC = "confident_frac"  # images: share of samples classified confidently
 HIGH_QUALITY_FRAC = "high_quality_frac"  # 2-D mixtures: share within 3 sigma of a centre
+COVERAGE_KEYS = (MODES_COVERED, MODES_TOTAL, MODE_KL, CONFIDENT_FRAC, HIGH_QUALITY_FRAC)
+# What an evaluation of a generator measures (re-measured by `ganbench eval`).
+SAMPLE_KEYS = DOMAIN_KEYS + INCEPTION_KEYS + COVERAGE_KEYS
 
 # Cost. train_img_per_s and wall_s come from the training loop itself.
 TRAIN_IMG_PER_S = "train_img_per_s"
@@ -37,3 +42,19 @@ TIME_TO_FID_DOMAIN_STEPS = "time_to_fid_domain_steps"
 # Measured in seconds or bytes: they depend on the device, the threads and how many runs
 # shared the device (run.json env), so the report compares them only within one such context.
 COST_KEYS = (TRAIN_IMG_PER_S, D_STEP_MS, G_STEP_MS, PEAK_MEM_MB, EVAL_S, WALL_S, "train_s", "d_pretrain_s", TIME_TO_FID_DOMAIN_S)
+
+
+# Which way is better, for the metrics ganbench knows (the report's verdicts, keep_best).
+LOWER, HIGHER = "lower", "higher"
+_LOWER = re.compile(r"^(fid|kid)(_.*)?$|^mode_kl$|_ms$|^peak_mem_mb$|_s$|^time_to_.*_steps$")
+_HIGHER = re.compile(r"^is(_.*)?$|^(precision|recall)(_.*)?$|^modes_covered$|^confident_frac$|^high_quality_frac$|^train_img_per_s$")
+
+
+def direction(metric: str) -> str | None:
+    """LOWER, HIGHER, or None for a metric whose better direction ganbench does not know."""
+    base = metric.split(".")[0]
+    if _HIGHER.search(base):  # first: train_img_per_s also ends in `_s`
+        return HIGHER
+    if _LOWER.search(base):
+        return LOWER
+    return None

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..metrics.keys import HIGHER, LOWER
+from ..metrics.keys import direction as known_direction
 from ..store import COMPLETE, DIVERGED, FAILED
 from .load import RUN_COLUMNS, ReportError, RunRecord, flatten, history_metrics, lookup
 
@@ -25,9 +27,6 @@ BOOTSTRAP_RESAMPLES = 2000  # enough for a stable 95% percentile interval on a h
 BOOTSTRAP_SEED = 0  # the same folder gives the same report
 
 # Direction of a metric: "lower" / "higher" is better; unknown metrics get none (no ranking, no best).
-LOWER, HIGHER = "lower", "higher"
-_LOWER = re.compile(r"^(fid|kid)(_.*)?$|^mode_kl$|_ms$|^peak_mem_mb$|_s$|^time_to_.*_steps$")
-_HIGHER = re.compile(r"^is(_.*)?$|^(precision|recall)(_.*)?$|^modes_covered$|^confident_frac$|^high_quality_frac$|^train_img_per_s$")
 
 # What the terminal table shows first when present: sample quality, then D's view of training.
 QUALITY = ("fid_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain", "fid", "kid", "is",
@@ -44,11 +43,7 @@ def direction(metric: str, given: dict[str, str] | None = None) -> str | None:
     base = metric.split(".")[0]
     if given and base in given:
         return given[base]
-    if _HIGHER.search(base):  # first: train_img_per_s also ends in `_s`
-        return HIGHER
-    if _LOWER.search(base):
-        return LOWER
-    return None
+    return known_direction(base)
 
 
 @dataclass(frozen=True)

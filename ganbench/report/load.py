@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import NOT_IN_RUN_ID
 from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE
 
 STATUSES = (COMPLETE, DIVERGED, FAILED)
@@ -117,7 +118,8 @@ def _read(path: Path) -> RunRecord:
     if not isinstance(metrics, dict) or not all(v is None or _is_number(v) for v in metrics.values()):
         raise ReportError(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
     rec["metrics"] = metrics
-    cfg = {k: v for k, v in rec["config"].items() if k != "seed"}
+    # The cell: what defines the measurement, as in the run id (checkpointing is not part of it).
+    cfg = {k: v for k, v in rec["config"].items() if k != "seed" and k not in NOT_IN_RUN_ID}
     env = rec.get("env") or {}
     protocol = {k: v for k, v in (rec.get("protocol") or {}).items() if k not in NOT_PROTOCOL}
     for k in PROTOCOL_ENV:

@@ -1,0 +1,110 @@
+"""Checkpoints: everything a run needs to go on from a step as if it had never stopped.
+
+A checkpoint holds G, D, both optimizers and schedulers, the data order and every random
+number generator the loop draws from (torch CPU and CUDA, Python, NumPy, the batch
+order's own generator), the step, the history so far, the evaluator's clock and the best
+weights so far. It is taken at a log row (so no loss is half-averaged), written to a
+temporary name and renamed, and read back with ``torch.load(weights_only=True)``: a file
+planted in a run folder cannot run code. On the CPU with the same thread count a resumed
+run ends with bitwise the metrics and history of the uninterrupted run.
+
+When: ``checkpoint_every: auto`` (the default) after every ``AUTO_EVERY_S`` seconds of
+training, ``N steps``/``N epochs``, or ``none``. Checkpointing changes no number, so it is
+not part of a run's identity (its id). ``keep_best: METRIC`` keeps the weights of the best
+evaluation by that metric in ``best.pt``, recorded in run.json as ``best``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_META = "checkpoint.json"  # {"step", "saved"}: readable without torch (status, scheduler)
+BEST_FILE = "best.pt"
+AUTO_EVERY_S = 600.0  # 10 minutes: a preempted run loses at most that, and saving is rare
+FORMAT = 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used (truncated, planted, or for another model)."""
+
+
+def rng_state(device: torch.device) -> dict:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+        "python": random.getstate(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+    }
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+
+
+def save(run_dir: Path, state: dict, name: str = CHECKPOINT_FILE) -> None:
+    """Write `state` atomically as run_dir/name (and, for the checkpoint, its meta file)."""
+    path = Path(run_dir) / name
+    tmp = path.with_name(f".{name}.{uuid.uuid4().hex}")
+    torch.save({"format": FORMAT, **state}, tmp)
+    os.replace(tmp, path)
+    if name == CHECKPOINT_FILE:
+        meta = {"step": state["step"], "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        tmp = path.with_name(f".{CHECKPOINT_META}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, path.with_name(CHECKPOINT_META))
+
+
+def load(run_dir: Path, device: torch.device, name: str = CHECKPOINT_FILE) -> dict:
+    """The checkpoint in run_dir; CheckpointError (one line, naming the file) if unusable."""
+    path = Path(run_dir) / name
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # truncated, not a torch file, or a pickle that wants to run code
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} cannot be loaded ({first[:200]}); pass --rerun to start the run from scratch") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a ganbench checkpoint of format {FORMAT}; pass --rerun to start the run from scratch")
+    return state
+
+
+def saved_step(run_dir: Path) -> int | None:
+    """The step of run_dir's checkpoint (from its meta file), or None when there is none."""
+    try:
+        return int(json.loads((Path(run_dir) / CHECKPOINT_META).read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def discard(run_dir: Path) -> None:
+    """A finished run keeps its final weights, not the state to resume it."""
+    for name in (CHECKPOINT_FILE, CHECKPOINT_META):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def restore_into(state: dict, modules: dict, device: torch.device) -> None:
+    """Load the state dicts of `modules` ({key: object with load_state_dict}) from `state`.
+
+    A checkpoint of another model (another architecture, width) is a CheckpointError."""
+    for key, module in modules.items():
+        if module is None or state.get(key) is None:
+            continue
+        try:
+            module.load_state_dict(state[key])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"the checkpoint's {key} does not fit this run ({str(e).splitlines()[0][:200]}); "
+                                  "pass --rerun to start the run from scratch") from None

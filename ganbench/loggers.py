@@ -1,0 +1,115 @@
+"""Loggers: where a run's curves and sample grids go while it trains.
+
+A logger is a plugin kind: a factory registered with the ``register_loggers`` hook,
+``make(run_dir: Path, record: dict) -> Logger``, where ``run_dir`` is the folder the run is
+being written into (hidden until the run finishes, then renamed into place) and ``record``
+is its run.json so far (id, suite, config). The built-ins (``ganbench.builtin.loggers``):
+
+- ``csv``: ``history.csv``, rewritten whole at every log row (always on: it is the run's
+  history, read by the report and by ``ganbench status`` while the run trains);
+- ``tensorboard``: ``tensorboard/`` event files (``torch.utils.tensorboard``): a scalar per
+  history column, the sample grids as images, the resolved config as text.
+  ``tensorboard --logdir results`` shows every run of every suite, by suite and run id.
+
+A suite adds loggers with ``loggers: [tensorboard]``, the command line with
+``--logger tensorboard``. A logger that raises fails its run (say so loudly rather than
+train unobserved); one that needs a service should check for it when it is made.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+ALWAYS = ("csv",)  # the history is part of a run's results, not an option
+
+
+class Logger(ABC):
+    """Receives a run's history rows and images as they are made."""
+
+    def __init__(self, run_dir: Path, record: dict):
+        self.run_dir, self.record = Path(run_dir), record
+
+    @abstractmethod
+    def log_row(self, row: dict) -> None:
+        """A history row: step, epoch, wall_s, train_s, losses, D accuracies, lr_g, and the
+        evaluation's metrics at eval points. Values are floats (NaN when not finite)."""
+
+    def log_image(self, tag: str, path: Path, step: int) -> None:
+        """A PNG the run just wrote (a sample grid); `tag` names the series."""
+
+    def resumed(self, history: list[dict]) -> None:
+        """The run resumed from a checkpoint whose history is `history`: forget later rows."""
+
+    def close(self) -> None:
+        """The run ended (any status): flush and release what it holds."""
+
+
+class CsvLogger(Logger):
+    """history.csv, always whole: rewritten atomically at every row (a few hundred rows at
+    most, so a reader in another process never sees a half-written file)."""
+
+    def __init__(self, run_dir: Path, record: dict):
+        super().__init__(run_dir, record)
+        self.rows: list[dict] = []
+
+    def log_row(self, row: dict) -> None:
+        self.rows.append(dict(row))
+        self._write()
+
+    def resumed(self, history: list[dict]) -> None:
+        self.rows = [dict(r) for r in history]
+        self._write()
+
+    def _write(self) -> None:
+        import pandas as pd
+
+        from .store import HISTORY_FILE, write_atomic
+
+        write_atomic(self.run_dir / HISTORY_FILE, pd.DataFrame(self.rows).to_csv(index=False))
+
+
+class TensorBoardLogger(Logger):
+    """Event files under <run>/tensorboard/, grouped in TensorBoard by <suite>/<run id>."""
+
+    DIR = "tensorboard"
+
+    def __init__(self, run_dir: Path, record: dict):
+        super().__init__(run_dir, record)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise RuntimeError("the tensorboard logger needs TensorBoard: pip install 'ganbench[tensorboard]'") from None
+        self._writer_class = SummaryWriter
+        self.writer = SummaryWriter(str(self.run_dir / self.DIR))
+        config = json.dumps(record.get("config", {}), indent=2, default=str)
+        self.writer.add_text("config", f"```\n{config}\n```", 0)  # markdown: keep the JSON's layout
+
+    def log_row(self, row: dict) -> None:
+        step = int(row["step"])
+        for key, value in row.items():
+            if key != "step" and isinstance(value, (int, float)):
+                self.writer.add_scalar(key, value, step)
+        self.writer.flush()
+
+    def log_image(self, tag: str, path: Path, step: int) -> None:
+        import numpy as np
+        from PIL import Image
+
+        image = np.asarray(Image.open(path).convert("RGB"))  # (H, W, 3) uint8
+        self.writer.add_image(tag, image, step, dataformats="HWC")
+
+    def resumed(self, history: list[dict]) -> None:
+        # Events past the checkpoint were written by the killed attempt: purge them.
+        self.writer.close()
+        step = int(history[-1]["step"]) + 1 if history else 0
+        self.writer = self._writer_class(str(self.run_dir / self.DIR), purge_step=step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def make_loggers(names, registry, run_dir: Path, record: dict) -> list[Logger]:
+    """The always-on loggers, then `names` (validated by the scheduler), in order."""
+    return [registry.get("logger", name).factory(run_dir, record) for name in dict.fromkeys([*ALWAYS, *names])]

@@ -1,0 +1,224 @@
+"""Runs you can watch and survive: streamed history, status, loggers, checkpoints, resume, eval."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from rich.console import Console
+
+from ganbench.runner import run_suite
+from ganbench.status import collect
+from ganbench.suite import load_suite
+
+from conftest import ganbench
+
+TIMING = {"train_img_per_s", "train_s", "wall_s", "d_pretrain_s", "d_step_ms", "g_step_ms", "peak_mem_mb", "eval_s"}
+HISTORY_TIMING = ["wall_s", "train_s", "eval_s"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "GANBENCH_PROGRESS_EVERY": "3600"}
+
+
+def cli(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ganbench.cli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def wait_for(predicate, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def only_run(suite_dir: Path) -> Path:
+    (run_dir,) = suite_dir.glob("[!.]*")
+    return run_dir
+
+
+def test_history_streams_while_the_run_trains_and_status_shows_it(tmp_path, write_suite):
+    path = write_suite(base={"steps": 100000, "log_every": "5 steps"})
+    results = tmp_path / "results"
+    proc = cli("run", path, "--results", results, "--threads", "1")
+    try:
+        history = wait_for(lambda: next((results / "tiny").glob(".*.tmp-*/history.csv"), None), what="a streamed history")
+        wait_for(lambda: len(pd.read_csv(history)) >= 3, what="3 history rows")
+        rows = pd.read_csv(history)
+        assert proc.poll() is None  # read from this process while the run is still training
+        assert list(rows["step"][:3]) == [5, 10, 15] and rows["d_loss"].notna().all()
+        (state,) = collect(results)
+        assert state.state == "running" and state.step >= 15 and state.d_loss is not None and state.last_write_s < 60
+        out = ganbench("status", results)
+        assert out.returncode == 0 and "running" in out.stdout and state.run_id in out.stdout
+    finally:
+        proc.kill()
+        proc.wait()
+    (state,) = collect(results)  # its process is gone: the status says so
+    assert state.state == "killed"
+
+
+def test_tensorboard_logger_writes_readable_events(tmp_path, registry, write_suite):
+    pytest.importorskip("tensorboard", reason="the tensorboard logger needs `pip install 'ganbench[tensorboard]'`")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    path = write_suite(loggers=["tensorboard"])
+    suite = load_suite(path, registry)
+    outcome = run_suite(suite, registry, tmp_path / "r", "cpu", console=Console(quiet=True))
+    assert outcome.counts == {"complete": 1}
+    run_dir = only_run(tmp_path / "r" / "tiny")
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    history = pd.read_csv(run_dir / "history.csv")
+    scalars = events.Scalars("d_loss")
+    assert [e.step for e in scalars] == list(history["step"])
+    assert [e.value for e in scalars] == pytest.approx(list(history["d_loss"]))
+    assert [e.step for e in events.Images("samples")] == [3, 6]  # grid_every: 3 steps
+    assert "config/text_summary" in events.Tags()["tensors"]
+
+
+def test_an_unknown_logger_is_refused_up_front(tmp_path, write_suite):
+    out = ganbench("run", write_suite(), "--results", tmp_path / "r", "--logger", "wandb-typo")
+    assert out.returncode == 2 and "unknown logger 'wandb-typo'" in out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+RESUMABLE = {"steps": 600, "log_every": "10 steps", "grid_every": "200 steps", "checkpoint_every": "50 steps",
+             "eval": {"every": "300 steps", "samples": 200, "curve_samples": 100}, "keep_best": "fid_domain"}
+
+
+def test_killed_at_a_checkpoint_and_resumed_ends_bitwise_as_uninterrupted(tmp_path, write_suite):
+    path = write_suite(base=RESUMABLE)
+    whole = cli("run", path, "--results", tmp_path / "whole", "--threads", "1")
+    killed = cli("run", path, "--results", tmp_path / "killed", "--threads", "1")
+    meta = wait_for(lambda: next((tmp_path / "killed" / "tiny").glob(".*.tmp-*/checkpoint.json"), None), what="a checkpoint")
+    wait_for(lambda: json.loads(meta.read_text())["step"] >= 200, what="the checkpoint at step 200")
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert whole.wait(timeout=300) == 0
+
+    out = ganbench("run", path, "--results", tmp_path / "killed", "--threads", "1")
+    assert out.returncode == 0, out.stderr
+    assert "resuming from its checkpoint at step" in out.stderr
+    a, b = only_run(tmp_path / "whole" / "tiny"), only_run(tmp_path / "killed" / "tiny")
+    ra, rb = (json.loads((d / "run.json").read_text()) for d in (a, b))
+    assert rb["resumed_from_step"] >= 200 and "resumed_from_step" not in ra
+    assert {k: v for k, v in ra["metrics"].items() if k not in TIMING} == {k: v for k, v in rb["metrics"].items() if k not in TIMING}
+    pd.testing.assert_frame_equal(pd.read_csv(a / "history.csv").drop(columns=HISTORY_TIMING),
+                                  pd.read_csv(b / "history.csv").drop(columns=HISTORY_TIMING))
+    for name in ("G.pt", "D.pt"):
+        sa, sb = torch.load(a / name), torch.load(b / name)
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert ra["best"] == rb["best"] and ra["best"]["metric"] == "fid_domain" and (b / "best.pt").is_file()
+    assert not (b / "checkpoint.pt").exists()  # a finished run keeps its weights, not its resume state
+    assert (a / "grids" / "step_0000400.png").read_bytes() == (b / "grids" / "step_0000400.png").read_bytes()
+
+
+class _Planted:
+    """What an attacker pickles: unpickling it runs a command."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _left_by_a_killed_run(tmp_path, write_suite, content: bytes | None = None):
+    """A suite whose only run was 'killed' with a checkpoint in its temporary folder."""
+    path = write_suite(base={"steps": 20, "checkpoint_every": "5 steps", "log_every": "5 steps"})
+    out = ganbench("run", path, "--results", tmp_path / "r", "--threads", "1")
+    assert out.returncode == 0
+    run_dir = only_run(tmp_path / "r" / "tiny")
+    tmp = run_dir.with_name(f".{run_dir.name}.tmp-elsewhere-1-dead")
+    tmp.mkdir()
+    (tmp / "grids").mkdir()
+    (tmp / "checkpoint.json").write_text(json.dumps({"step": 10}))
+    (tmp / "checkpoint.pt").write_bytes(content)
+    import shutil
+
+    shutil.rmtree(run_dir)  # the run never finished: only the killed attempt's folder is left
+    return path, tmp
+
+
+def test_a_planted_pickle_in_a_checkpoint_never_runs(tmp_path, write_suite):
+    marker = tmp_path / "pwned"
+    path, tmp = _left_by_a_killed_run(tmp_path, write_suite, pickle.dumps(_Planted(marker)))
+    out = ganbench("run", path, "--results", tmp_path / "r")
+    assert out.returncode == 1 and not marker.exists()
+    record = json.loads((only_run(tmp_path / "r" / "tiny") / "run.json").read_text())
+    assert record["status"] == "failed" and "checkpoint.pt cannot be loaded" in record["error"] and "--rerun" in record["error"]
+    assert "\n" not in record["error"]
+
+    out = ganbench("run", path, "--results", tmp_path / "r", "--rerun")  # the way out: start anew
+    assert out.returncode == 0 and not marker.exists()
+    assert json.loads((only_run(tmp_path / "r" / "tiny") / "run.json").read_text())["status"] == "complete"
+
+
+def test_a_truncated_checkpoint_fails_the_run_naming_the_file(tmp_path, write_suite):
+    buffer = __import__("io").BytesIO()
+    torch.save({"format": 1, "step": 10, "G": torch.zeros(1000)}, buffer)
+    path, tmp = _left_by_a_killed_run(tmp_path, write_suite, buffer.getvalue()[:300])
+    out = ganbench("run", path, "--results", tmp_path / "r")
+    assert out.returncode == 1
+    record = json.loads((only_run(tmp_path / "r" / "tiny") / "run.json").read_text())
+    assert record["status"] == "failed" and "checkpoint.pt cannot be loaded" in record["error"]
+
+
+def test_eval_reproduces_the_final_metrics_and_keeps_earlier_protocols(tmp_path, registry, write_suite):
+    path = write_suite(base={"steps": 20, "eval": {"every": "20 steps", "samples": 300}})
+    run_suite(load_suite(path, registry), registry, tmp_path / "r", "cpu", console=Console(quiet=True))
+    run_dir = only_run(tmp_path / "r" / "tiny")
+    before = json.loads((run_dir / "run.json").read_text())
+
+    out = ganbench("eval", run_dir)
+    assert out.returncode == 0 and "unchanged" in out.stderr, out.stderr
+    same = json.loads((run_dir / "run.json").read_text())
+    assert same["metrics"] == before["metrics"] and same["protocol"] == before["protocol"] and "earlier" not in same
+
+    out = ganbench("eval", run_dir, "--samples", "500")
+    assert out.returncode == 0 and "changed" in out.stderr
+    after = json.loads((run_dir / "run.json").read_text())
+    assert after["protocol"]["samples"] == 500
+    (earlier,) = after["earlier"]
+    assert earlier["protocol"] == before["protocol"] and earlier["metrics"]["fid_domain"] == before["metrics"]["fid_domain"]
+    assert after["metrics"]["fid_domain"] != before["metrics"]["fid_domain"]
+    assert after["metrics"]["train_img_per_s"] == before["metrics"]["train_img_per_s"]  # not a sample metric: kept
+
+
+def test_eval_of_real_test_images_is_near_the_floor(tmp_path):
+    from PIL import Image
+
+    from ganbench.builtin.datasets import digits
+
+    data = digits()
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for i, img in enumerate(data.test):  # (1, 8, 8) uint8
+        Image.fromarray(img[0].numpy()).save(folder / f"{i:04d}.png")
+    out = ganbench("eval", "--images", folder, "--dataset", "digits")
+    assert out.returncode == 0, out.stderr
+    scores = json.loads(out.stdout)
+    assert scores["images"] == len(data.test)
+    assert abs(scores["metrics"]["fid_domain"]) < 1e-3  # the same images as the real split
+    assert scores["metrics"]["modes_covered"] == 10
+
+
+def test_eval_of_a_committed_run_without_weights_says_how_to_recreate_them(tmp_path):
+    run_dir = tmp_path / "s" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"id": "r", "status": "complete", "config": {}, "metrics": {}}))
+    out = ganbench("eval", run_dir)
+    assert out.returncode == 1
+    (line,) = out.stderr.strip().splitlines()
+    assert "no G.pt" in line and "--rerun" in line
