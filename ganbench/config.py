@@ -55,13 +55,13 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "real_samples": "test",  # the real side: the held-out test split, or N random training images
     "batch_size": 256,  # fixed and recorded: Inception features depend on the batch size in fp32
     "fid_threshold": None,  # fid_domain to reach for time_to_fid_domain_s/_steps; null = not measured
-    "inception": "auto",  # auto: when the weights are on this machine; on: required; off: never
+    "inception": "auto",  # auto: when the weights are on this machine; require (or on): required; off: never
     "inception_weights": None,  # a local weights file; else $GANBENCH_INCEPTION_WEIGHTS, then torch's hub cache
     "classifier_floor": None,  # held-out accuracy the mode classifier must reach; null = the dataset's floor
     "mode_min_share": 0.1,  # a mode is covered with >= 10% of its fair share N/K of samples (at least 1); 0 = any sample
     "confidence": 0.9,  # confident_frac: share of samples whose top class probability is >= this
 }
-INCEPTION = ("auto", "on", "off")
+INCEPTION = ("auto", "on", "off", "require")  # require: a synonym of on (stored as on: same run id)
 MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
 
 FREEZE = ("none", "all", "trunk")
@@ -320,7 +320,7 @@ def _eval(value) -> dict:
     thr = spec["fid_threshold"]
     out["fid_threshold"] = None if thr is None else _number("eval.fid_threshold", thr, low=0, low_open=True)
     inception = {True: "on", False: "off"}.get(spec["inception"], spec["inception"])  # YAML reads on/off as booleans
-    out["inception"] = _choice("eval.inception", inception, INCEPTION)
+    out["inception"] = {"require": "on"}.get(inception, _choice("eval.inception", inception, INCEPTION))
     weights = spec["inception_weights"]
     if weights is not None:
         if not isinstance(weights, str) or not Path(weights).expanduser().is_file():

@@ -222,3 +222,13 @@ def test_eval_of_a_committed_run_without_weights_says_how_to_recreate_them(tmp_p
     assert out.returncode == 1
     (line,) = out.stderr.strip().splitlines()
     assert "no G.pt" in line and "--rerun" in line
+
+
+def test_checkpointing_and_inception_require_are_settings_not_identity(tmp_path, registry, write_suite):
+    plain = load_suite(write_suite(), registry).runs[0]
+    tuned = load_suite(write_suite(base={"checkpoint_every": "5 steps", "keep_best": "fid_domain"}), registry).runs[0]
+    assert tuned.config["checkpoint_every"] == "5 steps" and tuned.config["keep_best"] == "fid_domain:lower"
+    assert tuned.id == plain.id  # when to checkpoint changes no number: a finished run keeps its id
+    on = load_suite(write_suite(base={"eval": {"every": "none", "inception": "on"}}), registry).runs[0]
+    require = load_suite(write_suite(base={"eval": {"every": "none", "inception": "require"}}), registry).runs[0]
+    assert require.config["eval"]["inception"] == "on" and require.id == on.id
