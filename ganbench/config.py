@@ -43,9 +43,25 @@ DEFAULTS: dict[str, Any] = {
     "checkpoint_every": "auto",
     "keep_best": "none",  # METRIC[:lower|higher]: keep the best evaluation's weights in best.pt
 }
-# Keys that change no number a run produces (when to checkpoint) or were added after run
-# ids were first published: they are left out of the run id, so finished runs keep theirs.
+# Keys that change no number a run produces (when to checkpoint): never part of a run id.
 NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
+# Recipe keys added after run ids were first published (run-id schema 1), with the value
+# that reproduces what runs did before them: left out of the id while they hold it, so an
+# upgrade never makes a finished run look unfinished. Add every new key here (dotted).
+ADDED_DEFAULTS: dict[str, Any] = {}
+
+
+def identity(config: dict) -> dict:
+    """The part of a resolved config that defines a run (hashed into its id)."""
+    out = copy.deepcopy({k: v for k, v in config.items() if k not in NOT_IN_RUN_ID})
+    for dotted, default in ADDED_DEFAULTS.items():
+        *parents, leaf = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node and node[leaf] == default:
+            del node[leaf]
+    return out
 
 # Evaluation options (ganbench.metrics). null = chosen per data kind by the evaluator.
 EVAL_DEFAULTS: dict[str, Any] = {

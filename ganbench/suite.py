@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .config import NOT_IN_RUN_ID, ConfigError, resolve
+from .config import ConfigError, identity, resolve
 from .plugins import PluginError, Registry
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers")
@@ -179,8 +179,7 @@ def _seeds(value) -> list[int]:
 
 def run_id(config: dict, cell: dict) -> str:
     """A readable slug of what this run varies, plus a hash of its whole config."""
-    identity = {k: v for k, v in config.items() if k not in NOT_IN_RUN_ID}
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps(identity(config), sort_keys=True).encode()).hexdigest()[:8]
     parts = [_slug_value(k, v) for k, v in cell.items() if k != "seed"]
     parts.append(f"s{config['seed']}")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(p for p in parts if p)).strip("-_.")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import NOT_IN_RUN_ID
+from ..config import identity
 from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE
 
 STATUSES = (COMPLETE, DIVERGED, FAILED)
@@ -119,7 +119,7 @@ def _read(path: Path) -> RunRecord:
         raise ReportError(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
     rec["metrics"] = metrics
     # The cell: what defines the measurement, as in the run id (checkpointing is not part of it).
-    cfg = {k: v for k, v in rec["config"].items() if k != "seed" and k not in NOT_IN_RUN_ID}
+    cfg = {k: v for k, v in identity(rec["config"]).items() if k != "seed"}
     env = rec.get("env") or {}
     protocol = {k: v for k, v in (rec.get("protocol") or {}).items() if k not in NOT_PROTOCOL}
     for k in PROTOCOL_ENV:
