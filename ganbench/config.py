@@ -12,6 +12,7 @@ import copy
 import inspect
 import math
 import re
+import reprlib
 import typing
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,27 @@ class ConfigError(ValueError):
     """An invalid value; ``key`` is the dotted path of the offending key."""
 
     def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}" if key else message)
+        super().__init__(f"{one_line(key)}: {message}" if key else message)
         self.key = key
         self.message = message
+
+
+# A user's value quoted in a message: a repr (quotes, escaped newlines), cut short, since
+# a value can be megabytes long and the message must stay one short line.
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 6
+_REPR.maxdict = 4
+_REPR.maxlevel = 3
+shown = _REPR.repr
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line (control characters escaped: a YAML key may hold a newline),
+    cut to about `limit` characters."""
+    text = str(text)
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return out[:limit] + "..." if len(text) > limit or len(out) > limit else out
 
 
 # ---------------------------------------------------------------- merging layers
@@ -199,38 +218,38 @@ def _interval(key: str, value, allow_none: bool = False) -> str:
         value = f"{value} steps"
     m = INTERVAL.match(str(value)) if isinstance(value, str) else None
     if not m or int(m.group(1)) < 1:
-        raise ConfigError(key, f"must be like '1 epoch' or '50 steps', got {value!r}")
+        raise ConfigError(key, f"must be like '1 epoch' or '50 steps', got {shown(value)}")
     n, unit = int(m.group(1)), m.group(2).rstrip("s")
     return f"{n} {unit}" + ("s" if n != 1 else "")
 
 
 def _number(key, value, low=None, high=None, low_open=False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(key, f"must be a number, got {value!r}")
+        raise ConfigError(key, f"must be a number, got {shown(value)}")
     if low is not None and (value < low or (low_open and value == low)):
-        raise ConfigError(key, f"must be {'>' if low_open else '>='} {low}, got {value}")
+        raise ConfigError(key, f"must be {'>' if low_open else '>='} {low}, got {shown(value)}")
     if high is not None and value > high:
-        raise ConfigError(key, f"must be <= {high}, got {value}")
+        raise ConfigError(key, f"must be <= {high}, got {shown(value)}")
     return float(value)
 
 
 def _int(key, value, low=None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(key, f"must be an integer, got {value!r}")
+        raise ConfigError(key, f"must be an integer, got {shown(value)}")
     if low is not None and value < low:
-        raise ConfigError(key, f"must be >= {low}, got {value}")
+        raise ConfigError(key, f"must be >= {low}, got {shown(value)}")
     return value
 
 
 def _choice(key, value, choices) -> str:
     if value not in choices:
-        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {shown(value)}")
     return value
 
 
 def _mapping(key, value) -> dict:
     if not isinstance(value, dict):
-        raise ConfigError(key, f"must be a mapping, got {value!r}")
+        raise ConfigError(key, f"must be a mapping, got {shown(value)}")
     return value
 
 
@@ -247,11 +266,11 @@ def _optimizer(value) -> dict:
     for k, v in spec.items():
         if k in ("betas",):
             if not (isinstance(v, (list, tuple)) and len(v) == 2):
-                raise ConfigError("optimizer.betas", f"must be a list of two numbers, got {v!r}")
+                raise ConfigError("optimizer.betas", f"must be a list of two numbers, got {shown(v)}")
             out[k] = [_number("optimizer.betas", b, low=0, high=0.999999) for b in v]
         elif k in ("nesterov", "amsgrad", "centered"):
             if not isinstance(v, bool):
-                raise ConfigError(f"optimizer.{k}", f"must be true or false, got {v!r}")
+                raise ConfigError(f"optimizer.{k}", f"must be true or false, got {shown(v)}")
             out[k] = v
         elif k not in ("name", "lr"):
             out[k] = _number(f"optimizer.{k}", v, low=0)
@@ -292,7 +311,7 @@ def _eval(value) -> dict:
         out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], low=MIN_EVAL_SAMPLES)
     real = spec["real_samples"]
     if isinstance(real, str) and real != "test":
-        raise ConfigError("eval.real_samples", f"must be `test` or a number of training images, got {real!r}")
+        raise ConfigError("eval.real_samples", f"must be `test` or a number of training images, got {shown(real)}")
     out["real_samples"] = real if real == "test" else _int("eval.real_samples", real, low=MIN_EVAL_SAMPLES)
     out["batch_size"] = _int("eval.batch_size", spec["batch_size"], low=1)
     thr = spec["fid_threshold"]
@@ -302,7 +321,7 @@ def _eval(value) -> dict:
     weights = spec["inception_weights"]
     if weights is not None:
         if not isinstance(weights, str) or not Path(weights).expanduser().is_file():
-            raise ConfigError("eval.inception_weights", f"must be an existing weights file, got {weights!r}")
+            raise ConfigError("eval.inception_weights", f"must be an existing weights file, got {shown(weights)}")
     out["inception_weights"] = weights
     floor = spec["classifier_floor"]
     out["classifier_floor"] = None if floor is None else _number("eval.classifier_floor", floor, low=0, high=1)
@@ -317,7 +336,7 @@ def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
     spec = {"name": value} if isinstance(value, str) else dict(_mapping(kind, value))
     name = spec.pop("name", None)
     if not isinstance(name, str):
-        raise ConfigError(f"{kind}.name", f"must name a {kind}, got {name!r}")
+        raise ConfigError(f"{kind}.name", f"must name a {kind}, got {shown(name)}")
     try:
         entry = registry.get(kind, name)
     except PluginError as e:
@@ -330,12 +349,12 @@ def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
     for k, v in spec.items():
         if k not in params and not takes_any:
             known = ", ".join(n for n, p in params.items() if p.kind is not p.VAR_KEYWORD) or "none"
-            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {name!r}; options: {known}")
+            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {shown(name)}; options: {known}")
         if k in hints:
             spec[k] = _typed(f"{kind}.{k}", v, hints[k])
     for n, p in params.items():
         if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n not in spec:
-            raise ConfigError(f"{kind}.{n}", f"{kind} {name!r} needs this option")
+            raise ConfigError(f"{kind}.{n}", f"{kind} {shown(name)} needs this option")
     return {"name": name, **spec}
 
 
@@ -356,7 +375,7 @@ def _typed(key, value, hint):
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {value!r}")
+            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {shown(value)}")
         return value
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in args:
@@ -369,19 +388,19 @@ def _typed(key, value, hint):
                 return _typed(key, value, a)
             except ConfigError as e:
                 errors.append(e.message)
-        raise ConfigError(key, errors[0] if errors else f"invalid value {value!r}")
+        raise ConfigError(key, errors[0] if errors else f"invalid value {shown(value)}")
     if origin is list and len(args) == 1:  # list[int]: e.g. an MLP's layer widths
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(key, f"must be a list, got {value!r}")
+            raise ConfigError(key, f"must be a list, got {shown(value)}")
         return [_typed(key, v, args[0]) for v in value]
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(key, f"must be true or false, got {value!r}")
+            raise ConfigError(key, f"must be true or false, got {shown(value)}")
     elif hint is int:
         return _int(key, value)
     elif hint is float:
         return _number(key, value)
     elif hint is str:
         if not isinstance(value, str):
-            raise ConfigError(key, f"must be a string, got {value!r}")
+            raise ConfigError(key, f"must be a string, got {shown(value)}")
     return value

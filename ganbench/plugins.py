@@ -19,6 +19,7 @@ import importlib.metadata as md
 import inspect
 import os
 import re
+import reprlib
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -71,7 +72,7 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             available = ", ".join(sorted(self.entries[kind])) or "none"
-            msg = f"unknown {kind} {name!r}; available: {available}"
+            msg = f"unknown {kind} {reprlib.repr(name)}; available: {available}"  # name: user input, maybe huge
             if self.broken:  # the name may be what a broken plugin would have provided
                 reasons = "; ".join(f"{p}: {r}" for p, r in sorted(self.broken.items()))
                 msg += f" (broken plugins: {reasons})"

@@ -23,11 +23,12 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, resolve
+from .config import ConfigError, one_line, resolve, shown
 from .plugins import Registry
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds")
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_MESSAGE = 1_000  # characters of an error message
 
 
 class SuiteError(Exception):
@@ -51,33 +52,42 @@ class Suite:
 
 
 def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) -> Suite:
-    """Read, expand and validate a suite file; raise SuiteError naming file and key."""
+    """Read, expand and validate a suite file; raise SuiteError naming file and key.
+
+    The message is always one line of bounded length: the CLI prints it as is.
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SuiteError(f"{path}: no such suite file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SuiteError(f"{path}: cannot read: {e}") from None
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where else ""
-        raise SuiteError(f"{path}: not valid YAML{line}: {getattr(e, 'problem', e)}") from None
-    try:
         return expand(raw, registry, [parse_override(o) for o in overrides], str(path))
+    except FileNotFoundError:
+        message = "no such suite file"
+    except (OSError, UnicodeDecodeError) as e:
+        message = f"cannot read: {e}"
+    except yaml.YAMLError as e:
+        message = _yaml_problem(e)
     except ConfigError as e:
-        raise SuiteError(f"{path}: {e}") from None
+        message = str(e)
+    raise SuiteError(one_line(f"{path}: {message}", MAX_MESSAGE))
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error as one line; str(e) would add the context and a snippet, on several lines."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or getattr(e, "reason", None) or type(e).__name__
+    where = f" (line {mark.line + 1})" if mark else ""
+    return f"not valid YAML{where}: {problem}"
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """`--set key=value`: the value is read as YAML, so `1` is a number, `{...}` a mapping."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError("--set", f"expected key=value, got {text!r}")
+        raise ConfigError("--set", f"expected key=value, got {shown(text)}")
     try:
         return key.strip(), yaml.safe_load(value)
     except yaml.YAMLError:
-        raise ConfigError(f"--set {key.strip()}", f"cannot read value {value!r}") from None
+        raise ConfigError(f"--set {key.strip()}", f"cannot read value {shown(value)}") from None
 
 
 def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") -> Suite:
@@ -89,7 +99,7 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
             raise ConfigError(str(key), f"unknown suite key; known: {', '.join(SUITE_KEYS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.match(name):
-        raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {name!r}")
+        raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {shown(name)}")
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ConfigError("base", "must be a mapping of run settings")
@@ -117,7 +127,7 @@ def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
         raise ConfigError("matrix", "must be a mapping of key -> list of values")
     for axis, values in matrix.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"matrix.{axis}", f"must be a non-empty list, got {values!r}")
+            raise ConfigError(f"matrix.{axis}", f"must be a non-empty list, got {shown(values)}")
     for key, entries in (("exclude", exclude), ("include", include)):
         if not isinstance(entries, list) or not all(isinstance(e, dict) and e for e in entries):
             raise ConfigError(key, "must be a list of non-empty mappings")
@@ -165,7 +175,7 @@ def _seeds(value) -> list[int]:
         if len(set(value)) != len(value):
             raise ConfigError("seeds", "lists a seed twice")
         return value
-    raise ConfigError("seeds", f"must be a count or a list of non-negative integers, got {value!r}")
+    raise ConfigError("seeds", f"must be a count or a list of non-negative integers, got {shown(value)}")
 
 
 def run_id(config: dict, cell: dict) -> str:

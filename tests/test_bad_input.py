@@ -1,0 +1,99 @@
+"""Hostile or mistaken input costs nothing: one short line on stderr, exit 2, nothing written.
+
+Each case here once cost gigabytes, a traceback, a multi-line or multi-megabyte message,
+or passed validation only to fail in every run. Cases about the command line go through
+the real CLI (`--dry-run`: nothing trains); the CLI subprocesses run under a memory limit
+so that a regression fails quickly instead of swapping the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+import pytest
+import yaml
+
+from ganbench.suite import SuiteError, load_suite
+
+from conftest import TINY_BASE, ganbench
+
+BASE_YAML = "base: {dataset: digits, steps: 2, batch_size: 32}\n"
+
+
+def _limit_memory():  # torch's import needs well under 1 GiB of private data
+    resource.setrlimit(resource.RLIMIT_DATA, (3 << 30, 3 << 30))
+
+
+def cli(*args, timeout=120):
+    return ganbench(*args, preexec_fn=_limit_memory, timeout=timeout)
+
+
+def refused(tmp_path, *args, words=()):
+    """`ganbench run ARGS --dry-run`: exit 2, one short `error:` line naming `words`."""
+    results = tmp_path / "results"
+    out = cli("run", *args, "--dry-run", "--results", results)
+    line = out.stderr.strip()
+    assert out.returncode == 2, out.stderr[-3000:]
+    assert line.startswith("error: ") and "\n" not in line and len(line) < 500, line[:3000]
+    for w in words:
+        assert w in line, line
+    assert not results.exists()
+    return line
+
+
+def message(registry, path, overrides=()) -> str:
+    """load_suite's refusal: one line, short."""
+    with pytest.raises(SuiteError) as err:
+        load_suite(path, registry, overrides)
+    msg = str(err.value)
+    assert "\n" not in msg and len(msg) < 500, msg[:3000]
+    return msg
+
+
+def suite_file(tmp_path, text: str, name: str = "s.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def dumped(tmp_path, **keys):
+    return suite_file(tmp_path, yaml.safe_dump({"name": "s", "base": dict(TINY_BASE), **keys}))
+
+
+def laughs(levels: int) -> str:
+    """Anchors a0..a{levels}, each a list of ten aliases of the one before: 10**levels leaves."""
+    lines = ["  - &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- 1. aliases, quoting, description
+
+
+def test_long_values_are_quoted_short(tmp_path, registry):
+    # (distinct lists: safe_dump writes a list that appears twice as an alias)
+    for patch in ({"batch_size": "x" * 100_000}, {"batch_size": [list(range(1000)) for _ in range(100)]}):
+        msg = message(registry, dumped(tmp_path, base={**TINY_BASE, **patch}))
+        assert "base.batch_size: must be an integer, got " in msg
+    assert "base.loss: unknown loss 'xxx" in message(registry, dumped(tmp_path, base={**TINY_BASE, "loss": "x" * 100_000}))
+
+
+# ---------------------------------------------------------------- 2. duplicate keys, 3. odd keys
+
+
+@pytest.mark.parametrize("where", ["suite", "base", "eval", "matrix"])
+def test_keys_with_newlines_give_one_line(tmp_path, registry, where):
+    key = "batch\nsize\r\x1b[2J"
+    keys = {
+        "suite": {key: 1},
+        "base": {"base": {**TINY_BASE, key: 1}},
+        "eval": {"base": {**TINY_BASE, "eval": {key: 1}}},
+        "matrix": {"matrix": {key: 3}},
+    }[where]
+    path = suite_file(tmp_path, yaml.safe_dump({"name": "s", "base": dict(TINY_BASE), **keys}))
+    assert "batch\\nsize\\r\\x1b" in message(registry, path)
+
+
+def test_cli_key_with_newline_is_one_line(tmp_path):
+    refused(tmp_path, dumped(tmp_path, base={**TINY_BASE, "a\nb": 1}), words=["base.a\\nb: unknown key"])
