@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from . import yamlsafe
 from .config import ConfigError, one_line, resolve, shown
 from .plugins import Registry
 
@@ -58,7 +59,7 @@ def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) 
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yamlsafe.load(path.read_text())
         return expand(raw, registry, [parse_override(o) for o in overrides], str(path))
     except FileNotFoundError:
         message = "no such suite file"
@@ -66,6 +67,8 @@ def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) 
         message = f"cannot read: {e}"
     except yaml.YAMLError as e:
         message = _yaml_problem(e)
+    except RecursionError:  # yamlsafe bounds the nesting; this is the backstop
+        message = "nested too deeply"
     except ConfigError as e:
         message = str(e)
     raise SuiteError(one_line(f"{path}: {message}", MAX_MESSAGE))
@@ -75,6 +78,8 @@ def _yaml_problem(e: yaml.YAMLError) -> str:
     """A YAML error as one line; str(e) would add the context and a snippet, on several lines."""
     mark = getattr(e, "problem_mark", None)
     problem = getattr(e, "problem", None) or getattr(e, "reason", None) or type(e).__name__
+    if isinstance(e, yamlsafe.UnsupportedYAML):  # valid YAML, refused by suites
+        return f"line {mark.line + 1}: {problem}"
     where = f" (line {mark.line + 1})" if mark else ""
     return f"not valid YAML{where}: {problem}"
 
@@ -85,9 +90,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ConfigError("--set", f"expected key=value, got {shown(text)}")
     try:
-        return key.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {key.strip()}", f"cannot read value {shown(value)}") from None
+        return key.strip(), yamlsafe.load(value)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise ConfigError(f"--set {key.strip()}", f"cannot read value {shown(value)}: {problem}") from None
 
 
 def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") -> Suite:

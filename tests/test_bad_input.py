@@ -71,6 +71,18 @@ def laughs(levels: int) -> str:
 # ---------------------------------------------------------------- 1. aliases, quoting, description
 
 
+def test_alias_bomb_in_description_is_refused(tmp_path):
+    # 10**6 leaves here; 31 levels used 2.7 GB
+    path = suite_file(tmp_path, "name: s\n" + BASE_YAML + "description:\n" + laughs(6))
+    refused(tmp_path, path, words=["line 5", "YAML aliases (*a0) are not supported"])
+
+
+def test_alias_as_a_validated_value_is_refused(tmp_path, registry):
+    # 10**5 leaves made a 700 kB "one-line" message; 24 levels made 167 MB
+    text = "name: s\ndescription:\n" + laughs(5) + "base: {dataset: digits, steps: 2, batch_size: *a5}\n"
+    assert "aliases" in message(registry, suite_file(tmp_path, text))
+
+
 def test_long_values_are_quoted_short(tmp_path, registry):
     # (distinct lists: safe_dump writes a list that appears twice as an alias)
     for patch in ({"batch_size": "x" * 100_000}, {"batch_size": [list(range(1000)) for _ in range(100)]}):
@@ -80,6 +92,12 @@ def test_long_values_are_quoted_short(tmp_path, registry):
 
 
 # ---------------------------------------------------------------- 2. duplicate keys, 3. odd keys
+
+
+def test_duplicate_keys_are_refused_naming_key_and_line(tmp_path, registry):
+    text = "name: s\nbase:\n  dataset: digits\n  steps: 2\n  batch_size: 32\n  batch_size: 16\n"
+    msg = message(registry, suite_file(tmp_path, text))
+    assert "line 6: duplicate key 'batch_size' (first on line 5)" in msg
 
 
 @pytest.mark.parametrize("where", ["suite", "base", "eval", "matrix"])
@@ -97,3 +115,20 @@ def test_keys_with_newlines_give_one_line(tmp_path, registry, where):
 
 def test_cli_key_with_newline_is_one_line(tmp_path):
     refused(tmp_path, dumped(tmp_path, base={**TINY_BASE, "a\nb": 1}), words=["base.a\\nb: unknown key"])
+
+
+# ---------------------------------------------------------------- 7. deep nesting
+
+
+def test_deep_nesting_is_one_line(tmp_path, registry):
+    path = suite_file(tmp_path, "name: s\n" + BASE_YAML + "description: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    refused(tmp_path, path, words=["nested more than 100 levels deep"])
+    assert "nested" in message(registry, path, ["z_dim=" + "[" * 5000 + "]" * 5000])
+
+
+# ---------------------------------------------------------------- 8. values that fail every run
+
+
+def test_huge_integers_in_yaml(tmp_path, registry):
+    path = suite_file(tmp_path, "name: s\n" + BASE_YAML.replace("32", "1" * 5000))
+    assert "line 2: integer too large" in message(registry, path)
