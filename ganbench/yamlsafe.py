@@ -9,10 +9,14 @@ mistaken in ways that cost gigabytes or hide errors. `load` refuses:
 - nesting deeper than MAX_DEPTH, before Python's recursion limit turns it into a
   RecursionError in the composer or in the code that walks the value;
 - integers beyond 64 bits (Python refuses to read or print those with over 4,300 digits).
+
+and it reads YAML 1.2 floats: PyYAML follows YAML 1.1, where `1e-3` (no dot) and `1.0e3`
+(no sign after the `e`) are strings, so `lr: 1e-3` was refused as "not a number".
 """
 
 from __future__ import annotations
 
+import re
 
 import yaml
 from yaml.events import AliasEvent
@@ -70,6 +74,13 @@ class SuiteLoader(yaml.SafeLoader):
 
 
 SuiteLoader.add_constructor("tag:yaml.org,2002:int", SuiteLoader.construct_yaml_int)
+# YAML 1.2 floats that YAML 1.1 reads as strings: an exponent without a dot (1e-3, 2E+5,
+# .5e1) or without a sign (1.0e3). Checked after YAML 1.1's own float and int patterns.
+SuiteLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+\Z"),
+    list("-+.0123456789"),
+)
 
 
 def load(text: str):

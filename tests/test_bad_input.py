@@ -132,3 +132,19 @@ def test_deep_nesting_is_one_line(tmp_path, registry):
 def test_huge_integers_in_yaml(tmp_path, registry):
     path = suite_file(tmp_path, "name: s\n" + BASE_YAML.replace("32", "1" * 5000))
     assert "line 2: integer too large" in message(registry, path)
+
+
+# ---------------------------------------------------------------- 12. YAML 1.2 floats
+
+
+def test_exponent_floats_in_a_suite_and_in_set(tmp_path, registry):
+    text = "name: s\n" + BASE_YAML + "matrix:\n  optimizer.lr: [2e-4, 1.0e0, .5E-1]\n"
+    path = suite_file(tmp_path, text)
+    assert [r.config["optimizer"]["lr"] for r in load_suite(path, registry).runs] == [2e-4, 1.0, 0.05]
+    runs = load_suite(dumped(tmp_path), registry, ["optimizer.lr=1e-3", "lr_ratio=2E+0"]).runs
+    assert runs[0].config["optimizer"]["lr"] == 1e-3 and runs[0].config["lr_ratio"] == 2.0
+
+
+def test_readme_set_example_runs(tmp_path):
+    out = cli("run", dumped(tmp_path), "--set", "optimizer.lr=1e-3", "--dry-run", "--results", tmp_path / "r")
+    assert out.returncode == 0, out.stderr[-3000:]
