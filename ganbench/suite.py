@@ -29,6 +29,8 @@ from .plugins import Registry
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds")
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# Bounds on what a suite may ask for, checked before any work (README, "Suites").
+MAX_DESCRIPTION = 2_000  # characters
 MAX_MESSAGE = 1_000  # characters of an error message
 
 
@@ -106,6 +108,12 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.match(name):
         raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {shown(name)}")
+    description = raw.get("description")
+    description = "" if description is None else description
+    if isinstance(description, (dict, list)):
+        raise ConfigError("description", f"must be text, got {shown(description)}")
+    if len(str(description)) > MAX_DESCRIPTION:
+        raise ConfigError("description", f"must be at most {MAX_DESCRIPTION:,} characters, got {len(str(description)):,}")
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ConfigError("base", "must be a mapping of run settings")
@@ -113,7 +121,7 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     seeds = _seeds(raw.get("seeds", [0]))
     set_layer = dict(overrides)
 
-    suite = Suite(name, str(raw.get("description", "")), path)
+    suite = Suite(name, str(description), path)
     seen: dict[str, dict] = {}
     for label, cell in cells:
         for seed in seeds:

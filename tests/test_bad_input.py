@@ -91,6 +91,11 @@ def test_long_values_are_quoted_short(tmp_path, registry):
     assert "base.loss: unknown loss 'xxx" in message(registry, dumped(tmp_path, base={**TINY_BASE, "loss": "x" * 100_000}))
 
 
+def test_description_is_capped(tmp_path, registry):
+    assert "at most 2,000 characters" in message(registry, dumped(tmp_path, description="x" * 2001))
+    assert load_suite(dumped(tmp_path, description="x" * 2000), registry).description == "x" * 2000
+
+
 # ---------------------------------------------------------------- 2. duplicate keys, 3. odd keys
 
 
