@@ -60,7 +60,7 @@ MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample ea
 
 FREEZE = ("none", "all", "trunk")
 NAMED = ("dataset", "architecture", "loss", "optimizer")  # `name` or {name: ..., options}
-INTERVAL = re.compile(r"^\s*(\d+)\s*(epoch|epochs|step|steps)\s*$")
+INTERVAL = re.compile(r"\s*(\d+)\s*(epoch|epochs|step|steps)\s*")  # fullmatch
 DEFAULT_CLASSIFIER_PRETRAIN_STEPS = 200
 
 
@@ -207,7 +207,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
 
 def parse_interval(text: str) -> tuple[int, str]:
     """"2 epochs" -> (2, "epoch"); "50 steps" -> (50, "step")."""
-    n, unit = INTERVAL.match(str(text)).groups()
+    n, unit = INTERVAL.fullmatch(str(text)).groups()
     return int(n), unit.rstrip("s")
 
 
@@ -216,7 +216,7 @@ def _interval(key: str, value, allow_none: bool = False) -> str:
         return "none"
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value} steps"
-    m = INTERVAL.match(str(value)) if isinstance(value, str) else None
+    m = INTERVAL.fullmatch(value) if isinstance(value, str) else None
     if not m or int(m.group(1)) < 1:
         raise ConfigError(key, f"must be like '1 epoch' or '50 steps', got {shown(value)}")
     n, unit = int(m.group(1)), m.group(2).rstrip("s")

@@ -28,8 +28,9 @@ from .config import ConfigError, one_line, resolve, shown
 from .plugins import Registry
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds")
-NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newline through
 # Bounds on what a suite may ask for, checked before any work (README, "Suites").
+MAX_NAME = 100  # the results folder's name, well under any file system's 255
 MAX_DESCRIPTION = 2_000  # characters
 MAX_MESSAGE = 1_000  # characters of an error message
 
@@ -106,8 +107,10 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
         if key not in SUITE_KEYS:
             raise ConfigError(str(key), f"unknown suite key; known: {', '.join(SUITE_KEYS)}")
     name = raw.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {shown(name)}")
+    if len(name) > MAX_NAME:
+        raise ConfigError("name", f"must be at most {MAX_NAME} characters, got {len(name):,}")
     description = raw.get("description")
     description = "" if description is None else description
     if isinstance(description, (dict, list)):

@@ -122,6 +122,20 @@ def test_cli_key_with_newline_is_one_line(tmp_path):
     refused(tmp_path, dumped(tmp_path, base={**TINY_BASE, "a\nb": 1}), words=["base.a\\nb: unknown key"])
 
 
+# ---------------------------------------------------------------- 4. names
+
+
+@pytest.mark.parametrize("name", ["y10b\n", "x" * 101])
+def test_bad_names(tmp_path, registry, name):
+    path = suite_file(tmp_path, yaml.safe_dump({"name": name, "base": dict(TINY_BASE)}))
+    assert ": name: must be" in message(registry, path)
+
+
+def test_intervals_with_a_trailing_newline_still_read(registry, tmp_path):
+    run = load_suite(dumped(tmp_path, base={**TINY_BASE, "log_every": "2 steps\n"}), registry).runs[0]
+    assert run.config["log_every"] == "2 steps"
+
+
 # ---------------------------------------------------------------- 7. deep nesting
 
 
