@@ -57,6 +57,7 @@ EVAL_DEFAULTS: dict[str, Any] = {
 }
 INCEPTION = ("auto", "on", "off")
 MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
+MAX_EVAL_SAMPLES = 1_000_000  # samples, curve_samples, real_samples: 100x the usual 10,000
 
 FREEZE = ("none", "all", "trunk")
 NAMED = ("dataset", "architecture", "loss", "optimizer")  # `name` or {name: ..., options}
@@ -233,11 +234,13 @@ def _number(key, value, low=None, high=None, low_open=False) -> float:
     return float(value)
 
 
-def _int(key, value, low=None) -> int:
+def _int(key, value, low=None, high=None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(key, f"must be an integer, got {shown(value)}")
     if low is not None and value < low:
         raise ConfigError(key, f"must be >= {low}, got {shown(value)}")
+    if high is not None and value > high:
+        raise ConfigError(key, f"must be <= {high:,}, got {shown(value)}")
     return value
 
 
@@ -308,11 +311,11 @@ def _eval(value) -> dict:
         raise ConfigError(f"eval.{extra[0]}", f"unknown key; known keys: {', '.join(EVAL_DEFAULTS)}")
     out = {"every": _interval("eval.every", spec["every"], allow_none=True)}
     for key in ("samples", "curve_samples"):
-        out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], low=MIN_EVAL_SAMPLES)
+        out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], MIN_EVAL_SAMPLES, MAX_EVAL_SAMPLES)
     real = spec["real_samples"]
     if isinstance(real, str) and real != "test":
         raise ConfigError("eval.real_samples", f"must be `test` or a number of training images, got {shown(real)}")
-    out["real_samples"] = real if real == "test" else _int("eval.real_samples", real, low=MIN_EVAL_SAMPLES)
+    out["real_samples"] = real if real == "test" else _int("eval.real_samples", real, MIN_EVAL_SAMPLES, MAX_EVAL_SAMPLES)
     out["batch_size"] = _int("eval.batch_size", spec["batch_size"], low=1)
     thr = spec["fid_threshold"]
     out["fid_threshold"] = None if thr is None else _number("eval.fid_threshold", thr, low=0, low_open=True)

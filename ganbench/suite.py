@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,8 @@ NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newl
 # Bounds on what a suite may ask for, checked before any work (README, "Suites").
 MAX_NAME = 100  # the results folder's name, well under any file system's 255
 MAX_DESCRIPTION = 2_000  # characters
+MAX_RUNS = 10_000  # runs of one suite, before exclude; GANBENCH_MAX_RUNS overrides
+MAX_RUNS_ENV = "GANBENCH_MAX_RUNS"
 MAX_MESSAGE = 1_000  # characters of an error message
 
 
@@ -120,8 +124,8 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ConfigError("base", "must be a mapping of run settings")
-    cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [])
     seeds = _seeds(raw.get("seeds", [0]))
+    cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [], len(seeds))
     set_layer = dict(overrides)
 
     suite = Suite(name, str(description), path)
@@ -138,8 +142,11 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     return suite
 
 
-def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
-    """(label, cell) pairs; the label says where a cell's values came from, for errors."""
+def expand_matrix(matrix, exclude, include, n_seeds: int = 1) -> list[tuple[str, dict]]:
+    """(label, cell) pairs; the label says where a cell's values came from, for errors.
+
+    The number of runs is bounded before the cross product is built (see max_runs).
+    """
     if not isinstance(matrix, dict):
         raise ConfigError("matrix", "must be a mapping of key -> list of values")
     for axis, values in matrix.items():
@@ -148,6 +155,12 @@ def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
     for key, entries in (("exclude", exclude), ("include", include)):
         if not isinstance(entries, list) or not all(isinstance(e, dict) and e for e in entries):
             raise ConfigError(key, "must be a list of non-empty mappings")
+    n_cells = math.prod(len(v) for v in matrix.values()) + len(include)
+    limit = max_runs()
+    if n_cells * n_seeds > limit:
+        raise ConfigError("matrix" if matrix else "seeds", f"up to {n_cells * n_seeds:,} runs ({n_cells:,} "
+                          f"combinations, {n_seeds:,} seeds each), more than the limit of {limit:,} "
+                          f"({MAX_RUNS_ENV}=N raises it)")
     axes = list(matrix)
     cells = [dict(zip(axes, combo)) for combo in itertools.product(*matrix.values())] if axes else []
     for i, ex in enumerate(exclude):
@@ -172,6 +185,16 @@ def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
     return out
 
 
+def max_runs() -> int:
+    """MAX_RUNS, or GANBENCH_MAX_RUNS when set."""
+    text = os.environ.get(MAX_RUNS_ENV, "").strip()
+    if not text:
+        return MAX_RUNS
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise ConfigError(MAX_RUNS_ENV, f"must be a positive integer, got {shown(text)}")
+    return int(text)
+
+
 def _matches(value, pattern) -> bool:
     """A mapping pattern matches a mapping value containing all its items."""
     if isinstance(pattern, dict) and isinstance(value, dict):
@@ -179,11 +202,12 @@ def _matches(value, pattern) -> bool:
     return value == pattern
 
 
-def _seeds(value) -> list[int]:
+def _seeds(value) -> range | list[int]:
+    """The seeds; a count N is range(N), not a list, so a huge N costs nothing until refused."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ConfigError("seeds", f"must be >= 1 (a count) or a list, got {value}")
-        return list(range(value))
+        return range(value)
     if (
         isinstance(value, list)
         and value

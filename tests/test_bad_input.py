@@ -136,6 +136,37 @@ def test_intervals_with_a_trailing_newline_still_read(registry, tmp_path):
     assert run.config["log_every"] == "2 steps"
 
 
+# ---------------------------------------------------------------- 5. sizes
+
+
+def test_a_huge_matrix_is_refused_before_expanding(tmp_path, registry):
+    matrix = {f"optimizer.{k}": [0.1 * i for i in range(1, 11)] for k in ("lr", "momentum", "weight_decay")}
+    matrix["n_disc"] = list(range(1, 11))
+    matrix["batch_size"] = list(range(1, 11))
+    msg = message(registry, dumped(tmp_path, matrix=matrix))
+    assert "matrix: up to 100,000 runs" in msg and "limit of 10,000" in msg and "GANBENCH_MAX_RUNS" in msg
+
+
+def test_a_billion_seeds_are_refused_fast(tmp_path):
+    refused(tmp_path, dumped(tmp_path, seeds=1_000_000_000), words=["seeds: up to 1,000,000,000 runs"])
+
+
+def test_max_runs_env_var(tmp_path, registry, monkeypatch):
+    path = dumped(tmp_path, seeds=3)
+    monkeypatch.setenv("GANBENCH_MAX_RUNS", "2")
+    assert "limit of 2 " in message(registry, path)
+    monkeypatch.setenv("GANBENCH_MAX_RUNS", "3")
+    assert len(load_suite(path, registry).runs) == 3
+    monkeypatch.setenv("GANBENCH_MAX_RUNS", "lots")
+    assert "GANBENCH_MAX_RUNS: must be a positive integer" in message(registry, path)
+
+
+@pytest.mark.parametrize("key", ["samples", "curve_samples", "real_samples"])
+def test_eval_sample_counts_are_bounded(tmp_path, registry, key):
+    path = dumped(tmp_path, base={**TINY_BASE, "eval": {"every": "none", key: 10**7}})
+    assert f"base.eval.{key}: must be <= 1,000,000" in message(registry, path)
+
+
 # ---------------------------------------------------------------- 7. deep nesting
 
 
