@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newl
 # Bounds on what a suite may ask for, checked before any work (README, "Suites").
 MAX_NAME = 100  # the results folder's name, well under any file system's 255
 MAX_DESCRIPTION = 2_000  # characters
+MAX_SUITE_BYTES = 1 << 20  # the suite file: read no further
 MAX_RUNS = 10_000  # runs of one suite, before exclude; GANBENCH_MAX_RUNS overrides
 MAX_RUNS_ENV = "GANBENCH_MAX_RUNS"
 MAX_MESSAGE = 1_000  # characters of an error message
@@ -66,12 +68,8 @@ def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) 
     """
     path = Path(path)
     try:
-        raw = yamlsafe.load(path.read_text())
+        raw = yamlsafe.load(_read(path))
         return expand(raw, registry, [parse_override(o) for o in overrides], str(path))
-    except FileNotFoundError:
-        message = "no such suite file"
-    except (OSError, UnicodeDecodeError) as e:
-        message = f"cannot read: {e}"
     except yaml.YAMLError as e:
         message = _yaml_problem(e)
     except RecursionError:  # yamlsafe bounds the nesting; this is the backstop
@@ -79,6 +77,32 @@ def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) 
     except ConfigError as e:
         message = str(e)
     raise SuiteError(one_line(f"{path}: {message}", MAX_MESSAGE))
+
+
+def _read(path: Path) -> str:
+    """The file's text, refusing what is not a regular file of at most MAX_SUITE_BYTES.
+
+    Checked before reading: /dev/zero or /dev/urandom never end, and opening a FIFO blocks.
+    """
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            kind = " (a directory)" if stat.S_ISDIR(info.st_mode) else ""
+            raise ConfigError("", f"not a regular file{kind}")
+        too_big = ConfigError("", f"larger than {MAX_SUITE_BYTES >> 20} MiB, more than a suite file may be")
+        if info.st_size > MAX_SUITE_BYTES:
+            raise too_big
+        with path.open("rb") as f:
+            data = f.read(MAX_SUITE_BYTES + 1)  # one byte more: a file may grow, or lie about its size
+        if len(data) > MAX_SUITE_BYTES:
+            raise too_big
+        return data.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError("", "no such suite file") from None
+    except OSError as e:
+        raise ConfigError("", f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError("", f"cannot read: not UTF-8 text (byte {e.start})") from None
 
 
 def _yaml_problem(e: yaml.YAMLError) -> str:

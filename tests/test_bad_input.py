@@ -167,6 +167,21 @@ def test_eval_sample_counts_are_bounded(tmp_path, registry, key):
     assert f"base.eval.{key}: must be <= 1,000,000" in message(registry, path)
 
 
+# ---------------------------------------------------------------- 6. what is not a suite file
+
+
+def test_endless_and_special_files_are_refused(tmp_path):
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", fifo, tmp_path):
+        refused(tmp_path, path, words=["not a regular file"])
+
+
+def test_a_suite_file_over_1_mib_is_refused(tmp_path):
+    path = suite_file(tmp_path, "name: s\n" + BASE_YAML + "# padding\n" * 120_000)
+    refused(tmp_path, path, words=["larger than 1 MiB"])
+
+
 # ---------------------------------------------------------------- 7. deep nesting
 
 
