@@ -59,6 +59,21 @@ INCEPTION = ("auto", "on", "off")
 MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
 MAX_EVAL_SAMPLES = 1_000_000  # samples, curve_samples, real_samples: 100x the usual 10,000
 
+# Bounds that keep a typo from passing validation and failing (or overflowing) in every run.
+MAX_INT = 2**31 - 1  # any count (steps, batch size, ...): torch takes int64, nothing needs more
+MAX_SEED = 2**31 - 1  # numpy's seed must be < 2**32, and the metrics seed with 10,000 + seed
+MAX_LR = 10.0
+MAX_LR_RATIO = 100.0
+# Optimizer options besides lr and betas: (low, high, high excluded). Momentum or RMSprop's
+# alpha of 1 or more makes the running averages grow without end or never move.
+OPTIMIZER_BOUNDS = {
+    "momentum": (0, 1, True),
+    "alpha": (0, 1, True),
+    "dampening": (0, 1, False),
+    "eps": (0, 1, False),
+    "weight_decay": (0, 10, False),
+}
+
 FREEZE = ("none", "all", "trunk")
 NAMED = ("dataset", "architecture", "loss", "optimizer")  # `name` or {name: ..., options}
 INTERVAL = re.compile(r"\s*(\d+)\s*(epoch|epochs|step|steps)\s*")  # fullmatch
@@ -189,7 +204,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["architecture"] = _plugin(cfg, "architecture", registry, skip=2, defaults=arch_defaults)
     out["loss"] = _plugin(cfg, "loss", registry)
     out["optimizer"] = _optimizer(cfg["optimizer"])
-    out["lr_ratio"] = _number("lr_ratio", cfg["lr_ratio"], low=0, low_open=True)
+    out["lr_ratio"] = _number("lr_ratio", cfg["lr_ratio"], low=0, high=MAX_LR_RATIO, low_open=True)
     out["lr_decay"] = _number("lr_decay", cfg["lr_decay"], low=0, high=1, low_open=True)
     out["d_pretrain"] = _d_pretrain(cfg["d_pretrain"])
     out["freeze_d"] = _choice("freeze_d", cfg["freeze_d"], FREEZE)
@@ -202,7 +217,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["eval"] = _eval(cfg["eval"])
     out["log_every"] = _interval("log_every", cfg["log_every"])
     out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
-    out["seed"] = _int("seed", cfg["seed"], low=0)
+    out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
     return out
 
 
@@ -224,22 +239,22 @@ def _interval(key: str, value, allow_none: bool = False) -> str:
     return f"{n} {unit}" + ("s" if n != 1 else "")
 
 
-def _number(key, value, low=None, high=None, low_open=False) -> float:
+def _number(key, value, low=None, high=None, low_open=False, high_open=False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(key, f"must be a number, got {shown(value)}")
     if low is not None and (value < low or (low_open and value == low)):
         raise ConfigError(key, f"must be {'>' if low_open else '>='} {low}, got {shown(value)}")
-    if high is not None and value > high:
-        raise ConfigError(key, f"must be <= {high}, got {shown(value)}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ConfigError(key, f"must be {'<' if high_open else '<='} {high}, got {shown(value)}")
     return float(value)
 
 
-def _int(key, value, low=None, high=None) -> int:
+def _int(key, value, low=-MAX_INT, high=MAX_INT) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(key, f"must be an integer, got {shown(value)}")
-    if low is not None and value < low:
-        raise ConfigError(key, f"must be >= {low}, got {shown(value)}")
-    if high is not None and value > high:
+    if value < low:
+        raise ConfigError(key, f"must be >= {low:,}, got {shown(value)}")
+    if value > high:
         raise ConfigError(key, f"must be <= {high:,}, got {shown(value)}")
     return value
 
@@ -265,18 +280,19 @@ def _optimizer(value) -> dict:
             raise ConfigError(f"optimizer.{k}", f"not an option of {name}; options: {', '.join(sorted(allowed - {'name'}))}")
     if "lr" not in spec:
         raise ConfigError("optimizer.lr", f"{name} needs a learning rate")
-    out = {"name": name, "lr": _number("optimizer.lr", spec["lr"], low=0, low_open=True)}
+    out = {"name": name, "lr": _number("optimizer.lr", spec["lr"], low=0, high=MAX_LR, low_open=True)}
     for k, v in spec.items():
         if k in ("betas",):
             if not (isinstance(v, (list, tuple)) and len(v) == 2):
                 raise ConfigError("optimizer.betas", f"must be a list of two numbers, got {shown(v)}")
-            out[k] = [_number("optimizer.betas", b, low=0, high=0.999999) for b in v]
+            out[k] = [_number("optimizer.betas", b, low=0, high=1, high_open=True) for b in v]
         elif k in ("nesterov", "amsgrad", "centered"):
             if not isinstance(v, bool):
                 raise ConfigError(f"optimizer.{k}", f"must be true or false, got {shown(v)}")
             out[k] = v
         elif k not in ("name", "lr"):
-            out[k] = _number(f"optimizer.{k}", v, low=0)
+            low, high, high_open = OPTIMIZER_BOUNDS.get(k, (0, None, False))
+            out[k] = _number(f"optimizer.{k}", v, low=low, high=high, high_open=high_open)
     return out
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from . import yamlsafe
-from .config import ConfigError, one_line, resolve, shown
+from .config import MAX_SEED, ConfigError, one_line, resolve, shown
 from .plugins import Registry
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds")
@@ -231,16 +231,18 @@ def _seeds(value) -> range | list[int]:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ConfigError("seeds", f"must be >= 1 (a count) or a list, got {value}")
+        if value > MAX_SEED + 1:
+            raise ConfigError("seeds", f"a count must be at most {MAX_SEED + 1:,} (seeds are 0 to {MAX_SEED:,})")
         return range(value)
     if (
         isinstance(value, list)
         and value
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in value)
     ):
         if len(set(value)) != len(value):
             raise ConfigError("seeds", "lists a seed twice")
         return value
-    raise ConfigError("seeds", f"must be a count or a list of non-negative integers, got {shown(value)}")
+    raise ConfigError("seeds", f"must be a count or a list of integers from 0 to {MAX_SEED:,}, got {shown(value)}")
 
 
 def run_id(config: dict, cell: dict) -> str:

@@ -194,6 +194,25 @@ def test_deep_nesting_is_one_line(tmp_path, registry):
 # ---------------------------------------------------------------- 8. values that fail every run
 
 
+@pytest.mark.parametrize("patch,words", [
+    ({"seeds": [4294967296]}, "seeds: must be a count or a list of integers from 0 to 2,147,483,647"),
+    ({"seeds": 2**40}, "seeds: a count must be at most"),
+    ({"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e300}}}, "base.optimizer.lr: must be <= 10"),
+    ({"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.5, 1.0]}}}, "optimizer.betas: must be < 1"),
+    ({"base": {**TINY_BASE, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 1.5}}}, "optimizer.momentum: must be < 1"),
+    ({"base": {**TINY_BASE, "optimizer": {"name": "sgd", "lr": 0.1, "weight_decay": 1e300}}}, "weight_decay: must be <= 10"),
+    ({"base": {**TINY_BASE, "lr_ratio": 1e300}}, "base.lr_ratio: must be <= 100"),
+    ({"base": {**TINY_BASE, "z_dim": 2**63}}, "base.z_dim: must be <= 2,147,483,647"),
+], ids=["seed-2**32", "seed-count", "lr", "betas", "momentum", "weight_decay", "lr_ratio", "z_dim"])
+def test_values_that_would_fail_every_run(tmp_path, registry, patch, words):
+    assert words in message(registry, dumped(tmp_path, **patch))
+
+
+def test_a_beta_just_under_one_is_fine(tmp_path, registry):
+    base = {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9999999]}}
+    assert load_suite(dumped(tmp_path, base=base), registry).runs[0].config["optimizer"]["betas"][1] == 0.9999999
+
+
 def test_huge_integers_in_yaml(tmp_path, registry):
     path = suite_file(tmp_path, "name: s\n" + BASE_YAML.replace("32", "1" * 5000))
     assert "line 2: integer too large" in message(registry, path)
