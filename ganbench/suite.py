@@ -205,6 +205,8 @@ def expand_matrix(matrix, exclude, include, n_seeds: int = 1) -> list[tuple[str,
         if not hit:
             out.append((f"include[{i}]", dict(inc)))
     if not out:
+        if axes:  # bad input, not "run the base config once"
+            raise ConfigError("exclude", "removes every combination of the matrix")
         out = [("matrix", {})]
     return out
 

@@ -218,6 +218,17 @@ def test_huge_integers_in_yaml(tmp_path, registry):
     assert "line 2: integer too large" in message(registry, path)
 
 
+# ---------------------------------------------------------------- 9. exclude everything
+
+
+def test_exclude_of_every_combination_is_refused(tmp_path, registry):
+    path = dumped(tmp_path, matrix={"n_disc": [1, 2]}, exclude=[{"n_disc": 1}, {"n_disc": 2}])
+    assert "exclude: removes every combination of the matrix" in message(registry, path)
+    # an include may still add combinations of its own
+    path = dumped(tmp_path, matrix={"n_disc": [1]}, exclude=[{"n_disc": 1}], include=[{"n_disc": 3}])
+    assert [r.config["n_disc"] for r in load_suite(path, registry).runs] == [3]
+
+
 # ---------------------------------------------------------------- 12. YAML 1.2 floats
 
 
