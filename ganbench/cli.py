@@ -75,6 +75,7 @@ def run(suite, results, overrides, dry_run, rerun, device):
         fail(str(e))
     console = Console(stderr=False)
     if dry_run:
+        _replace_unencodable(sys.stdout)
         done_dir = results / s.name
         table = Table(title=f"{s.name}: {len(s.runs)} runs" + (f" — {s.description}" if s.description else ""))
         axes = sorted({k for r in s.runs for k in r.cell})
@@ -97,6 +98,13 @@ def run(suite, results, overrides, dry_run, rerun, device):
     skipped = f", {outcome.skipped} skipped" if outcome.skipped else ""
     click.echo(f"{s.name}: {counts}{skipped}. Results in {results / s.name}", err=True)
     sys.exit(outcome.exit_code)
+
+
+def _replace_unencodable(stream) -> None:
+    """Print what the terminal can show: on an ASCII-only stdout (LANG=C, a pipe) a
+    suite's description in another script becomes '?' rather than a UnicodeEncodeError."""
+    if hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="replace")
 
 
 def _short(value) -> str:

@@ -229,6 +229,16 @@ def test_exclude_of_every_combination_is_refused(tmp_path, registry):
     assert [r.config["n_disc"] for r in load_suite(path, registry).runs] == [3]
 
 
+# ---------------------------------------------------------------- 10. an ASCII-only stdout
+
+
+def test_dry_run_prints_on_an_ascii_stdout(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONIOENCODING", "ascii")
+    out = cli("run", dumped(tmp_path, description="Adam vs SGD — über ✓"), "--dry-run", "--results", tmp_path / "r")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Adam vs SGD ? ?ber ?" in out.stdout
+
+
 # ---------------------------------------------------------------- 12. YAML 1.2 floats
 
 
