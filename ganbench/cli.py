@@ -6,6 +6,7 @@ Invalid input is one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from rich.table import Table
 from . import PLUGIN_API_VERSION, __version__
 
 EXIT_BAD_INPUT = 2  # exit 1 (some run failed) is SuiteOutcome.exit_code's
+TRAVERSE_STEPS = (2, 64)  # a 64x64 grid is 4,096 samples; more is an allocation, not a figure
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT):
@@ -233,8 +235,8 @@ def _suite_folders(root: Path) -> list[Path]:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--axes", metavar="I,J", help="The two latent indices to walk (default: two random ones, from --seed).")
 @click.option("--seed", default=0, show_default=True, help="Draws the fixed rest of the latent (and the random axes).")
-@click.option("--span", default=2.5, show_default=True, help="Each axis walks from -SPAN to +SPAN.")
-@click.option("--steps", default=10, show_default=True, help="Grid size: STEPS x STEPS samples.")
+@click.option("--span", default=2.5, show_default=True, help="Each axis walks from -SPAN to +SPAN (a finite number > 0).")
+@click.option("--steps", default=10, show_default=True, help="Grid size: STEPS x STEPS samples (2 to 64).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write (default: <run id>-traverse.png here).")
 def traverse(run_dir, axes, seed, span, steps, output):
     """Walk a 2-D plane of the latent space of the generator saved in RUN_DIR."""
@@ -242,8 +244,12 @@ def traverse(run_dir, axes, seed, span, steps, output):
     from .report.traverse import LoadedRun, parse_axes, traverse_png
     from .store import write_atomic
 
-    if steps < 2 or span <= 0:
-        fail("--steps must be >= 2 and --span > 0")
+    if not TRAVERSE_STEPS[0] <= steps <= TRAVERSE_STEPS[1]:
+        fail(f"--steps must be from {TRAVERSE_STEPS[0]} to {TRAVERSE_STEPS[1]}, got {steps}")
+    if not (math.isfinite(span) and span > 0):
+        fail(f"--span must be a finite number > 0, got {span}")
+    if not -(2**63) <= seed < 2**64:  # what torch's generator accepts
+        fail("--seed must fit in 64 bits")
     try:
         run = LoadedRun(run_dir)
         png, (a, b) = traverse_png(run, parse_axes(axes), seed, span, steps)

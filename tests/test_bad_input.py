@@ -239,6 +239,22 @@ def test_dry_run_prints_on_an_ascii_stdout(tmp_path, monkeypatch):
     assert "Adam vs SGD ? ?ber ?" in out.stdout
 
 
+# ---------------------------------------------------------------- 11. traverse
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--steps", "100000"], "--steps must be from 2 to 64"),
+    (["--span", "nan"], "--span must be a finite number > 0"),
+    (["--span", "inf"], "--span must be a finite number > 0"),
+])
+def test_traverse_bounds(tmp_path, args, words):
+    out = cli("traverse", tmp_path / "no-run", *args, "-o", tmp_path / "t.png")
+    line = out.stderr.strip()
+    assert out.returncode == 2 and line.startswith("error: ") and "\n" not in line, out.stderr[-3000:]
+    assert words in line
+    assert not (tmp_path / "t.png").exists()
+
+
 # ---------------------------------------------------------------- 12. YAML 1.2 floats
 
 
