@@ -6,6 +6,7 @@ Invalid input is one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ from rich.table import Table
 from . import PLUGIN_API_VERSION, __version__
 
 EXIT_BAD_INPUT = 2  # exit 1 (some run failed) is SuiteOutcome.exit_code's
+TRAVERSE_STEPS = (2, 64)  # a 64x64 grid is 4,096 samples; more is an allocation, not a figure
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT):
@@ -71,7 +73,7 @@ def main(ctx, no_plugins):
 
 
 @main.command()
-@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("suite", type=click.Path(path_type=Path))  # load_suite refuses what is not a file, in one line
 @click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Results root; runs go to RESULTS/<suite name>/<run id>/.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a base value, e.g. --set epochs=1 or --set optimizer.lr=1e-3 (repeatable; values are YAML).")
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
@@ -109,6 +111,7 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     executor = executor or ("local" if jobs == 1 else "process")
     console = Console(stderr=False)
     if dry_run:
+        _replace_unencodable(sys.stdout)
         done_dir = results / s.name
         table = Table(title=f"{s.name}: {len(s.runs)} runs" + (f" — {s.description}" if s.description else ""))
         axes = sorted({k for r in s.runs for k in r.cell})
@@ -136,6 +139,13 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""
     click.echo(f"{s.name}: {counts}{skipped}{elsewhere}. Results in {results / s.name}", err=True)
     sys.exit(outcome.exit_code)
+
+
+def _replace_unencodable(stream) -> None:
+    """Print what the terminal can show: on an ASCII-only stdout (LANG=C, a pipe) a
+    suite's description in another script becomes '?' rather than a UnicodeEncodeError."""
+    if hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="replace")
 
 
 def _short(value) -> str:
@@ -368,8 +378,8 @@ def _suite_folders(root: Path) -> list[Path]:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--axes", metavar="I,J", help="The two latent indices to walk (default: two random ones, from --seed).")
 @click.option("--seed", default=0, show_default=True, help="Draws the fixed rest of the latent (and the random axes).")
-@click.option("--span", default=2.5, show_default=True, help="Each axis walks from -SPAN to +SPAN.")
-@click.option("--steps", default=10, show_default=True, help="Grid size: STEPS x STEPS samples.")
+@click.option("--span", default=2.5, show_default=True, help="Each axis walks from -SPAN to +SPAN (a finite number > 0).")
+@click.option("--steps", default=10, show_default=True, help="Grid size: STEPS x STEPS samples (2 to 64).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write (default: <run id>-traverse.png here).")
 def traverse(run_dir, axes, seed, span, steps, output):
     """Walk a 2-D plane of the latent space of the generator saved in RUN_DIR."""
@@ -377,8 +387,12 @@ def traverse(run_dir, axes, seed, span, steps, output):
     from .report.traverse import LoadedRun, parse_axes, traverse_png
     from .store import write_atomic
 
-    if steps < 2 or span <= 0:
-        fail("--steps must be >= 2 and --span > 0")
+    if not TRAVERSE_STEPS[0] <= steps <= TRAVERSE_STEPS[1]:
+        fail(f"--steps must be from {TRAVERSE_STEPS[0]} to {TRAVERSE_STEPS[1]}, got {steps}")
+    if not (math.isfinite(span) and span > 0):
+        fail(f"--span must be a finite number > 0, got {span}")
+    if not -(2**63) <= seed < 2**64:  # what torch's generator accepts
+        fail("--seed must fit in 64 bits")
     try:
         run = LoadedRun(run_dir)
         png, (a, b) = traverse_png(run, parse_axes(axes), seed, span, steps)

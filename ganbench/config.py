@@ -12,6 +12,7 @@ import copy
 import inspect
 import math
 import re
+import reprlib
 import typing
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,26 @@ EVAL_DEFAULTS: dict[str, Any] = {
 }
 INCEPTION = ("auto", "on", "off", "require")  # require: a synonym of on (stored as on: same run id)
 MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
+MAX_EVAL_SAMPLES = 1_000_000  # samples, curve_samples, real_samples: 100x the usual 10,000
+
+# Bounds that keep a typo from passing validation and failing (or overflowing) in every run.
+MAX_INT = 2**31 - 1  # any count (steps, batch size, ...): torch takes int64, nothing needs more
+MAX_SEED = 2**31 - 1  # numpy's seed must be < 2**32, and the metrics seed with 10,000 + seed
+MAX_LR = 10.0
+MAX_LR_RATIO = 100.0
+# Optimizer options besides lr and betas: (low, high, high excluded). Momentum or RMSprop's
+# alpha of 1 or more makes the running averages grow without end or never move.
+OPTIMIZER_BOUNDS = {
+    "momentum": (0, 1, True),
+    "alpha": (0, 1, True),
+    "dampening": (0, 1, False),
+    "eps": (0, 1, False),
+    "weight_decay": (0, 10, False),
+}
 
 FREEZE = ("none", "all", "trunk")
 NAMED = ("dataset", "architecture", "loss", "optimizer")  # `name` or {name: ..., options}
-INTERVAL = re.compile(r"^\s*(\d+)\s*(epoch|epochs|step|steps)\s*$")
+INTERVAL = re.compile(r"\s*(\d+)\s*(epoch|epochs|step|steps)\s*")  # fullmatch
 DEFAULT_CLASSIFIER_PRETRAIN_STEPS = 200
 
 
@@ -90,9 +107,27 @@ class ConfigError(ValueError):
     """An invalid value; ``key`` is the dotted path of the offending key."""
 
     def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}" if key else message)
+        super().__init__(f"{one_line(key)}: {message}" if key else message)
         self.key = key
         self.message = message
+
+
+# A user's value quoted in a message: a repr (quotes, escaped newlines), cut short, since
+# a value can be megabytes long and the message must stay one short line.
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 6
+_REPR.maxdict = 4
+_REPR.maxlevel = 3
+shown = _REPR.repr
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line (control characters escaped: a YAML key may hold a newline),
+    cut to about `limit` characters."""
+    text = str(text)
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return out[:limit] + "..." if len(text) > limit or len(out) > limit else out
 
 
 # ---------------------------------------------------------------- merging layers
@@ -192,7 +227,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["architecture"] = _plugin(cfg, "architecture", registry, skip=2, defaults=arch_defaults)
     out["loss"] = _plugin(cfg, "loss", registry)
     out["optimizer"] = _optimizer(cfg["optimizer"])
-    out["lr_ratio"] = _number("lr_ratio", cfg["lr_ratio"], low=0, low_open=True)
+    out["lr_ratio"] = _number("lr_ratio", cfg["lr_ratio"], low=0, high=MAX_LR_RATIO, low_open=True)
     out["lr_decay"] = _number("lr_decay", cfg["lr_decay"], low=0, high=1, low_open=True)
     out["d_pretrain"] = _d_pretrain(cfg["d_pretrain"])
     out["freeze_d"] = _choice("freeze_d", cfg["freeze_d"], FREEZE)
@@ -205,7 +240,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["eval"] = _eval(cfg["eval"])
     out["log_every"] = _interval("log_every", cfg["log_every"])
     out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
-    out["seed"] = _int("seed", cfg["seed"], low=0)
+    out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
     out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
     out["keep_best"] = _keep_best(cfg["keep_best"])
     return out
@@ -226,7 +261,7 @@ def _keep_best(value) -> str:
 
 def parse_interval(text: str) -> tuple[int, str]:
     """"2 epochs" -> (2, "epoch"); "50 steps" -> (50, "step")."""
-    n, unit = INTERVAL.match(str(text)).groups()
+    n, unit = INTERVAL.fullmatch(str(text)).groups()
     return int(n), unit.rstrip("s")
 
 
@@ -235,40 +270,42 @@ def _interval(key: str, value, allow_none: bool = False) -> str:
         return "none"
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value} steps"
-    m = INTERVAL.match(str(value)) if isinstance(value, str) else None
+    m = INTERVAL.fullmatch(value) if isinstance(value, str) else None
     if not m or int(m.group(1)) < 1:
-        raise ConfigError(key, f"must be like '1 epoch' or '50 steps', got {value!r}")
+        raise ConfigError(key, f"must be like '1 epoch' or '50 steps', got {shown(value)}")
     n, unit = int(m.group(1)), m.group(2).rstrip("s")
     return f"{n} {unit}" + ("s" if n != 1 else "")
 
 
-def _number(key, value, low=None, high=None, low_open=False) -> float:
+def _number(key, value, low=None, high=None, low_open=False, high_open=False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(key, f"must be a number, got {value!r}")
+        raise ConfigError(key, f"must be a number, got {shown(value)}")
     if low is not None and (value < low or (low_open and value == low)):
-        raise ConfigError(key, f"must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and value > high:
-        raise ConfigError(key, f"must be <= {high}, got {value}")
+        raise ConfigError(key, f"must be {'>' if low_open else '>='} {low}, got {shown(value)}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ConfigError(key, f"must be {'<' if high_open else '<='} {high}, got {shown(value)}")
     return float(value)
 
 
-def _int(key, value, low=None) -> int:
+def _int(key, value, low=-MAX_INT, high=MAX_INT) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(key, f"must be an integer, got {value!r}")
-    if low is not None and value < low:
-        raise ConfigError(key, f"must be >= {low}, got {value}")
+        raise ConfigError(key, f"must be an integer, got {shown(value)}")
+    if value < low:
+        raise ConfigError(key, f"must be >= {low:,}, got {shown(value)}")
+    if value > high:
+        raise ConfigError(key, f"must be <= {high:,}, got {shown(value)}")
     return value
 
 
 def _choice(key, value, choices) -> str:
     if value not in choices:
-        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {shown(value)}")
     return value
 
 
 def _mapping(key, value) -> dict:
     if not isinstance(value, dict):
-        raise ConfigError(key, f"must be a mapping, got {value!r}")
+        raise ConfigError(key, f"must be a mapping, got {shown(value)}")
     return value
 
 
@@ -281,18 +318,19 @@ def _optimizer(value) -> dict:
             raise ConfigError(f"optimizer.{k}", f"not an option of {name}; options: {', '.join(sorted(allowed - {'name'}))}")
     if "lr" not in spec:
         raise ConfigError("optimizer.lr", f"{name} needs a learning rate")
-    out = {"name": name, "lr": _number("optimizer.lr", spec["lr"], low=0, low_open=True)}
+    out = {"name": name, "lr": _number("optimizer.lr", spec["lr"], low=0, high=MAX_LR, low_open=True)}
     for k, v in spec.items():
         if k in ("betas",):
             if not (isinstance(v, (list, tuple)) and len(v) == 2):
-                raise ConfigError("optimizer.betas", f"must be a list of two numbers, got {v!r}")
-            out[k] = [_number("optimizer.betas", b, low=0, high=0.999999) for b in v]
+                raise ConfigError("optimizer.betas", f"must be a list of two numbers, got {shown(v)}")
+            out[k] = [_number("optimizer.betas", b, low=0, high=1, high_open=True) for b in v]
         elif k in ("nesterov", "amsgrad", "centered"):
             if not isinstance(v, bool):
-                raise ConfigError(f"optimizer.{k}", f"must be true or false, got {v!r}")
+                raise ConfigError(f"optimizer.{k}", f"must be true or false, got {shown(v)}")
             out[k] = v
         elif k not in ("name", "lr"):
-            out[k] = _number(f"optimizer.{k}", v, low=0)
+            low, high, high_open = OPTIMIZER_BOUNDS.get(k, (0, None, False))
+            out[k] = _number(f"optimizer.{k}", v, low=low, high=high, high_open=high_open)
     return out
 
 
@@ -327,11 +365,11 @@ def _eval(value) -> dict:
         raise ConfigError(f"eval.{extra[0]}", f"unknown key; known keys: {', '.join(EVAL_DEFAULTS)}")
     out = {"every": _interval("eval.every", spec["every"], allow_none=True)}
     for key in ("samples", "curve_samples"):
-        out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], low=MIN_EVAL_SAMPLES)
+        out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], MIN_EVAL_SAMPLES, MAX_EVAL_SAMPLES)
     real = spec["real_samples"]
     if isinstance(real, str) and real != "test":
-        raise ConfigError("eval.real_samples", f"must be `test` or a number of training images, got {real!r}")
-    out["real_samples"] = real if real == "test" else _int("eval.real_samples", real, low=MIN_EVAL_SAMPLES)
+        raise ConfigError("eval.real_samples", f"must be `test` or a number of training images, got {shown(real)}")
+    out["real_samples"] = real if real == "test" else _int("eval.real_samples", real, MIN_EVAL_SAMPLES, MAX_EVAL_SAMPLES)
     out["batch_size"] = _int("eval.batch_size", spec["batch_size"], low=1)
     thr = spec["fid_threshold"]
     out["fid_threshold"] = None if thr is None else _number("eval.fid_threshold", thr, low=0, low_open=True)
@@ -340,7 +378,7 @@ def _eval(value) -> dict:
     weights = spec["inception_weights"]
     if weights is not None:
         if not isinstance(weights, str) or not Path(weights).expanduser().is_file():
-            raise ConfigError("eval.inception_weights", f"must be an existing weights file, got {weights!r}")
+            raise ConfigError("eval.inception_weights", f"must be an existing weights file, got {shown(weights)}")
     out["inception_weights"] = weights
     floor = spec["classifier_floor"]
     out["classifier_floor"] = None if floor is None else _number("eval.classifier_floor", floor, low=0, high=1)
@@ -355,7 +393,7 @@ def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
     spec = {"name": value} if isinstance(value, str) else dict(_mapping(kind, value))
     name = spec.pop("name", None)
     if not isinstance(name, str):
-        raise ConfigError(f"{kind}.name", f"must name a {kind}, got {name!r}")
+        raise ConfigError(f"{kind}.name", f"must name a {kind}, got {shown(name)}")
     try:
         entry = registry.get(kind, name)
     except PluginError as e:
@@ -368,12 +406,12 @@ def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
     for k, v in spec.items():
         if k not in params and not takes_any:
             known = ", ".join(n for n, p in params.items() if p.kind is not p.VAR_KEYWORD) or "none"
-            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {name!r}; options: {known}")
+            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {shown(name)}; options: {known}")
         if k in hints:
             spec[k] = _typed(f"{kind}.{k}", v, hints[k])
     for n, p in params.items():
         if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n not in spec:
-            raise ConfigError(f"{kind}.{n}", f"{kind} {name!r} needs this option")
+            raise ConfigError(f"{kind}.{n}", f"{kind} {shown(name)} needs this option")
     return {"name": name, **spec}
 
 
@@ -394,7 +432,7 @@ def _typed(key, value, hint):
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {value!r}")
+            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {shown(value)}")
         return value
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in args:
@@ -407,19 +445,19 @@ def _typed(key, value, hint):
                 return _typed(key, value, a)
             except ConfigError as e:
                 errors.append(e.message)
-        raise ConfigError(key, errors[0] if errors else f"invalid value {value!r}")
+        raise ConfigError(key, errors[0] if errors else f"invalid value {shown(value)}")
     if origin is list and len(args) == 1:  # list[int]: e.g. an MLP's layer widths
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(key, f"must be a list, got {value!r}")
+            raise ConfigError(key, f"must be a list, got {shown(value)}")
         return [_typed(key, v, args[0]) for v in value]
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(key, f"must be true or false, got {value!r}")
+            raise ConfigError(key, f"must be true or false, got {shown(value)}")
     elif hint is int:
         return _int(key, value)
     elif hint is float:
         return _number(key, value)
     elif hint is str:
         if not isinstance(value, str):
-            raise ConfigError(key, f"must be a string, got {value!r}")
+            raise ConfigError(key, f"must be a string, got {shown(value)}")
     return value

@@ -19,6 +19,7 @@ import importlib.metadata as md
 import inspect
 import os
 import re
+import reprlib
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -34,6 +35,11 @@ BUILTIN_DIST = "ganbench"  # the built-ins' distribution: always loaded
 ALLOW_ENV = "GANBENCH_PLUGINS"  # comma-separated distributions to load besides the built-ins
 TRACE_ENV = "GANBENCH_TRACE_PLUGINS"  # 1: print each load / hook call / register to stderr
 API_ATTRIBUTE = "GANBENCH_PLUGIN_API"  # a plugin module's declared API: 1, or ">=1,<3"
+
+# A name in an error message: user input, possibly megabytes long; cut past 80 characters
+# (reprlib's default of 30 would shorten a real, if long, typo).
+_NAME_REPR = reprlib.Repr()
+_NAME_REPR.maxstring = 80
 
 # kind -> the hook that registers it. Kinds are what suites name: `architecture: dcgan`.
 KINDS = {
@@ -77,7 +83,7 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             available = ", ".join(sorted(self.entries[kind])) or "none"
-            msg = f"unknown {kind} {name!r}; available: {available}"
+            msg = f"unknown {kind} {_NAME_REPR.repr(name)}; available: {available}"
             if self.broken:  # the name may be what a broken plugin would have provided
                 reasons = "; ".join(f"{p}: {r}" for p, r in sorted(self.broken.items()))
                 msg += f" (broken plugins: {reasons})"

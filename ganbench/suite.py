@@ -16,18 +16,29 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .config import ConfigError, identity, resolve
+from . import yamlsafe
+from .config import MAX_SEED, ConfigError, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers")
-NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newline through
+# Bounds on what a suite may ask for, checked before any work (README, "Suites").
+MAX_NAME = 100  # the results folder's name, well under any file system's 255
+MAX_DESCRIPTION = 2_000  # characters
+MAX_SUITE_BYTES = 1 << 20  # the suite file: read no further
+MAX_RUNS = 10_000  # runs of one suite, before exclude; GANBENCH_MAX_RUNS overrides
+MAX_RUNS_ENV = "GANBENCH_MAX_RUNS"
+MAX_MESSAGE = 1_000  # characters of an error message
 
 
 class SuiteError(Exception):
@@ -52,33 +63,69 @@ class Suite:
 
 
 def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) -> Suite:
-    """Read, expand and validate a suite file; raise SuiteError naming file and key."""
+    """Read, expand and validate a suite file; raise SuiteError naming file and key.
+
+    The message is always one line of bounded length: the CLI prints it as is.
+    """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SuiteError(f"{path}: no such suite file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SuiteError(f"{path}: cannot read: {e}") from None
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where else ""
-        raise SuiteError(f"{path}: not valid YAML{line}: {getattr(e, 'problem', e)}") from None
-    try:
+        raw = yamlsafe.load(_read(path))
         return expand(raw, registry, [parse_override(o) for o in overrides], str(path))
+    except yaml.YAMLError as e:
+        message = _yaml_problem(e)
+    except RecursionError:  # yamlsafe bounds the nesting; this is the backstop
+        message = "nested too deeply"
     except ConfigError as e:
-        raise SuiteError(f"{path}: {e}") from None
+        message = str(e)
+    raise SuiteError(one_line(f"{path}: {message}", MAX_MESSAGE))
+
+
+def _read(path: Path) -> str:
+    """The file's text, refusing what is not a regular file of at most MAX_SUITE_BYTES.
+
+    Checked before reading: /dev/zero or /dev/urandom never end, and opening a FIFO blocks.
+    """
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            kind = " (a directory)" if stat.S_ISDIR(info.st_mode) else ""
+            raise ConfigError("", f"not a regular file{kind}")
+        too_big = ConfigError("", f"larger than {MAX_SUITE_BYTES >> 20} MiB, more than a suite file may be")
+        if info.st_size > MAX_SUITE_BYTES:
+            raise too_big
+        with path.open("rb") as f:
+            data = f.read(MAX_SUITE_BYTES + 1)  # one byte more: a file may grow, or lie about its size
+        if len(data) > MAX_SUITE_BYTES:
+            raise too_big
+        return data.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError("", "no such suite file") from None
+    except OSError as e:
+        raise ConfigError("", f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError("", f"cannot read: not UTF-8 text (byte {e.start})") from None
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error as one line; str(e) would add the context and a snippet, on several lines."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or getattr(e, "reason", None) or type(e).__name__
+    if isinstance(e, yamlsafe.UnsupportedYAML):  # valid YAML, refused by suites
+        return f"line {mark.line + 1}: {problem}"
+    where = f" (line {mark.line + 1})" if mark else ""
+    return f"not valid YAML{where}: {problem}"
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """`--set key=value`: the value is read as YAML, so `1` is a number, `{...}` a mapping."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError("--set", f"expected key=value, got {text!r}")
+        raise ConfigError("--set", f"expected key=value, got {shown(text)}")
     try:
-        return key.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {key.strip()}", f"cannot read value {value!r}") from None
+        return key.strip(), yamlsafe.load(value)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise ConfigError(f"--set {key.strip()}", f"cannot read value {shown(value)}: {problem}") from None
 
 
 def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") -> Suite:
@@ -89,24 +136,32 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
         if key not in SUITE_KEYS:
             raise ConfigError(str(key), f"unknown suite key; known: {', '.join(SUITE_KEYS)}")
     name = raw.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {name!r}")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {shown(name)}")
+    if len(name) > MAX_NAME:
+        raise ConfigError("name", f"must be at most {MAX_NAME} characters, got {len(name):,}")
+    description = raw.get("description")
+    description = "" if description is None else description
+    if isinstance(description, (dict, list)):
+        raise ConfigError("description", f"must be text, got {shown(description)}")
+    if len(str(description)) > MAX_DESCRIPTION:
+        raise ConfigError("description", f"must be at most {MAX_DESCRIPTION:,} characters, got {len(str(description)):,}")
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ConfigError("base", "must be a mapping of run settings")
-    cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [])
     seeds = _seeds(raw.get("seeds", [0]))
+    cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [], len(seeds))
     set_layer = dict(overrides)
 
     loggers = raw.get("loggers") or []
     if not isinstance(loggers, list) or not all(isinstance(n, str) for n in loggers):
-        raise ConfigError("loggers", f"must be a list of logger names, got {loggers!r}")
+        raise ConfigError("loggers", f"must be a list of logger names, got {shown(loggers)}")
     for logger in loggers:
         try:
             registry.get("logger", logger)
         except PluginError as e:  # an unknown name is refused here, with the known ones
             raise ConfigError("loggers", str(e)) from None
-    suite = Suite(name, str(raw.get("description", "")), path, loggers=list(loggers))
+    suite = Suite(name, str(description), path, loggers=list(loggers))
     seen: dict[str, dict] = {}
     for label, cell in cells:
         for seed in seeds:
@@ -120,16 +175,25 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     return suite
 
 
-def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
-    """(label, cell) pairs; the label says where a cell's values came from, for errors."""
+def expand_matrix(matrix, exclude, include, n_seeds: int = 1) -> list[tuple[str, dict]]:
+    """(label, cell) pairs; the label says where a cell's values came from, for errors.
+
+    The number of runs is bounded before the cross product is built (see max_runs).
+    """
     if not isinstance(matrix, dict):
         raise ConfigError("matrix", "must be a mapping of key -> list of values")
     for axis, values in matrix.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"matrix.{axis}", f"must be a non-empty list, got {values!r}")
+            raise ConfigError(f"matrix.{axis}", f"must be a non-empty list, got {shown(values)}")
     for key, entries in (("exclude", exclude), ("include", include)):
         if not isinstance(entries, list) or not all(isinstance(e, dict) and e for e in entries):
             raise ConfigError(key, "must be a list of non-empty mappings")
+    n_cells = math.prod(len(v) for v in matrix.values()) + len(include)
+    limit = max_runs()
+    if n_cells * n_seeds > limit:
+        raise ConfigError("matrix" if matrix else "seeds", f"up to {n_cells * n_seeds:,} runs ({n_cells:,} "
+                          f"combinations, {n_seeds:,} seeds each), more than the limit of {limit:,} "
+                          f"({MAX_RUNS_ENV}=N raises it)")
     axes = list(matrix)
     cells = [dict(zip(axes, combo)) for combo in itertools.product(*matrix.values())] if axes else []
     for i, ex in enumerate(exclude):
@@ -150,8 +214,20 @@ def expand_matrix(matrix, exclude, include) -> list[tuple[str, dict]]:
         if not hit:
             out.append((f"include[{i}]", dict(inc)))
     if not out:
+        if axes:  # bad input, not "run the base config once"
+            raise ConfigError("exclude", "removes every combination of the matrix")
         out = [("matrix", {})]
     return out
+
+
+def max_runs() -> int:
+    """MAX_RUNS, or GANBENCH_MAX_RUNS when set."""
+    text = os.environ.get(MAX_RUNS_ENV, "").strip()
+    if not text:
+        return MAX_RUNS
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise ConfigError(MAX_RUNS_ENV, f"must be a positive integer, got {shown(text)}")
+    return int(text)
 
 
 def _matches(value, pattern) -> bool:
@@ -161,20 +237,23 @@ def _matches(value, pattern) -> bool:
     return value == pattern
 
 
-def _seeds(value) -> list[int]:
+def _seeds(value) -> range | list[int]:
+    """The seeds; a count N is range(N), not a list, so a huge N costs nothing until refused."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ConfigError("seeds", f"must be >= 1 (a count) or a list, got {value}")
-        return list(range(value))
+        if value > MAX_SEED + 1:
+            raise ConfigError("seeds", f"a count must be at most {MAX_SEED + 1:,} (seeds are 0 to {MAX_SEED:,})")
+        return range(value)
     if (
         isinstance(value, list)
         and value
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in value)
     ):
         if len(set(value)) != len(value):
             raise ConfigError("seeds", "lists a seed twice")
         return value
-    raise ConfigError("seeds", f"must be a count or a list of non-negative integers, got {value!r}")
+    raise ConfigError("seeds", f"must be a count or a list of integers from 0 to {MAX_SEED:,}, got {shown(value)}")
 
 
 def run_id(config: dict, cell: dict) -> str:
