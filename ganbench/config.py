@@ -344,6 +344,8 @@ def _d_pretrain(value):
         raise ConfigError("d_pretrain", "must be none, {steps: N}, {from_run: PATH} or {classifier: true, steps: N}")
     if "from_run" in spec:
         path = Path(str(spec["from_run"]))
+        if (path / D_WEIGHTS).exists() and not (path / D_WEIGHTS).is_file():
+            raise ConfigError("d_pretrain.from_run", f"{path / D_WEIGHTS} is not a regular file")
         if not (path / D_WEIGHTS).is_file():
             if (path / "run.json").is_file():  # a committed run: its record, not its weights
                 raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt: weights are not committed; "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now
+from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now, save_weights
 
 
 @dataclass(frozen=True)
@@ -193,8 +193,8 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         if result.best:
             record["best"] = result.best
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
-        torch.save(models.generator.state_dict(), out_dir / G_WEIGHTS)
-        torch.save(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
+        save_weights(models.generator.state_dict(), out_dir / G_WEIGHTS)
+        save_weights(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
     except BaseException as e:  # a plugin bug, even sys.exit(), fails this run, not the suite
         if isinstance(e, KeyboardInterrupt):
             raise

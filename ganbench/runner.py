@@ -64,6 +64,7 @@ def run_suite(
     threads: int | None = None,
     address: str | None = None,
     loggers: list[str] = (),
+    timeout: float | None = None,
 ) -> SuiteOutcome:
     """Train every run of `suite` not finished yet; see the module docstring.
 
@@ -78,10 +79,14 @@ def run_suite(
     outcome.skipped = len(suite.runs) - len(pending)
     if outcome.skipped:
         console.print(f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)", markup=False, highlight=False)
+    for run in pending:
+        why = store.damage(run.id)
+        if why:
+            console.print(f"{run.id}: damaged ({why}); training it again", markup=False, highlight=False)
     if not pending:
         return outcome
     device_list = _devices(devices)
-    options = ExecutorOptions(devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry)
+    options = ExecutorOptions(devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry, timeout=timeout)
     loggers = tuple(dict.fromkeys([*suite.loggers, *loggers]))
     for name in loggers:
         try:
@@ -93,13 +98,16 @@ def run_suite(
     try:
         check_runs(pending, options.builder)
         warm_caches(pending, options.builder, device_list[0], console)
-        store.create()
+        try:  # a file where a folder should be, a loop of links, a read-only disk: bad input
+            store.create()
+            claims = ClaimBook(store.dir)
+            with claims.lock:
+                store.recover(claims.live_tokens(), keep_checkpoints=not rerun)
+        except OSError as e:
+            raise SuiteInvalid(f"--results {results}: cannot write {store.dir}: {e.strerror or e}") from None
     except BaseException:
         ex.close()  # e.g. the Ray executor shuts down a Ray it started
         raise
-    claims = ClaimBook(store.dir)
-    with claims.lock:
-        store.recover(claims.live_tokens(), keep_checkpoints=not rerun)
     display = SuiteDisplay(console, suite.name, len(pending), ex.capacity)
     active: dict[str, tuple] = {}  # run id -> (claim, temporary folder, Run)
 
@@ -110,7 +118,11 @@ def run_suite(
         for run in pending:
             if outcome.stopped:
                 return
-            claim, note = claims.acquire(run.id, wanted(run))
+            try:
+                claim, note = claims.acquire(run.id, wanted(run))
+            except OSError as e:  # a full disk: nothing more can be started
+                outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
+                return
             if claim is None:
                 if note:  # another live ganbench holds it
                     outcome.elsewhere += 1

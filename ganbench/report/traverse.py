@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..store import G_WEIGHTS, RUN_FILE
+from ..store import G_WEIGHTS, RUN_FILE, WeightsError, fit_weights, load_weights
 from .load import ReportError
 
 STEPS = 10  # a 10x10 grid, as in the seed article's latent-space experiment
@@ -26,7 +26,8 @@ class LoadedRun:
 
     def __init__(self, run_dir: str | Path, builder=None):
         from ..plugins import PluginError, load_registry
-        from ..build import Builder
+        from ..build import Builder, stored_config
+        from ..config import ConfigError
 
         self.dir = Path(run_dir)
         try:
@@ -42,6 +43,10 @@ class LoadedRun:
             raise ReportError(f"{self.dir}: no G.pt (a {self.record.get('status', '?')} run keeps no generator)")
         builder = builder or Builder(load_registry())
         try:
+            self.config = stored_config(self.config, builder.registry)
+        except ConfigError as e:
+            raise ReportError(f"{self.dir / RUN_FILE}: its config is not valid ({e})") from None
+        try:
             self.data = builder.data(self.config["dataset"])
             models = builder.models(self.config, self.data)
         except PluginError as e:
@@ -50,11 +55,9 @@ class LoadedRun:
             raise ReportError(f"{self.dir}: cannot rebuild the generator: {type(e).__name__}: {e}") from None
         self.G = models.generator
         try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            self.G.load_state_dict(state)
-        except Exception as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ReportError(f"{weights}: does not fit the architecture of run.json ({msg})") from None
+            fit_weights(self.G, load_weights(weights), weights)
+        except WeightsError as e:
+            raise ReportError(str(e)) from None
         self.G.eval()  # BatchNorm running statistics, as the training loop's sample grids
         self.z_dim = z_dim
 
