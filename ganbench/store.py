@@ -142,7 +142,7 @@ class ResultsStore:
         """
         for p in self.dir.iterdir():
             name = p.name
-            if not name.startswith(".") or not p.is_dir() or p.is_symlink():
+            if not name.startswith(".") or not (p.is_dir() or p.is_symlink()):
                 continue
             for marker in (_TMP, _OLD):
                 if marker in name:
@@ -150,12 +150,14 @@ class ResultsStore:
                     if token in live_tokens:
                         break
                     final = self.dir / run_id
-                    if marker == _OLD and not final.exists():
+                    if p.is_symlink():
+                        p.unlink()  # never ganbench's: remove the link, never what it points to
+                    elif marker == _OLD and not final.exists():
                         os.rename(p, final)  # killed mid-swap: the old run comes back
                     elif marker == _TMP and keep_checkpoints and _has_checkpoint(p) and self.status(run_id) not in FINISHED:
                         pass  # a killed run's progress: the next claim of it resumes from here
                     else:
-                        shutil.rmtree(p, ignore_errors=True)
+                        _remove(p)
                     break
 
     def resumable(self, run_id: str, live_tokens: set[str]) -> Path | None:
@@ -223,6 +225,21 @@ class ResultsStore:
 
     def discard(self, tmp: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove(folder: Path) -> None:
+    """rmtree that also clears read-only folders (a run folder someone chmod-ed)."""
+    import stat
+
+    def writable_and_retry(func, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            os.chmod(path, stat.S_IRWXU)
+            func(path)
+        except OSError:
+            pass
+
+    shutil.rmtree(folder, onerror=writable_and_retry)
 
 
 def _has_checkpoint(folder: Path) -> bool:

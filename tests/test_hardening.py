@@ -199,3 +199,21 @@ def test_a_plugin_printing_at_import_does_not_reach_the_reports_stdout(tmp_path,
     build_registry(get_plugin_manager(found=entry_points_in(site)))
     out = capsys.readouterr()
     assert out.out == "" and "hello from a plugin" in out.err and "registering" in out.err
+
+
+def test_recovery_removes_leftover_links_and_read_only_folders_but_never_follows_links(tmp_path):
+    from ganbench.store import ResultsStore
+
+    store = ResultsStore(tmp_path, "s").create()
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "data").write_text("keep me")
+    (store.dir / ".run-a.tmp-dead-1-x").symlink_to(target)
+    locked = store.dir / ".run-b.old-dead-2-y"
+    (locked / "grids").mkdir(parents=True)
+    (store.dir / "run-b").mkdir()  # the swap had finished: the old copy is a leftover
+    os.chmod(locked / "grids", 0o500)
+    os.chmod(locked, 0o500)
+    store.recover(set())
+    assert not (store.dir / ".run-a.tmp-dead-1-x").exists() and (target / "data").read_text() == "keep me"
+    assert not locked.exists()
