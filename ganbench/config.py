@@ -43,13 +43,18 @@ DEFAULTS: dict[str, Any] = {
     # every 10 minutes of training, `N steps`/`N epochs`, or `none`. Not part of a run's id.
     "checkpoint_every": "auto",
     "keep_best": "none",  # METRIC[:lower|higher]: keep the best evaluation's weights in best.pt
+    # G's update scores the fake batch of D's last update (one G forward per D update, as
+    # the DCGAN tutorial and most reference code do); true draws a fresh batch for it (the
+    # behaviour before this option: one more G forward per step, and one more update of
+    # G's BatchNorm running statistics, which the eval-mode samples use).
+    "g_step_fresh_fake": False,
 }
 # Keys that change no number a run produces (when to checkpoint): never part of a run id.
 NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
-ADDED_DEFAULTS: dict[str, Any] = {}
+ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True}
 
 
 def identity(config: dict) -> dict:
@@ -243,7 +248,14 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
     out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
     out["keep_best"] = _keep_best(cfg["keep_best"])
+    out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     return out
+
+
+def _bool(key: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, got {shown(value)}")
+    return value
 
 
 def _keep_best(value) -> str:

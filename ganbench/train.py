@@ -97,6 +97,7 @@ def train(
     bs, z_dim = cfg["batch_size"], cfg["z_dim"]
     fixed_z = torch.randn(GRID_SAMPLES, z_dim, generator=torch.Generator().manual_seed(cfg["seed"])).to(device)
     saver = _Checkpoints(cfg, per_epoch)
+    reuse_fake = not cfg.get("g_step_fresh_fake", True)  # configs from before the option: fresh
     best_metric = cfg.get("keep_best", "none")
 
     lr_g = cfg["optimizer"]["lr"]
@@ -165,24 +166,30 @@ def train(
     t0 = time.perf_counter()
     for step in range(first, total + 1):
         timer.start(step)
-        # ---- discriminator: n_disc updates on fresh real batches
-        for _ in range(cfg["n_disc"] if opt_d else 0):
+        # ---- discriminator: n_disc updates on fresh real batches. The last one's fake
+        # batch keeps G's graph and is reused for G's update (one G forward per D update,
+        # as in the DCGAN tutorial), unless g_step_fresh_fake asks for a fresh one.
+        fake = None
+        for i in range(cfg["n_disc"] if opt_d else 0):
             for p in d_trainable:
                 p.requires_grad_(True)
-            d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim)
+            if reuse_fake and i == cfg["n_disc"] - 1:
+                fake = G(torch.randn(bs, z_dim, device=device))  # (B, *shape), with G's graph
+            d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim, fake)
             for p in d_trainable:  # G's update must not spend time on D's gradients
                 p.requires_grad_(False)
         if not opt_d:  # frozen D: still measure it, for the accuracy curves
             real = next(batches)
+            fake = G(torch.randn(bs, z_dim, device=device)) if reuse_fake else None
             with torch.no_grad():
                 real_s = D(real)
-                fake_s = D(G(torch.randn(bs, z_dim, device=device)))
+                fake_s = D(fake.detach() if fake is not None else G(torch.randn(bs, z_dim, device=device)))
                 d_loss = loss.d_loss(real_s, fake_s)
         acc_real, acc_fake = loss.accuracy(real_s.detach(), fake_s.detach())
         timer.mid()
 
         # ---- generator: one update through D
-        fake_s = D(G(torch.randn(bs, z_dim, device=device)))
+        fake_s = D(fake if fake is not None else G(torch.randn(bs, z_dim, device=device)))
         real_for_g = D(next(batches)).detach() if loss.g_needs_real else None
         g_loss = loss.g_loss(fake_s, real_for_g)
         opt_g.zero_grad(set_to_none=True)
