@@ -48,13 +48,15 @@ DEFAULTS: dict[str, Any] = {
     # behaviour before this option: one more G forward per step, and one more update of
     # G's BatchNorm running statistics, which the eval-mode samples use).
     "g_step_fresh_fake": False,
+    # Code that runs in the loop (ganbench.callbacks): [{name: ema, decay: 0.999}], ...
+    "callbacks": [],
 }
 # Keys that change no number a run produces (when to checkpoint): never part of a run id.
 NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
-ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True}
+ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True, "callbacks": []}
 
 
 def identity(config: dict) -> dict:
@@ -198,12 +200,10 @@ def resolve(layers: list[tuple[str, dict]], registry: Registry) -> dict:
         except ConfigError as e:
             raise ConfigError(_where(label, e.key), e.message) from None
     try:
-        loss_name = user.get("loss", DEFAULTS["loss"])
-        loss_name = loss_name.get("name") if isinstance(loss_name, dict) else loss_name
-        loss_factory = None
-        if isinstance(loss_name, str) and loss_name in registry.entries["loss"]:
-            loss_factory = registry.get("loss", loss_name).factory
-        cfg = merge(DEFAULTS, getattr(loss_factory, "defaults", {}) or {})
+        loss_factory, arch_factory = _factory(user, "loss", registry), _factory(user, "architecture", registry)
+        # An architecture's recipe (SNGAN: 5 D steps, Adam betas 0, 0.9), then the loss's.
+        cfg = merge(DEFAULTS, getattr(arch_factory, "defaults", {}) or {})
+        cfg = merge(cfg, getattr(loss_factory, "defaults", {}) or {})
         cfg = merge(cfg, user)
         return validate(cfg, registry, getattr(loss_factory, "architecture_defaults", {}))
     except ConfigError as e:
@@ -212,6 +212,15 @@ def resolve(layers: list[tuple[str, dict]], registry: Registry) -> dict:
             if any(_sets(layer, ".".join(parts[:i])) for i in range(len(parts), 0, -1)):
                 raise ConfigError(_where(label, e.key), e.message) from None
         raise
+
+
+def _factory(user: dict, kind: str, registry: Registry):
+    """The factory the merged user layers name for `kind`, or None (validation says why)."""
+    name = user.get(kind, DEFAULTS[kind])
+    name = name.get("name") if isinstance(name, dict) else name
+    if isinstance(name, str) and name in registry.entries[kind]:
+        return registry.get(kind, name).factory
+    return None
 
 
 def _where(label: str, key: str) -> str:
@@ -249,6 +258,22 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
     out["keep_best"] = _keep_best(cfg["keep_best"])
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
+    out["callbacks"] = _callbacks(cfg["callbacks"], registry)
+    return out
+
+
+def _callbacks(value, registry: Registry) -> list[dict]:
+    """A list of callback specs (`name` or {name, **options}), each checked like a plugin's."""
+    if not isinstance(value, list):
+        raise ConfigError("callbacks", f"must be a list of callbacks like [{{name: ema, decay: 0.999}}], got {shown(value)}")
+    out = []
+    for i, spec in enumerate(value):
+        try:
+            out.append(_plugin({"callback": spec}, "callback", registry))
+        except ConfigError as e:
+            raise ConfigError(f"callbacks[{i}]{e.key[len('callback'):]}", e.message) from None
+    if len({c["name"] for c in out}) != len(out):
+        raise ConfigError("callbacks", "names a callback twice")
     return out
 
 

@@ -153,6 +153,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     import torch
 
     from . import checkpoint, metrics
+    from .callbacks import make_callbacks
     from .build import seed_everything
     from .claims import hostname
     from .loggers import make_loggers
@@ -185,13 +186,18 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         loggers = make_loggers(job.loggers, builder.registry, out_dir, record)
         if job.resume:
             record["resumed_from_step"] = checkpoint.saved_step(out_dir)
-        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator, donor=donor, loggers=loggers, resume=job.resume)
+        callbacks = make_callbacks(cfg.get("callbacks", []), builder.registry)
+        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator, donor=donor, loggers=loggers, resume=job.resume,
+                       callbacks=callbacks)
         record["metrics"] = {k: _number(v, np) for k, v in result.metrics.items()}
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
         if result.status == "diverged":
             record["diverged_at_step"] = result.diverged_at_step
         if result.best:
             record["best"] = result.best
+        record.update(result.record)
+        if "generator" in result.record and record["protocol"]:
+            record["protocol"]["generator"] = result.record["generator"]  # which G was scored is part of how
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
         save_weights(models.generator.state_dict(), out_dir / G_WEIGHTS)
         save_weights(models.discriminator.state_dict(), out_dir / D_WEIGHTS)

@@ -49,6 +49,7 @@ KINDS = {
     "loss": "register_losses",
     "executor": "register_executors",
     "logger": "register_loggers",
+    "callback": "register_callbacks",
 }
 
 

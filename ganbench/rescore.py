@@ -61,7 +61,8 @@ def rescore_run(run_dir: Path, builder: Builder, device: torch.device, samples=N
         data = builder.data(cfg["dataset"])
         with torch.random.fork_rng(devices=[]):
             G = builder.models(cfg, data).generator
-        fit_weights(G, load_weights(run_dir / G_WEIGHTS), run_dir / G_WEIGHTS)
+        weights = run_dir / str(record.get("generator_file", G_WEIGHTS))  # e.g. G_ema.pt: the scored G
+        fit_weights(G, load_weights(weights), weights)
         evaluator = make_evaluator(cfg, data, device)
         scores = evaluator(G.to(device), evaluator.total_steps)  # the last step: the final protocol
     except WeightsError as e:

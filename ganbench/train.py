@@ -15,6 +15,7 @@ import torch
 from torchvision.utils import save_image
 
 from . import checkpoint
+from .callbacks import Loop
 from .contracts import GanData, Loss, Models
 from .metrics.keys import LOWER
 from .metrics.cost import StepTimer
@@ -38,6 +39,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     diverged_at_step: int | None = None
     best: dict | None = None  # keep_best: {metric, direction, value, step, file}
+    record: dict = field(default_factory=dict)  # what callbacks add to run.json (generator_file...)
 
 
 class Batches:
@@ -78,13 +80,15 @@ def train(
     donor: Path | None = None,
     loggers: Sequence = (),
     resume: bool = False,
+    callbacks: Sequence = (),
 ) -> TrainResult:
     """Train one run into out_dir.
 
     on_step(step, total, row) after every step (row: the history row just logged, or None).
     donor: d_pretrain.from_run's folder as this process sees it. loggers: receive each
     history row and sample grid as they are made (``ganbench.loggers``). resume: go on from
-    out_dir's checkpoint (``ganbench.checkpoint``) instead of starting at step 1.
+    out_dir's checkpoint (``ganbench.checkpoint``) instead of starting at step 1. callbacks:
+    ``ganbench.callbacks`` run after D's and G's updates and may choose the scored generator.
     """
     G, D = models.generator.to(device), models.discriminator.to(device)
     x_train = data.train.to(device)
@@ -123,6 +127,11 @@ def train(
 
     G.train()
     d_mode()
+    loop = Loop(G, D, opt_g, opt_d, cfg, device)
+    for cb in callbacks:
+        cb.setup(loop)
+    # The generator that is evaluated, drawn in grids and kept as best: G, or e.g. its EMA.
+    G_scored = next((g for g in (cb.generator(loop) for cb in callbacks) if g is not None), G)
     history: list[dict] = []
     buf: list[torch.Tensor] = []  # per step: [d_loss, g_loss, acc_real, acc_fake], on device
     result = TrainResult("complete", history, metrics)
@@ -133,6 +142,8 @@ def train(
     if state:  # ---- resume: every piece of state the loop reads, as it was at the checkpoint
         checkpoint.restore_into(state, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d, "loss": loss if hasattr(loss, "load_state_dict") else None,
                                         "evaluator": evaluate if hasattr(evaluate, "load_state_dict") else None}, device)
+        for cb, cb_state in zip(callbacks, state.get("callbacks") or []):
+            cb.load_state_dict(cb_state)
         for s_, st in zip(sched, state["sched"]):
             s_.load_state_dict(st)
         batches.load_state_dict(state["batches"])
@@ -159,6 +170,7 @@ def train(
             "sched": [s_.state_dict() for s_ in sched], "batches": batches.state_dict(), "rng": checkpoint.rng_state(device),
             "loss": loss.state_dict() if hasattr(loss, "state_dict") else None,
             "evaluator": evaluate.state_dict() if hasattr(evaluate, "state_dict") else None,
+            "callbacks": [cb.state_dict() for cb in callbacks],
         }
 
     timer = StepTimer(device)  # d_step_ms, g_step_ms, peak_mem_mb from a sample of steps
@@ -178,6 +190,8 @@ def train(
             d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim, fake)
             for p in d_trainable:  # G's update must not spend time on D's gradients
                 p.requires_grad_(False)
+            for cb in callbacks:
+                cb.after_d_step(loop, step)
         if not opt_d:  # frozen D: still measure it, for the accuracy curves
             real = next(batches)
             fake = G(torch.randn(bs, z_dim, device=device)) if reuse_fake else None
@@ -195,6 +209,8 @@ def train(
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        for cb in callbacks:
+            cb.after_g_step(loop, step)
         timer.stop(cfg["n_disc"] if opt_d else 0)
 
         buf.append(torch.stack([d_loss.detach(), g_loss.detach(), acc_real, acc_fake]).float())
@@ -216,7 +232,7 @@ def train(
             warm_s, warm_steps = seg, step
         if is_grid:
             path = out_dir / "grids" / _grid_name(step, per_epoch, cfg["grid_every"])
-            save_image(sample(G, fixed_z), path, nrow=8, normalize=True, value_range=(-1, 1))
+            save_image(sample(G_scored, fixed_z), path, nrow=8, normalize=True, value_range=(-1, 1))
             for logger in loggers:
                 logger.log_image("samples", path, step)
         if is_log or is_eval:
@@ -241,8 +257,8 @@ def train(
                     logger.log_row(row)
                 break
             if is_eval:
-                row.update(evaluate(G, step))
-                _keep_best(best_metric, row, result, G, D, out_dir)
+                row.update(evaluate(G_scored, step))
+                _keep_best(best_metric, row, result, G_scored, D, out_dir)
             history.append(row)
             last_row = step
             for logger in loggers:
@@ -276,6 +292,8 @@ def train(
     metrics.update(timer.summary())
     for k in last.keys() - metrics.keys() - _ROW_ONLY:
         metrics[k] = last[k]  # the last evaluation's scores are the final metrics
+    for cb in callbacks:
+        result.record.update(cb.finish(loop, out_dir))
     return result
 
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from ganbench import hookimpl, hookspecs
 from ganbench.build import Builder
+from ganbench.callbacks import Callback
 from ganbench.contracts import Discriminator, GanData, Loss, Models
 from ganbench.executors import Executor
 from ganbench.job import Finished, train_run
@@ -113,6 +114,25 @@ def register_loggers(register):
     register("test-collect", Collect)
 
 
+class CountSteps(Callback):
+    def __init__(self):
+        self.d, self.g = 0, 0
+
+    def after_d_step(self, loop, step):
+        self.d += 1
+
+    def after_g_step(self, loop, step):
+        self.g += 1
+
+    def finish(self, loop, out_dir):
+        return {"counted": {"d": self.d, "g": self.g}}
+
+
+@hookimpl
+def register_callbacks(register):
+    register("test-count-steps", CountSteps)
+
+
 # ---------------------------------------------------------------- one test per hook
 
 SUITE = {"name": "hooks", "base": {"dataset": "test-two-points", "architecture": "test-tiny-pair", "loss": "test-squared",
@@ -155,3 +175,13 @@ def test_hook_register_loggers(tmp_path):
     history = pd.read_csv(run_dir / "history.csv")
     assert [row["step"] for _, row in Collect.rows] == list(history["step"]) == [2, 4]
     assert {run_id for run_id, _ in Collect.rows} == {record["id"]}
+
+
+def test_hook_register_callbacks(tmp_path):
+    registry = make_registry(THIS)
+    suite = expand({**SUITE, "base": {**SUITE["base"], "n_disc": 2, "callbacks": ["test-count-steps"]}}, registry)
+    run_suite(suite, registry, tmp_path, "cpu", console=Console(quiet=True))
+    (run_dir,) = (tmp_path / "hooks").glob("[!.]*")
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["config"]["callbacks"] == [{"name": "test-count-steps"}]
+    assert record["counted"] == {"d": 8, "g": 4}  # 4 steps of 2 D updates and 1 G update

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ganbench.build import Builder, seed_everything
+from ganbench.callbacks import Callback, make_callbacks
 from ganbench.config import resolve
 from ganbench.testing import make_registry
 from ganbench.train import train
@@ -54,3 +55,74 @@ def test_the_option_is_part_of_the_run_id_only_when_it_differs_from_the_old_beha
     reuse = resolve([("t", {})], registry)
     assert "g_step_fresh_fake" not in identity(fresh)  # as runs before the option: same ids
     assert identity(reuse)["g_step_fresh_fake"] is False
+
+
+# ---------------------------------------------------------------- training callbacks
+
+
+class Record(Callback):
+    """A callback that records G's parameters at setup and after each of its updates."""
+
+    def __init__(self):
+        self.params = []
+
+    def setup(self, loop):
+        self.params.append([p.detach().clone() for p in loop.G.parameters()])
+
+    def after_g_step(self, loop, step):
+        self.params.append([p.detach().clone() for p in loop.G.parameters()])
+
+
+def test_ema_averages_g_after_each_update_and_is_what_gets_scored(tmp_path):
+    from ganbench.callbacks import EMA
+
+    registry = make_registry()
+    cfg, data, models, loss = build(registry, steps=6)
+    ema, rec = EMA(decay=0.5, start=2), Record()
+    scored = []
+    evaluate = lambda G, step: scored.append(G) or {}  # noqa: E731  (an evaluator that records which G it got)
+    cfg = {**cfg, "eval": {**cfg["eval"], "every": "3 steps"}}
+    result = train(cfg, data, models, loss, torch.device("cpu"), tmp_path, evaluate=evaluate, callbacks=[ema, rec])
+    expected = [p.clone() for p in rec.params[0]]
+    for step, params in enumerate(rec.params[1:], 1):
+        decay = 0.5 if step > 2 else 0.0  # before `start`, the average follows G
+        expected = [decay * e + (1 - decay) * p for e, p in zip(expected, params)]
+    assert all(torch.allclose(a, e) for a, e in zip(ema.G.parameters(), expected))
+    assert not all(torch.equal(a, p) for a, p in zip(ema.G.parameters(), models.generator.parameters()))
+    assert scored and all(G is ema.G for G in scored)
+    assert result.record == {"generator_file": "G_ema.pt", "generator": "ema(decay=0.5, start=2)"}
+    assert (tmp_path / "G_ema.pt").is_file()
+
+
+def test_wgan_brings_weight_clipping_and_the_papers_recipe(tmp_path, registry):
+    cfg = resolve([("t", {"loss": "wgan"})], registry)
+    assert cfg["n_disc"] == 5 and cfg["optimizer"]["name"] == "rmsprop" and cfg["optimizer"]["lr"] == 5e-5
+    assert cfg["callbacks"] == [{"name": "weight-clip", "c": 0.01}]
+    fast = {"loss": "wgan", "steps": 3, "optimizer": {"name": "rmsprop", "lr": 0.05}}  # big steps: weights leave [-c, c]
+    for callbacks, clipped in (([{"name": "weight-clip", "c": 0.01}], True), ([], False)):
+        cfg, data, models, loss = build(registry, **fast, callbacks=callbacks)
+        train(cfg, data, models, loss, torch.device("cpu"), tmp_path, callbacks=make_callbacks(cfg["callbacks"], registry))
+        largest = max(p.abs().max().item() for p in models.discriminator.parameters())
+        assert (largest <= 0.01 + 1e-7) == clipped, largest
+
+
+def test_an_architecture_declares_its_recipe_and_a_suite_still_wins():
+    from ganbench import hookimpl
+    from ganbench.builtin.architectures import mlp
+
+    def sn_like(data, z_dim, width: int = 8):
+        return mlp(data, z_dim, g_hidden=[width], d_hidden=[width])
+
+    sn_like.defaults = {"n_disc": 5, "optimizer": {"name": "adam", "lr": 2.0e-4, "betas": [0.0, 0.9]}}
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def register_architectures(register):
+            register("sn-like", sn_like)
+
+    registry = make_registry(Plugin)
+    cfg = resolve([("t", {"architecture": "sn-like", "dataset": "ring8"})], registry)
+    assert cfg["n_disc"] == 5 and cfg["optimizer"]["betas"] == [0.0, 0.9]
+    cfg = resolve([("t", {"architecture": "sn-like", "dataset": "ring8", "n_disc": 2})], registry)
+    assert cfg["n_disc"] == 2

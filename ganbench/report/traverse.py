@@ -38,7 +38,7 @@ class LoadedRun:
             raise ReportError(f"{self.dir}: not a run folder (no {RUN_FILE})") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ReportError(f"{self.dir / RUN_FILE}: corrupt run.json ({type(e).__name__}: {e})") from None
-        weights = self.dir / G_WEIGHTS
+        weights = self.dir / str(self.record.get("generator_file", G_WEIGHTS))  # e.g. G_ema.pt: the scored G
         if not weights.exists():
             raise ReportError(f"{self.dir}: no G.pt (a {self.record.get('status', '?')} run keeps no generator)")
         builder = builder or Builder(load_registry())
