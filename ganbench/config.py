@@ -50,13 +50,16 @@ DEFAULTS: dict[str, Any] = {
     "g_step_fresh_fake": False,
     # Code that runs in the loop (ganbench.callbacks): [{name: ema, decay: 0.999}], ...
     "callbacks": [],
+    # fp32 | bf16 | fp16 (autocast; losses and penalties in fp32; fp16 needs CUDA). It
+    # changes the numbers, so it is part of a run's identity (docs/metrics.md).
+    "precision": "fp32",
 }
 # Keys that change no number a run produces (when to checkpoint): never part of a run id.
 NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
-ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True, "callbacks": []}
+ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True, "callbacks": [], "precision": "fp32"}
 
 
 def identity(config: dict) -> dict:
@@ -259,6 +262,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["keep_best"] = _keep_best(cfg["keep_best"])
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
+    out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
     return out
 
 

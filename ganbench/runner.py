@@ -96,7 +96,7 @@ def run_suite(
     ex = make_executor(registry, executor, options)
     options.builder = Builder(registry)
     try:
-        check_runs(pending, options.builder)
+        check_runs(pending, options.builder, device_list)
         warm_caches(pending, options.builder, device_list[0], console)
         try:  # a file where a folder should be, a loop of links, a read-only disk: bad input
             store.create()
@@ -237,7 +237,7 @@ def _run_id_of(folder: Path) -> str | None:
 # ---------------------------------------------------------------- before any run starts
 
 
-def check_runs(runs: list[Run], builder: Builder) -> None:
+def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
     """Refuse now what would only fail inside a run: SuiteInvalid names the run and key.
 
     Loads each distinct dataset (a missing CSV or image folder), checks the batch size
@@ -253,6 +253,8 @@ def check_runs(runs: list[Run], builder: Builder) -> None:
             raise SuiteInvalid(f"run {run.id}: dataset {cfg['dataset']['name']}: {one_line(e)}") from None
         except Exception:
             continue
+        if cfg.get("precision") == "fp16" and all(d.type == "cpu" for d in devices):
+            raise SuiteInvalid(f"run {run.id}: precision fp16 needs a CUDA device (on the CPU use bf16)")
         n = len(data.train)
         if cfg["batch_size"] > n:
             raise SuiteInvalid(f"run {run.id}: batch_size {cfg['batch_size']} is larger than dataset {cfg['dataset']['name']}'s {n} training samples")

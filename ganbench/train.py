@@ -23,7 +23,7 @@ from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
 from .sampling import sample
 from .schedule import every, steps_per_epoch, total_steps
-from .steps import d_step
+from .steps import Precision, d_step
 
 GRID_SAMPLES = 64  # an 8x8 sample grid from a fixed noise batch
 _ROW_ONLY = {"step", "epoch", "wall_s", "train_s", "lr_g"}  # history columns that are not metrics
@@ -102,6 +102,7 @@ def train(
     fixed_z = torch.randn(GRID_SAMPLES, z_dim, generator=torch.Generator().manual_seed(cfg["seed"])).to(device)
     saver = _Checkpoints(cfg, per_epoch)
     reuse_fake = not cfg.get("g_step_fresh_fake", True)  # configs from before the option: fresh
+    precision = Precision(cfg.get("precision", "fp32"), device)
     best_metric = cfg.get("keep_best", "none")
 
     lr_g = cfg["optimizer"]["lr"]
@@ -186,29 +187,31 @@ def train(
             for p in d_trainable:
                 p.requires_grad_(True)
             if reuse_fake and i == cfg["n_disc"] - 1:
-                fake = G(torch.randn(bs, z_dim, device=device))  # (B, *shape), with G's graph
-            d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim, fake)
+                with precision.autocast():
+                    fake = G(torch.randn(bs, z_dim, device=device))  # (B, *shape), with G's graph
+            d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim, fake, precision)
             for p in d_trainable:  # G's update must not spend time on D's gradients
                 p.requires_grad_(False)
             for cb in callbacks:
                 cb.after_d_step(loop, step)
         if not opt_d:  # frozen D: still measure it, for the accuracy curves
             real = next(batches)
-            fake = G(torch.randn(bs, z_dim, device=device)) if reuse_fake else None
+            with precision.autocast():
+                fake = G(torch.randn(bs, z_dim, device=device)) if reuse_fake else None
+                with torch.no_grad():
+                    real_s = D(real).float()
+                    fake_s = D(fake.detach() if fake is not None else G(torch.randn(bs, z_dim, device=device))).float()
             with torch.no_grad():
-                real_s = D(real)
-                fake_s = D(fake.detach() if fake is not None else G(torch.randn(bs, z_dim, device=device)))
                 d_loss = loss.d_loss(real_s, fake_s)
         acc_real, acc_fake = loss.accuracy(real_s.detach(), fake_s.detach())
         timer.mid()
 
         # ---- generator: one update through D
-        fake_s = D(fake if fake is not None else G(torch.randn(bs, z_dim, device=device)))
-        real_for_g = D(next(batches)).detach() if loss.g_needs_real else None
+        with precision.autocast():
+            fake_s = D(fake if fake is not None else G(torch.randn(bs, z_dim, device=device))).float()
+            real_for_g = D(next(batches)).detach().float() if loss.g_needs_real else None
         g_loss = loss.g_loss(fake_s, real_for_g)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        precision.step(g_loss, opt_g)
         for cb in callbacks:
             cb.after_g_step(loop, step)
         timer.stop(cfg["n_disc"] if opt_d else 0)

@@ -126,3 +126,40 @@ def test_an_architecture_declares_its_recipe_and_a_suite_still_wins():
     assert cfg["n_disc"] == 5 and cfg["optimizer"]["betas"] == [0.0, 0.9]
     cfg = resolve([("t", {"architecture": "sn-like", "dataset": "ring8", "n_disc": 2})], registry)
     assert cfg["n_disc"] == 2
+
+
+# ---------------------------------------------------------------- precision
+
+
+def test_bf16_trains_on_the_cpu_with_losses_and_penalty_in_fp32(tmp_path):
+    from ganbench.builtin.losses import WGANGP
+
+    seen = []
+
+    class Watched(WGANGP):
+        def d_loss(self, real_scores, fake_scores):
+            seen.append(("d_loss", real_scores.dtype, torch.is_autocast_enabled('cpu')))
+            return super().d_loss(real_scores, fake_scores)
+
+        def penalty(self, discriminator, real, fake):
+            seen.append(("penalty", fake.dtype, torch.is_autocast_enabled('cpu')))
+            return super().penalty(discriminator, real, fake)
+
+    registry = make_registry()
+    cfg, data, models, _ = build(registry, precision="bf16", loss="wgan-gp", steps=3)
+    result = train(cfg, data, models, Watched(), torch.device("cpu"), tmp_path)
+    assert result.status == "complete" and all(map(torch.isfinite, map(torch.tensor, (result.metrics["d_loss"], result.metrics["g_loss"]))))
+    assert {s for s in seen} == {("d_loss", torch.float32, False), ("penalty", torch.float32, False)}
+    fp32_cfg, data, models, _ = build(registry, loss="wgan-gp", steps=3)
+    fp32 = train(fp32_cfg, data, models, Watched(), torch.device("cpu"), tmp_path)
+    assert fp32.metrics["d_loss"] != result.metrics["d_loss"]  # bf16 changes the numbers: part of the run id
+    from ganbench.config import identity
+
+    assert identity(cfg)["precision"] == "bf16" and "precision" not in identity(fp32_cfg)
+
+
+def test_fp16_on_the_cpu_is_refused_up_front(tmp_path, write_suite):
+    from conftest import ganbench
+
+    out = ganbench("run", write_suite(base={"precision": "fp16"}), "--results", tmp_path / "r", "--devices", "cpu")
+    assert out.returncode == 2 and "fp16 needs a CUDA device" in out.stderr and not (tmp_path / "r").exists()
