@@ -77,19 +77,26 @@ class EMA(Callback):
         if start < 0:
             raise ValueError(f"ema: start must be >= 0, got {start}")
         self.decay, self.start = decay, start
-        self.G: nn.Module | None = None
+        self._G: nn.Module | None = None
+
+    @property
+    def G(self) -> nn.Module:
+        """The average (made by setup from the run's G)."""
+        if self._G is None:
+            raise RuntimeError("ema: setup() has not run")
+        return self._G
 
     def setup(self, loop: Loop) -> None:
-        if self.G is None:
-            self.G = copy.deepcopy(loop.G).requires_grad_(False)
+        if self._G is None:
+            self._G = copy.deepcopy(loop.G).requires_grad_(False)
 
     @torch.no_grad()
     def after_g_step(self, loop: Loop, step: int) -> None:
         decay = self.decay if step > self.start else 0.0
         for avg, p in zip(self.G.parameters(), loop.G.parameters()):
             avg.lerp_(p, 1 - decay)
-        for avg, b in zip(self.G.buffers(), loop.G.buffers()):
-            avg.copy_(b)
+        for mean, b in zip(self.G.buffers(), loop.G.buffers()):  # BatchNorm statistics: copied
+            mean.copy_(b)
 
     def generator(self, loop: Loop) -> nn.Module:
         return self.G
@@ -101,7 +108,7 @@ class EMA(Callback):
         return {"generator_file": self.FILE, "generator": f"ema(decay={self.decay:g}, start={self.start})"}
 
     def state_dict(self) -> dict:
-        return {"G": self.G.state_dict() if self.G is not None else None}
+        return {"G": self._G.state_dict() if self._G is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("G") is not None:

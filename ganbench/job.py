@@ -74,7 +74,7 @@ Emit = Callable[[Event], None]
 
 def base_record(job: RunJob) -> dict:
     """run.json before the run has a result."""
-    record = {
+    record: dict = {
         "id": job.run_id,
         "suite": job.suite,
         "status": None,
