@@ -135,7 +135,8 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
         fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
     except KeyboardInterrupt as e:
         how = "terminated" if isinstance(e, Terminated) else "interrupted"
-        fail(f"{how}: unfinished runs left no folder; run the same command again to finish them", 143 if isinstance(e, Terminated) else 130)
+        fail(f"{how}: unfinished runs left no run folder; run the same command again to finish them (from their checkpoints when they have one)",
+             143 if isinstance(e, Terminated) else 130)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "nothing to run"
     skipped = f", {outcome.skipped} skipped" if outcome.skipped else ""
     elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""

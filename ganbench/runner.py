@@ -178,8 +178,9 @@ def run_suite(
     try:
         ex.run(next_jobs(), report)
     finally:
-        for claim, tmp, _ in active.values():  # interrupted: no half-written run stays
-            store.discard(tmp)
+        for claim, tmp, _ in active.values():  # interrupted: no half-written run stays,
+            if saved_step(tmp) is None:  # but one with a checkpoint is resumed next time
+                store.discard(tmp)
             claims.release(claim)
         claims.stop_heartbeat()
         display.close()
