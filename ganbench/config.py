@@ -17,7 +17,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .optimizers import OPTIMIZERS
+from .optimizers import OPTIONS as OPTIMIZERS  # names and options only: no torch
 from .plugins import PluginError, Registry
 from .store import D_WEIGHTS
 
