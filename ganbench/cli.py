@@ -76,7 +76,7 @@ def main(ctx, no_plugins):
 @main.command()
 @click.argument("suite", type=click.Path(path_type=Path))  # load_suite refuses what is not a file, in one line
 @click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Results root; runs go to RESULTS/<suite name>/<run id>/.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a base value, e.g. --set epochs=1 or --set optimizer.lr=1e-3 (repeatable; values are YAML).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3 (repeatable; values are YAML).")
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
 @click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
 @click.option("--devices", "--device", "devices", default="auto", show_default=True, metavar="LIST", help="Where runs train: auto (every visible GPU, else the CPU), cpu, cuda, or a list like cuda:0,cuda:1 (runs are placed round-robin).")
@@ -148,7 +148,8 @@ def _device_spelling(spec: str) -> str | None:
 
 
 def _print_dry_run(s, results: Path, rerun: bool) -> None:
-    """The expanded runs as a table."""
+    """The expanded runs as a table: for each axis the matrix varies, the value each run
+    trains with (its resolved config's: loss defaults and --set included)."""
     from .store import FINISHED, ResultsStore
 
     _replace_unencodable(sys.stdout)
@@ -163,8 +164,21 @@ def _print_dry_run(s, results: Path, rerun: bool) -> None:
         status = store_status(r.id) or "pending"
         if status in FINISHED and not rerun:
             status += " (skip)"
-        table.add_row(str(i), r.id, *[_short(r.cell.get(a, "")) for a in axes], str(r.seed), length, status)
+        table.add_row(str(i), r.id, *[_short(_resolved(r.config, a)) for a in axes], str(r.seed), length, status)
     Console(stderr=False).print(table)
+
+
+_MISSING = object()
+
+
+def _resolved(config: dict, axis: str):
+    """The resolved config's value at a (dotted) matrix axis; blank where it has none."""
+    node = config
+    for part in str(axis).split("."):
+        node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+        if node is _MISSING:
+            return ""
+    return node
 
 
 def _replace_unencodable(stream) -> None:
