@@ -76,7 +76,7 @@ def main(ctx, no_plugins):
 @main.command()
 @click.argument("suite", type=click.Path(path_type=Path))  # load_suite refuses what is not a file, in one line
 @click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Results root; runs go to RESULTS/<suite name>/<run id>/.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3 (repeatable; values are YAML).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).")
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
 @click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
 @click.option("--devices", "--device", "devices", default="auto", show_default=True, metavar="LIST", help="Where runs train: auto (every visible GPU, else the CPU), cpu, cuda, or a list like cuda:0,cuda:1 (runs are placed round-robin).")

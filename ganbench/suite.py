@@ -31,6 +31,7 @@ from .config import MAX_SEED, ConfigError, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers")
+SEEDS_KEY = "seeds"  # a suite key that `--set` may also override
 NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newline through
 # Bounds on what a suite may ask for, checked before any work (README, "Suites").
 MAX_NAME = 100  # the results folder's name, well under any file system's 255
@@ -149,9 +150,16 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ConfigError("base", "must be a mapping of run settings")
-    seeds = _seeds(raw.get("seeds", [0]))
-    cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [], len(seeds))
     set_layer = dict(overrides)
+    # `--set seeds=N` (or a list) replaces the suite's seeds: a quick run needs no YAML edit
+    seeds_label = "--set seeds" if SEEDS_KEY in set_layer else "seeds"
+    try:
+        seeds = _seeds(set_layer.pop(SEEDS_KEY) if SEEDS_KEY in set_layer else raw.get("seeds", [0]))
+        cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [], len(seeds))
+    except ConfigError as e:
+        if e.key == "seeds" and seeds_label != "seeds":
+            raise ConfigError(seeds_label, e.message) from None
+        raise
 
     loggers = raw.get("loggers") or []
     if not isinstance(loggers, list) or not all(isinstance(n, str) for n in loggers):

@@ -60,3 +60,28 @@ def test_set_help_says_it_overrides_every_layer():
     out = invoke("run", "--help")
     text = " ".join(out.stdout.split())
     assert "over base and matrix values alike" in text and "a base value" not in text
+
+
+# ---------------------------------------------------------------- --set seeds
+
+
+def test_set_seeds_replaces_the_suites_seeds(tmp_path, registry):
+    from ganbench.suite import load_suite
+
+    path = suite(tmp_path, seeds=[0, 1, 2], matrix={"loss": ["vanilla", "hinge"]})
+    assert [r.seed for r in load_suite(path, registry).runs] == [0, 1, 2, 0, 1, 2]
+    assert [r.seed for r in load_suite(path, registry, ["seeds=1"]).runs] == [0, 0]
+    assert [r.seed for r in load_suite(path, registry, ["seeds=[0,3]"]).runs] == [0, 3, 0, 3]
+    _, rows = dry_run(tmp_path, path, "--set", "seeds=5")
+    assert len(rows) == 10
+
+
+@pytest.mark.parametrize("value,words", [
+    ("0", "--set seeds: must be >= 1"),
+    ("[1, 1]", "--set seeds: lists a seed twice"),
+    ("x", "--set seeds: must be a count or a list"),
+    ("100000", "--set seeds: up to 100,000 runs"),
+])
+def test_bad_set_seeds_name_the_flag(tmp_path, value, words):
+    out = invoke("run", suite(tmp_path), "--dry-run", "--set", f"seeds={value}", "--results", tmp_path / "results")
+    assert out.exit_code == 2 and words in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
