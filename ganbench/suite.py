@@ -29,6 +29,7 @@ import yaml
 from . import yamlsafe
 from .config import MAX_SEED, ConfigError, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
+from .suggest import did_you_mean
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers")
 SEEDS_KEY = "seeds"  # a suite key that `--set` may also override
@@ -135,7 +136,7 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
         raise ConfigError("", "a suite must be a mapping with at least `name` and `base`")
     for key in raw:
         if key not in SUITE_KEYS:
-            raise ConfigError(str(key), f"unknown suite key; known: {', '.join(SUITE_KEYS)}")
+            raise ConfigError(str(key), f"unknown suite key{did_you_mean(key, SUITE_KEYS)}; known: {', '.join(SUITE_KEYS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {shown(name)}")
@@ -207,7 +208,7 @@ def expand_matrix(matrix, exclude, include, n_seeds: int = 1) -> list[tuple[str,
     for i, ex in enumerate(exclude):
         unknown = [k for k in ex if k not in matrix]
         if unknown:
-            raise ConfigError(f"exclude[{i}].{unknown[0]}", "is not a matrix axis")
+            raise ConfigError(f"exclude[{i}].{unknown[0]}", f"is not a matrix axis{did_you_mean(unknown[0], matrix)}")
         cells = [c for c in cells if not all(_matches(c[k], v) for k, v in ex.items())]
     out = [("matrix", c) for c in cells]
     originals = [dict(c) for c in cells]
