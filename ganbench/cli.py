@@ -95,11 +95,12 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     claimed before they train: several `ganbench run` on one results folder (on one
     machine or many sharing it) split the runs, and each run is trained once.
     """
-    from .suite import SuiteError, load_suite
+    from . import api  # the command is a thin layer over the Python API
+    from .suite import SuiteError
 
     registry = _registry()
     try:
-        s = load_suite(suite, registry, overrides)
+        s = api.load_suite(suite, overrides, registry)
     except SuiteError as e:
         fail(str(e))
     if dry_run:  # nothing trains: no torch (a second, not seconds), and no device is used
@@ -110,17 +111,15 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
         return
     from .build import resolve_devices
     from .executors import ExecutorError
-    from .runner import SuiteInvalid, Terminated, run_suite
+    from .runner import SuiteInvalid, Terminated
 
     try:
         dev = resolve_devices(devices)
     except ValueError as e:
         fail(str(e))
-    # A run that hangs inside a plugin can only be stopped from outside its process.
-    executor = executor or ("local" if jobs == 1 and not timeout else "process")
     try:
-        outcome = run_suite(s, registry, results, dev, rerun=rerun, executor=executor, jobs=jobs, threads=threads, address=address,
-                            loggers=list(loggers), timeout=timeout)
+        outcome = api.run_suite(s, results, devices=dev, rerun=rerun, jobs=jobs, executor=executor, threads=threads,
+                                address=address, loggers=loggers, timeout=timeout, registry=registry)
     except (SuiteInvalid, ExecutorError) as e:
         fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
     except KeyboardInterrupt as e:

@@ -67,9 +67,12 @@ def test_commands_that_train_nothing_import_no_torch(tmp_path, suites, case):
 
 
 def test_the_builtin_plugins_register_without_torch():
-    """The registry, a suite's validation and the contracts, in a fresh interpreter."""
+    """The registry, a suite's validation, the contracts and the Python API's import, in a
+    fresh interpreter."""
     code = (
         "import sys\n"
+        "import ganbench, ganbench.api\n"
+        "ganbench.run_suite, ganbench.load_results, ganbench.sample\n"  # the API, re-exported lazily
         "from ganbench.plugins import load_registry\n"
         "from ganbench.suite import expand\n"
         "from ganbench.contracts import DataSpec, GanData, Loss, Models\n"
