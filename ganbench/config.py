@@ -17,9 +17,10 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .optimizers import OPTIMIZERS
+from .optimizers import OPTIONS as OPTIMIZERS  # names and options only: no torch
 from .plugins import PluginError, Registry
 from .store import D_WEIGHTS
+from .suggest import did_you_mean
 
 DEFAULTS: dict[str, Any] = {
     "dataset": "mnist5k",  # ships inside a pip package: works offline
@@ -238,7 +239,8 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     """Check every key of a merged config; return it normalized (canonical types)."""
     unknown = sorted(set(cfg) - set(DEFAULTS) - {"steps"})
     if unknown:
-        raise ConfigError(unknown[0], f"unknown key; known keys: {', '.join(sorted(DEFAULTS))}, steps")
+        known = [*sorted(DEFAULTS), "steps"]
+        raise ConfigError(unknown[0], f"unknown key{did_you_mean(unknown[0], known)}; known keys: {', '.join(known)}")
     out: dict[str, Any] = {}
     out["dataset"] = _plugin(cfg, "dataset", registry)
     out["architecture"] = _plugin(cfg, "architecture", registry, skip=2, defaults=arch_defaults)
@@ -340,7 +342,7 @@ def _int(key, value, low=-MAX_INT, high=MAX_INT) -> int:
 
 def _choice(key, value, choices) -> str:
     if value not in choices:
-        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {shown(value)}")
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {shown(value)}{did_you_mean(value, choices)}")
     return value
 
 
@@ -356,7 +358,8 @@ def _optimizer(value) -> dict:
     allowed = OPTIMIZERS[name][1] | {"name", "lr"}
     for k in spec:
         if k not in allowed:
-            raise ConfigError(f"optimizer.{k}", f"not an option of {name}; options: {', '.join(sorted(allowed - {'name'}))}")
+            options = sorted(allowed - {"name"})
+            raise ConfigError(f"optimizer.{k}", f"not an option of {name}{did_you_mean(k, options)}; options: {', '.join(options)}")
     if "lr" not in spec:
         raise ConfigError("optimizer.lr", f"{name} needs a learning rate")
     out = {"name": name, "lr": _number("optimizer.lr", spec["lr"], low=0, high=MAX_LR, low_open=True)}
@@ -405,7 +408,7 @@ def _eval(value) -> dict:
     spec = {**EVAL_DEFAULTS, **_mapping("eval", value)}
     extra = sorted(set(spec) - set(EVAL_DEFAULTS))
     if extra:
-        raise ConfigError(f"eval.{extra[0]}", f"unknown key; known keys: {', '.join(EVAL_DEFAULTS)}")
+        raise ConfigError(f"eval.{extra[0]}", f"unknown key{did_you_mean(extra[0], EVAL_DEFAULTS)}; known keys: {', '.join(EVAL_DEFAULTS)}")
     out = {"every": _interval("eval.every", spec["every"], allow_none=True)}
     for key in ("samples", "curve_samples"):
         out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], MIN_EVAL_SAMPLES, MAX_EVAL_SAMPLES)
@@ -448,8 +451,9 @@ def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
             spec[k] = v
     for k, v in spec.items():
         if k not in params and not takes_any:
-            known = ", ".join(n for n, p in params.items() if p.kind is not p.VAR_KEYWORD) or "none"
-            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {shown(name)}; options: {known}")
+            known = [n for n, p in params.items() if p.kind is not p.VAR_KEYWORD]
+            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {shown(name)}{did_you_mean(k, known)}; "
+                              f"options: {', '.join(known) or 'none'}")
         if k in hints:
             spec[k] = _typed(f"{kind}.{k}", v, hints[k])
     for n, p in params.items():
@@ -475,7 +479,7 @@ def _typed(key, value, hint):
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {shown(value)}")
+            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {shown(value)}{did_you_mean(value, args)}")
         return value
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in args:

@@ -30,6 +30,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from . import PLUGIN_API_VERSION, hookspecs
 from .contracts import Loss
+from .suggest import did_you_mean
 
 ENTRY_POINT_GROUP = "ganbench"
 BUILTIN_DIST = "ganbench"  # the built-ins' distribution: always loaded
@@ -85,7 +86,7 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             available = ", ".join(sorted(self.entries[kind])) or "none"
-            msg = f"unknown {kind} {_NAME_REPR.repr(name)}; available: {available}"
+            msg = f"unknown {kind} {_NAME_REPR.repr(name)}{did_you_mean(name, self.entries[kind])}; available: {available}"
             if self.broken:  # the name may be what a broken plugin would have provided
                 reasons = "; ".join(f"{p}: {r}" for p, r in sorted(self.broken.items()))
                 msg += f" (broken plugins: {reasons})"

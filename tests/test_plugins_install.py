@@ -14,6 +14,7 @@ from ganbench.cli import main
 from plugin_helpers import BROKEN_PLUGINS, write_dist
 
 PACKAGE = Path(__file__).resolve().parents[1] / "plugins" / "ganbench-sngan"
+PINNED = "ganbench-sngan,fake-raises"  # the plugin set these tests use (GANBENCH_PLUGINS)
 SUITE = """
 name: sngan-installed
 base:
@@ -55,7 +56,7 @@ def test_ganbench_plugins_lists_the_installed_package_with_its_version(installed
     root, site = installed
     importlib.invalidate_caches()  # pip wrote to site-packages after this process started
     monkeypatch.syspath_prepend(str(site))
-    out = CliRunner().invoke(main, ["plugins"], env={"COLUMNS": "400"})
+    out = CliRunner().invoke(main, ["plugins"], env={"COLUMNS": "400", "GANBENCH_PLUGINS": PINNED})
     assert out.exit_code == 0, out.stderr
     row = next(r for r in out.stdout.splitlines() if "ganbench-sngan" in r)
     assert "0.1.0" in row and "sngan-cnn" in row and "ragan" in row and "swissroll" in row
@@ -66,7 +67,7 @@ def test_a_suite_benchmarks_the_plugin_against_a_builtin(installed):
     root, site = installed
     exe = Path(sys.executable).with_name("ganbench")  # the console script pip installed with ganbench
     cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "ganbench.cli"]
-    env = {"PYTHONPATH": str(site), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    env = {"PYTHONPATH": str(site), "COLUMNS": "200", "OMP_NUM_THREADS": "1", "GANBENCH_PLUGINS": PINNED}
     out = subprocess.run([*cli, "run", str(root / "suite.yaml"), "--results", str(root / "results")], capture_output=True, text=True, env={**_base_env(), **env}, timeout=300)
     assert out.returncode == 0, out.stderr
     records = [json.loads(p.read_text()) for p in (root / "results" / "sngan-installed").glob("*/run.json")]

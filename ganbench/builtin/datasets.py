@@ -2,15 +2,14 @@
 
 Images are uint8 (N, C, H, W), scaled to [-1, 1] by the runner (loaders in
 ``image_datasets``); 2-D points and tabular rows are float, already scaled.
+torch and numpy are imported inside the loaders: registering the datasets (and
+validating a suite against their signatures) does not import them.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-
-import numpy as np
-import torch
 
 from ..contracts import GanData
 from ..hookspecs import hookimpl
@@ -35,6 +34,8 @@ def register_datasets(register):
 
 
 def _mixture(centres: torch.Tensor, std: float, n_train: int, n_test: int, seed: int) -> GanData:
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     k = len(centres)
 
@@ -49,12 +50,16 @@ def _mixture(centres: torch.Tensor, std: float, n_train: int, n_test: int, seed:
 
 def ring8(n_train: int = 20000, n_test: int = 2500, std: float = 0.01, seed: int = 0) -> GanData:
     """8 Gaussians evenly on the unit circle, sigma 0.01 (the VEEGAN / PacGAN ring)."""
+    import torch
+
     angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
     return _mixture(torch.stack([angles.cos(), angles.sin()], 1), std, n_train, n_test, seed)
 
 
 def grid25(n_train: int = 20000, n_test: int = 2500, std: float = 0.05, seed: int = 0) -> GanData:
     """25 Gaussians on the grid {-4, -2, 0, 2, 4}^2, sigma 0.05 (the VEEGAN / PacGAN grid)."""
+    import torch
+
     ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     centres = torch.cartesian_prod(ticks, ticks)
     return _mixture(centres, std, n_train, n_test, seed)
@@ -73,7 +78,9 @@ def tabular_csv(
     standard deviation (kept in `info` to map samples back). Non-numeric columns other
     than `label` are dropped and listed in `info`; rows with missing values are dropped.
     """
+    import numpy as np
     import pandas as pd
+    import torch
 
     if Path(path).exists() and not Path(path).is_file():  # /dev/zero, a FIFO: would never end
         raise ValueError(f"tabular-csv: {path} is not a regular file")
