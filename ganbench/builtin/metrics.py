@@ -1,0 +1,13 @@
+"""The built-in metric plugins, registered exactly as a third party's would be.
+
+They are off unless a run enables them: ``eval: {metrics: {tabular-quality: {}}}``.
+"""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def register_metrics(register):
+    pass
