@@ -6,8 +6,9 @@ They are off unless a run enables them: ``eval: {metrics: {tabular-quality: {}}}
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
+from ..metrics.tabular import TabularQuality
 
 
 @hookimpl
 def register_metrics(register):
-    pass
+    register("tabular-quality", TabularQuality)
