@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from ..metrics.tabular import TabularQuality
+from ..metrics.utility import CAS, Augmentation
 
 
 @hookimpl
 def register_metrics(register):
     register("tabular-quality", TabularQuality)
+    register("cas", CAS)
+    register("augmentation", Augmentation)
