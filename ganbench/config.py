@@ -260,7 +260,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
     out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
     out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
-    out["keep_best"] = _keep_best(cfg["keep_best"])
+    out["keep_best"] = _keep_best(cfg["keep_best"], registry)
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
     out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
@@ -288,10 +288,17 @@ def _bool(key: str, value) -> bool:
     return value
 
 
-def _keep_best(value) -> str:
+def _keep_best(value, registry: Registry | None = None) -> str:
     if value in (None, "none"):
         return "none"
-    from .metrics.keys import direction
+    from .metrics.keys import direction as known
+
+    def direction(metric):  # ganbench's own keys, then those metric plugins declare
+        if known(metric) is not None or registry is None:
+            return known(metric)
+        from .metrics.plugin import registry_direction
+
+        return registry_direction(metric, registry)
 
     metric, _, how = str(value).partition(":")
     if not re.fullmatch(r"[A-Za-z0-9_.]+", metric) or how not in ("", "lower", "higher"):

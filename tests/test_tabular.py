@@ -85,9 +85,20 @@ def test_eval_metrics_are_validated_and_keep_old_run_ids():
     assert plain["eval"]["metrics"] == {} and "metrics" not in identity(plain)["eval"]  # ADDED_DEFAULTS: ids unchanged
     on = resolve([("base", {**base, "eval": {"metrics": {"tabular-quality": None}}})], registry)
     assert on["eval"]["metrics"] == {"tabular-quality": {}} and identity(on)["eval"]["metrics"] == {"tabular-quality": {}}
+    assert resolve([("base", {**base, "keep_best": "tab_detection"})], registry)["keep_best"] == "tab_detection:higher"  # a plugin's direction
     with pytest.raises(ConfigError, match="unknown metric 'nope'"):
         resolve([("base", {**base, "eval": {"metrics": {"nope": {}}}})], registry)
     with pytest.raises(ConfigError, match=r"eval.metrics.tabular-quality.rows: not an option"):
         resolve([("base", {**base, "eval": {"metrics": {"tabular-quality": {"rows": 3}}}})], registry)
     with pytest.raises(ConfigError, match=r"eval.metrics.tabular-quality.max_rows: must be an integer"):
         resolve([("base", {**base, "eval": {"metrics": {"tabular-quality": {"max_rows": "many"}}}})], registry)
+
+
+def test_a_metric_for_other_data_is_skipped_with_a_note():
+    from ganbench.builtin.datasets import ring8
+    from ganbench.metrics import make_evaluator
+
+    registry = make_registry()
+    cfg = resolve([("base", {"dataset": "ring8", "architecture": "mlp", "steps": 2, "eval": {"metrics": {"tabular-quality": {}}}})], registry)
+    evaluator = make_evaluator(cfg, ring8(n_train=100, n_test=50), torch.device("cpu"), registry)
+    assert evaluator.metrics == {} and any("tabular-quality skipped" in n for n in evaluator.notes)
