@@ -30,7 +30,7 @@ import torch
 
 from .plugin import Context, Metric
 
-SCORES = ("tab_column_shapes", "tab_pair_trends", "tab_detection", "tab_ml_efficacy")
+MODEL_SEED = 0  # NumPy's global seed for SDMetrics' models (recorded in the protocol)
 
 
 def _sdmetrics():
@@ -88,7 +88,7 @@ class TabularQuality(Metric):
         out = {
             "sdmetrics": _sdmetrics().__version__, "real_split": split, "real_rows": len(real),
             "synthetic_rows": min(self.max_rows, ctx.samples), "pair_coefficient": "Pearson",
-            "detection": "LogisticDetection" if self.detection else "off",
+            "detection": "LogisticDetection" if self.detection else "off", "model_seed": MODEL_SEED,
         }
         if self.ml_efficacy and target is not None:
             out.update(target=target, ml_model=self._efficacy_metric(ctx, task).__name__)
@@ -128,10 +128,12 @@ class TabularQuality(Metric):
         categorical = {target} if task == "classification" else set()
         numeric = [c for c in real_df.columns if c not in categorical]
         out = {}
-        # SDMetrics' models and detection folds draw from NumPy's global RNG: seed it from the
-        # run (a decision tree otherwise scores differently each time) and restore it after.
+        # SDMetrics' models and detection folds draw from NumPy's global RNG: seed it (a decision
+        # tree otherwise scores differently each time) and restore it after. The seed is fixed,
+        # not the run's: every run's rows are scored by the same models, and the real-on-real
+        # ceiling is one number per dataset.
         state = np.random.get_state()
-        np.random.seed(ctx.seed)
+        np.random.seed(MODEL_SEED)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -158,9 +160,9 @@ class TabularQuality(Metric):
             out["tab_detection"] = float(LogisticDetection.compute(real_df, synth_df, metadata))
         if self.ml_efficacy and target is not None:
             metric = self._efficacy_metric(ctx, task)
-            out["tab_ml_efficacy"] = _efficacy(metric, real_df, synth_df, metadata, target, ctx.seed)
+            out["tab_ml_efficacy"] = _efficacy(metric, real_df, synth_df, metadata, target, MODEL_SEED)
             train_df = self._frame(ctx.data.train, ctx, target, task)
-            out["tab_ml_efficacy_real"] = _efficacy(metric, real_df, train_df, metadata, target, ctx.seed)
+            out["tab_ml_efficacy_real"] = _efficacy(metric, real_df, train_df, metadata, target, MODEL_SEED)
 
 
 def _efficacy(metric, test_df, train_df, metadata, target, seed: int) -> float:
