@@ -328,8 +328,12 @@ def set_current(registry: Registry) -> None:
 
 
 def current_registry() -> Registry:
-    """The registry set by the last Builder of this process, else the installed plugins'."""
-    return _CURRENT if _CURRENT is not None else load_registry()
+    """The registry set by the last Builder of this process, else the installed plugins'
+    (loaded once, then kept)."""
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = load_registry()
+    return _CURRENT
 
 
 def load_registry(allow: Iterable[str] | None = None, no_plugins: bool = False) -> Registry:

@@ -50,3 +50,19 @@ def test_cas_with_real_images_is_near_the_real_ceiling(held_out):
     # still carry some of what it knows (distillation), a limit of CAS with a labeller.
     noise = torch.randint(0, 256, (500, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     assert CAS(steps=60)(noise, ctx)["cas"] < out["cas"] - 0.25
+
+
+def test_utility_metrics_skip_unlabelled_data_with_a_note():
+    from ganbench.config import resolve
+    from ganbench.metrics import make_evaluator
+    from ganbench.testing import make_registry, tiny_data
+
+    registry = make_registry()
+    data = tiny_data("image", n=64, num_classes=2)
+    data.train_labels = data.test_labels = None
+    data.num_classes = None
+    cfg = resolve([("base", {"dataset": "digits", "architecture": "dcgan", "steps": 2,
+                             "eval": {"inception": "off", "metrics": {"cas": {}, "augmentation": {"seeds": 1}}}})], registry)
+    evaluator = make_evaluator(cfg, data, CPU, registry)
+    assert any(n.startswith("cas skipped") for n in evaluator.notes) and any(n.startswith("augmentation skipped") for n in evaluator.notes)
+    assert not any(k.startswith(("cas.", "augmentation.")) for k in evaluator.protocol)

@@ -130,6 +130,7 @@ class Evaluator:
         for name, metric in self.metrics.items():
             fields = metric.protocol(self.context)
             self.protocol.update({f"{name}.{k}": v for k, v in fields.items()})
+        self.notes.extend(n for n in self.context.notes if n not in self.notes)  # run.json keeps set-up notes
 
     def _score_plugins(self, x: torch.Tensor, final: bool) -> dict:
         out: dict = {}
