@@ -29,14 +29,14 @@ def test_augmentation_with_real_images_as_synthetic(held_out):
     data, ctx, rest = held_out
     xs = data.train[rest]
     assert (ctx.classifier.predict(xs).argmax(1) == data.train_labels[rest]).float().mean() > 0.95  # argmax = true labels
-    metric = Augmentation(real=300, seeds=1, steps=100)
+    metric = Augmentation(real=300, seeds=1, steps=80)
     out = metric(xs, ctx)
     assert set(out) == set(Augmentation.directions)
     assert out["aug_gain_argmax"] >= -0.01  # more (correctly labelled) data does not hurt
     # The argmax scheme is training on the true labels (the classifier agrees with them).
     subset = metric._subset(data)
     truth = train_classifier(torch.cat([data.train[subset], xs]), torch.cat([data.train_labels[subset], data.train_labels[rest]]),
-                             10, 20_000, 100, 128, CPU)
+                             10, 20_000, 80, 128, CPU)
     assert out["aug_acc_argmax"] == pytest.approx(accuracy(truth, data.test, data.test_labels, 10, CPU), abs=0.03)
     protocol = metric.protocol(ctx)
     assert protocol["seeds"] == "20000" and protocol["real"] == 300 and protocol["synthetic"] == len(rest)
