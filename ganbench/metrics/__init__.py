@@ -139,7 +139,7 @@ class Evaluator:
                 continue
             self.context.final = final
             values = metric(x, self.context)
-            declared = type(metric).directions if hasattr(type(metric), "directions") else metric.directions
+            declared = metric.directions
             for key, value in values.items():
                 if key not in declared:
                     raise ValueError(f"metric {name!r} returned {key!r}, which it does not declare in `directions`")

@@ -100,5 +100,7 @@ def make_metrics(specs: dict, registry, kind: str) -> tuple[dict, list[str]]:
         metric = entry.factory(**options)
         if not isinstance(metric, Metric):
             raise TypeError(f"metric {name!r} ({entry.plugin}) returned {type(metric).__name__}, not Metric")
+        if not metric.directions:  # a factory function declared them, not the class
+            metric.directions = dict(entry.factory.directions)
         out[name] = metric
     return out, notes
