@@ -60,7 +60,7 @@ NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
-ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True, "callbacks": [], "precision": "fp32"}
+ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True, "callbacks": [], "precision": "fp32", "eval.metrics": {}}
 
 
 def identity(config: dict) -> dict:
@@ -88,6 +88,7 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "classifier_floor": None,  # held-out accuracy the mode classifier must reach; null = the dataset's floor
     "mode_min_share": 0.1,  # a mode is covered with >= 10% of its fair share N/K of samples (at least 1); 0 = any sample
     "confidence": 0.9,  # confident_frac: share of samples whose top class probability is >= this
+    "metrics": {},  # metric plugins beyond the built-in families: {name: {option: value}} (ganbench.metrics.plugin)
 }
 INCEPTION = ("auto", "on", "off", "require")  # require: a synonym of on (stored as on: same run id)
 MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
@@ -256,12 +257,12 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
         raise ConfigError("epochs", "set exactly one of `epochs` and `steps`")
     length = "epochs" if "epochs" in cfg else "steps"
     out[length] = _int(length, cfg[length], low=1)
-    out["eval"] = _eval(cfg["eval"])
+    out["eval"] = _eval(cfg["eval"], registry)
     out["log_every"] = _interval("log_every", cfg["log_every"])
     out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
     out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
     out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
-    out["keep_best"] = _keep_best(cfg["keep_best"])
+    out["keep_best"] = _keep_best(cfg["keep_best"], registry)
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
     out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
@@ -289,10 +290,17 @@ def _bool(key: str, value) -> bool:
     return value
 
 
-def _keep_best(value) -> str:
+def _keep_best(value, registry: Registry | None = None) -> str:
     if value in (None, "none"):
         return "none"
-    from .metrics.keys import direction
+    from .metrics.keys import direction as known
+
+    def direction(metric):  # ganbench's own keys, then those metric plugins declare
+        if known(metric) is not None or registry is None:
+            return known(metric)
+        from .metrics.plugin import registry_direction
+
+        return registry_direction(metric, registry)
 
     metric, _, how = str(value).partition(":")
     if not re.fullmatch(r"[A-Za-z0-9_.]+", metric) or how not in ("", "lower", "higher"):
@@ -404,7 +412,7 @@ def _d_pretrain(value):
     return {"steps": _int("d_pretrain.steps", spec["steps"], low=1)}
 
 
-def _eval(value) -> dict:
+def _eval(value, registry: Registry | None = None) -> dict:
     spec = {**EVAL_DEFAULTS, **_mapping("eval", value)}
     extra = sorted(set(spec) - set(EVAL_DEFAULTS))
     if extra:
@@ -430,6 +438,28 @@ def _eval(value) -> dict:
     out["classifier_floor"] = None if floor is None else _number("eval.classifier_floor", floor, low=0, high=1)
     out["mode_min_share"] = _number("eval.mode_min_share", spec["mode_min_share"], low=0)
     out["confidence"] = _number("eval.confidence", spec["confidence"], low=0, high=1, low_open=True)
+    out["metrics"] = _metrics(spec["metrics"], registry)
+    return out
+
+
+def _metrics(value, registry: Registry | None) -> dict:
+    """eval.metrics: {name: {options} | null} (or a list of names), each checked like a plugin's options."""
+    if isinstance(value, list):
+        value = {name: {} for name in value}
+    spec = _mapping("eval.metrics", value)
+    out = {}
+    for name, options in spec.items():
+        if options is None:
+            options = {}
+        if not isinstance(options, dict) or "name" in options:
+            raise ConfigError(f"eval.metrics.{name}", f"must be a mapping of the metric's options, got {shown(options)}")
+        if registry is None:
+            raise ConfigError("eval.metrics", "metric plugins need the plugin registry to be checked")
+        try:
+            checked = _plugin({"metric": {"name": name, **options}}, "metric", registry)
+        except ConfigError as e:
+            raise ConfigError(f"eval.metrics.{name}{e.key[len('metric'):]}" if e.key.startswith("metric.") else "eval.metrics", e.message) from None
+        out[str(name)] = {k: v for k, v in checked.items() if k != "name"}
     return out
 
 

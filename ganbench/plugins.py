@@ -51,6 +51,7 @@ KINDS = {
     "executor": "register_executors",
     "logger": "register_loggers",
     "callback": "register_callbacks",
+    "metric": "register_metrics",
 }
 
 
@@ -256,6 +257,12 @@ def check_factory(kind: str, name, factory) -> None:
         raise RegistrationError(f"{kind} {name!r}: factory {factory!r} is not callable")
     if kind == "loss" and inspect.isclass(factory) and not issubclass(factory, Loss):
         raise RegistrationError(f"loss {name!r}: {factory.__name__} is not a subclass of ganbench.contracts.Loss")
+    if kind == "metric":
+        from .metrics.plugin import metric_problem  # torch is imported only when a metric registers
+
+        problem = metric_problem(factory)
+        if problem:
+            raise RegistrationError(f"metric {name!r}: {problem}")
     if kind == "architecture":
         try:
             params = list(inspect.signature(factory).parameters.values())
@@ -309,6 +316,25 @@ def build_registry(pm: PluginManager) -> Registry:
             reg.entries[e.kind][e.name] = e
         reg.plugins[plugin_id] = (dist, version)
     return reg
+
+
+# The registry of the runs this process is building (set by build.Builder): the evaluator
+# finds the metric plugins a run enables in it.
+_CURRENT: Registry | None = None
+
+
+def set_current(registry: Registry) -> None:
+    global _CURRENT
+    _CURRENT = registry
+
+
+def current_registry() -> Registry:
+    """The registry set by the last Builder of this process, else the installed plugins'
+    (loaded once, then kept)."""
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = load_registry()
+    return _CURRENT
 
 
 def load_registry(allow: Iterable[str] | None = None, no_plugins: bool = False) -> Registry:

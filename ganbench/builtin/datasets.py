@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 from ..contracts import GanData
 from ..hookspecs import hookimpl
@@ -28,6 +29,7 @@ def register_datasets(register):
     register("ring8", ring8)
     register("grid25", grid25)
     register("tabular-csv", tabular_csv)
+    register("sklearn-table", sklearn_table)
 
 
 # ---------------------------------------------------------------- 2-D mixtures
@@ -118,5 +120,59 @@ def tabular_csv(
         info={
             "source": str(path), "columns": list(map(str, features.columns)), "classes": classes,
             "mean": mean.tolist(), "std": std.tolist(), "dropped_columns": dropped, "dropped_rows": rows,
+        },
+    )
+
+
+# scikit-learn's bundled tables (offline): loader, target column, task.
+SKLEARN_TABLES = {
+    "wine": ("load_wine", "classification"),  # 178 rows, 13 features, 3 cultivars
+    "breast_cancer": ("load_breast_cancer", "classification"),  # 569 rows, 30 features, malignant/benign
+    "diabetes": ("load_diabetes", "regression"),  # 442 rows, 10 features, disease progression after a year
+}
+
+
+def sklearn_table(
+    table: Literal["wine", "breast_cancer", "diabetes"] = "wine",
+    test_fraction: float = 0.2,  # held out by a fixed shuffle
+    seed: int = 0,  # the shuffle behind the split; fixed so every run sees the same split
+) -> GanData:
+    """A table bundled with scikit-learn (no download), standardized like `tabular-csv`
+    with the training rows' mean and standard deviation.
+
+    The target is the last column, generated like the others (so synthetic rows carry
+    one, as ML efficacy needs); `info` names it (`target`, `target_index`, `task`). For a
+    classification table its class codes are also the labels, and `classes` their names.
+    """
+    import sklearn.datasets
+
+    if table not in SKLEARN_TABLES:
+        raise ValueError(f"sklearn-table: table must be one of {', '.join(SKLEARN_TABLES)}, got {table!r}")
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"sklearn-table: test_fraction must be in [0, 1), got {test_fraction}")
+    loader, task = SKLEARN_TABLES[table]
+    bunch = getattr(sklearn.datasets, loader)()
+    features = np.asarray(bunch.data, dtype=np.float32)
+    target = np.asarray(bunch.target)
+    x = torch.as_tensor(np.concatenate([features, target.astype(np.float32)[:, None]], 1))  # (N, F + 1)
+    columns = [str(c) for c in bunch.feature_names] + ["target"]
+    classification = task == "classification"
+    y = torch.as_tensor(target, dtype=torch.int64) if classification else None
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_test = min(math.ceil(test_fraction * len(x)), len(x) - 1) if test_fraction > 0 else 0
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    mean = x[train_idx].mean(0)
+    std = x[train_idx].std(0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    x = (x - mean) / std
+    classes = [str(c) for c in bunch.target_names] if classification else None
+    return GanData(
+        x[train_idx], "tabular", take(y, train_idx),
+        x[test_idx] if n_test else None, take(y, test_idx) if n_test else None,
+        num_classes=len(classes) if classes else None,
+        info={
+            "source": f"sklearn.datasets.{loader}", "columns": columns, "classes": classes,
+            "target": "target", "target_index": len(columns) - 1, "task": task,
+            "mean": mean.tolist(), "std": std.tolist(),
         },
     )
