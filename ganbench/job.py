@@ -170,7 +170,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         data = builder.data(cfg["dataset"])
         # Before seeding: building the evaluator may train (and cache) a classifier, and
         # whether it had to must not change this run's random numbers.
-        evaluator = metrics.make_evaluator(cfg, data, device) if cfg["eval"]["every"] != "none" else None
+        evaluator = metrics.make_evaluator(cfg, data, device, builder.registry) if cfg["eval"]["every"] != "none" else None
         record["protocol"] = dict(getattr(evaluator, "protocol", {}))
         record["notes"] = list(getattr(evaluator, "notes", []))
         seed_everything(cfg["seed"])  # from the run's seed alone: any worker, any slot

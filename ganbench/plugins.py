@@ -318,23 +318,16 @@ def build_registry(pm: PluginManager) -> Registry:
     return reg
 
 
-# The registry of the runs this process is building (set by build.Builder): the evaluator
-# finds the metric plugins a run enables in it.
-_CURRENT: Registry | None = None
-
-
-def set_current(registry: Registry) -> None:
-    global _CURRENT
-    _CURRENT = registry
+_INSTALLED: Registry | None = None
 
 
 def current_registry() -> Registry:
-    """The registry set by the last Builder of this process, else the installed plugins'
-    (loaded once, then kept)."""
-    global _CURRENT
-    if _CURRENT is None:
-        _CURRENT = load_registry()
-    return _CURRENT
+    """The installed plugins' registry, loaded once: the fallback for callers that have no
+    registry of their own (the runner always passes the run's)."""
+    global _INSTALLED
+    if _INSTALLED is None:
+        _INSTALLED = load_registry()
+    return _INSTALLED
 
 
 def load_registry(allow: Iterable[str] | None = None, no_plugins: bool = False) -> Registry:

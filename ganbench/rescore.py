@@ -63,7 +63,7 @@ def rescore_run(run_dir: Path, builder: Builder, device: torch.device, samples=N
             G = builder.models(cfg, data).generator
         weights = run_dir / str(record.get("generator_file", G_WEIGHTS))  # e.g. G_ema.pt: the scored G
         fit_weights(G, load_weights(weights), weights)
-        evaluator = make_evaluator(cfg, data, device)
+        evaluator = make_evaluator(cfg, data, device, builder.registry)
         scores = evaluator(G.to(device), evaluator.total_steps)  # the last step: the final protocol
     except WeightsError as e:
         raise RescoreError(str(e)) from None
@@ -115,7 +115,7 @@ def score_images(folder: Path, dataset: dict, builder: Builder, device: torch.de
         raise RescoreError(f"dataset {dataset['name']} is not images")
     x = load_images(folder, tuple(data.train.shape[1:]))
     cfg = eval_options(cfg, len(x), inception, weights)
-    evaluator = make_evaluator(cfg, data, device)
+    evaluator = make_evaluator(cfg, data, device, registry)
     with torch.random.fork_rng(devices=[]):
         scores = evaluator._score(x)
     return {"metrics": {k: float(v) for k, v in scores.items()}, "protocol": evaluator.protocol, "notes": evaluator.notes, "images": len(x)}

@@ -226,8 +226,8 @@ class Evaluator:
 def make_evaluator(cfg: dict, data: GanData, device: torch.device, registry=None) -> Evaluator:
     """An ``evaluate(generator, step) -> {metric: number}`` for this run (see Evaluator).
 
-    registry: where the metric plugins of ``eval.metrics`` are looked up (default: the
-    current one, ``ganbench.plugins.current_registry``)."""
+    registry: where the metric plugins of ``eval.metrics`` are looked up (the runner passes
+    the run's; default: the installed plugins, ``ganbench.plugins.current_registry``)."""
     return Evaluator(cfg, data, device, registry)
 
 
