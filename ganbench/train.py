@@ -209,7 +209,7 @@ def train(
             warm_s, warm_steps = seg, step
         if is_grid:
             path = out_dir / "grids" / _grid_name(step, per_epoch, cfg["grid_every"])
-            save_image(sample(G, fixed_z), path, nrow=8, normalize=True, value_range=(-1, 1))
+            save_image(sample(G, fixed_z, cfg["eval"].get("g_mode", "eval")), path, nrow=8, normalize=True, value_range=(-1, 1))
             for logger in loggers:
                 logger.log_image("samples", path, step)
         if is_log or is_eval:
