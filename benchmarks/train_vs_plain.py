@@ -7,6 +7,7 @@ G update reusing that fake batch. Prints steady-state images/s of each and their
 
     python benchmarks/train_vs_plain.py                       # 28x28 mnist5k, CPU or GPU
     python benchmarks/train_vs_plain.py --image-size 64 --channels 3 --width 64 --steps 300
+    python benchmarks/train_vs_plain.py --device cuda --batch-size 128 512 1024 --precision fp32 bf16
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def main():
     ap.add_argument("--image-size", type=int, default=28)
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--width", type=int, default=32, help="ngf = ndf")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, nargs="+", default=[64], help="one or more (a sweep)")
+    ap.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"],
+                    help="ganbench's precision setting(s) to sweep; the plain loop is always fp32")
     ap.add_argument("--z-dim", type=int, default=100)
     ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--warmup", type=int, default=20, help="steps excluded from the timing (both loops)")
@@ -73,38 +76,40 @@ def main():
 
     device = resolve_device(args.device)
     registry = load_registry()
-    layers = [("benchmark", {
-        "dataset": {"name": args.dataset, "image_size": args.image_size, "channels": args.channels},
-        "architecture": {"name": "dcgan", "ngf": args.width, "ndf": args.width},
-        "loss": "vanilla",
-        "optimizer": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]},
-        "batch_size": args.batch_size, "z_dim": args.z_dim, "steps": args.steps,
-        "log_every": f"{args.warmup} steps", "grid_every": "none", "eval": {"every": "none"},
-    })]
-    cfg = resolve(layers, registry)
     builder = Builder(registry)
-    data = builder.data(cfg["dataset"])
-
-    seed_everything(0)
-    models = builder.models(cfg, data)
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "grids").mkdir()
-        result = train(cfg, data, models, builder.loss(cfg), device, Path(tmp))
-    ours = result.metrics["train_img_per_s"]
-
-    seed_everything(0)
-    fresh = builder.models(cfg, data)
-    G, D = fresh.generator.to(device).train(), fresh.discriminator.to(device).train()
-    plain = plain_loop(G, D, data.train.to(device), args.steps, args.warmup, args.batch_size, args.z_dim, device)
-
-    params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
     print(f"device: {device_name(device)} ({device}); torch {torch.__version__}")
+    rows = []
+    for bs in args.batch_size:
+        plain = None
+        for precision in args.precision:
+            layers = [("benchmark", {
+                "dataset": {"name": args.dataset, "image_size": args.image_size, "channels": args.channels},
+                "architecture": {"name": "dcgan", "ngf": args.width, "ndf": args.width},
+                "loss": "vanilla",
+                "optimizer": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]},
+                "batch_size": bs, "z_dim": args.z_dim, "steps": args.steps, "precision": precision,
+                "log_every": f"{args.warmup} steps", "grid_every": "none", "eval": {"every": "none"},
+            })]
+            cfg = resolve(layers, registry)
+            data = builder.data(cfg["dataset"])
+            seed_everything(0)
+            models = builder.models(cfg, data)
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "grids").mkdir()
+                result = train(cfg, data, models, builder.loss(cfg), device, Path(tmp))
+            ours = result.metrics["train_img_per_s"]
+            if plain is None:  # the tutorial's fp32 loop, once per batch size
+                seed_everything(0)
+                fresh = builder.models(cfg, data)
+                G, D = fresh.generator.to(device).train(), fresh.discriminator.to(device).train()
+                plain = plain_loop(G, D, data.train.to(device), args.steps, args.warmup, bs, args.z_dim, device)
+                params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
+            rows.append((bs, precision, ours, plain))
     print(f"model: dcgan {args.image_size}x{args.image_size}x{args.channels}, width {args.width}, "
-          f"G {params[0]:,} / D {params[1]:,} parameters; batch {args.batch_size}; "
-          f"{args.steps} steps, first {args.warmup} excluded")
-    print(f"ganbench loop : {ours:10.1f} img/s")
-    print(f"plain loop    : {plain:10.1f} img/s")
-    print(f"ratio ganbench/plain: {ours / plain:.3f}")
+          f"G {params[0]:,} / D {params[1]:,} parameters; {args.steps} steps, first {args.warmup} excluded")
+    print(f"{'batch':>6} {'precision':>9} {'ganbench img/s':>15} {'plain fp32 img/s':>17} {'ratio':>6}")
+    for bs, precision, ours, plain in rows:
+        print(f"{bs:>6} {precision:>9} {ours:>15.1f} {plain:>17.1f} {ours / plain:>6.3f}")
 
 
 if __name__ == "__main__":

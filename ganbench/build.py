@@ -35,6 +35,9 @@ class Builder:
             entry = self.registry.get("dataset", spec["name"])
             data = entry.factory(**_options(spec))
             _expect(data, GanData, "dataset", entry)
+            problem = data_problem(data)
+            if problem:
+                raise ValueError(f"dataset {entry.name!r} ({entry.plugin}) breaks the GanData contract: {problem}")
             self._data[key] = data
         return self._data[key]
 
@@ -52,6 +55,43 @@ class Builder:
         return loss
 
 
+def data_problem(data: GanData) -> str | None:
+    """What in a plugin's GanData would train on garbage without a word, or None.
+
+    Checked once when the dataset is loaded (docs/plugins.md, Datasets): a contract
+    broken here would make every metric of every run on it meaningless.
+    """
+    from .contracts import DATA_KINDS
+
+    x = data.train
+    if data.kind not in DATA_KINDS:
+        return f"kind {str(data.kind)[:40]!r} is not one of {', '.join(DATA_KINDS)}"
+    if not isinstance(x, torch.Tensor) or x.dim() < 2 or len(x) == 0:
+        return "train must be a non-empty tensor (N, *shape)"
+    if data.kind == "image" and x.dim() != 4:
+        return f"images must be (N, C, H, W), got shape {tuple(x.shape)}"
+    if x.dtype != torch.uint8 and not x.is_floating_point():
+        return f"train must be uint8 images or floats, got {x.dtype}"
+    for name, t in (("test", data.test),):
+        if t is not None and (not isinstance(t, torch.Tensor) or tuple(t.shape[1:]) != tuple(x.shape[1:]) or t.dtype != x.dtype):
+            return f"{name} must have train's sample shape {tuple(x.shape[1:])} and dtype {x.dtype}"
+    if x.is_floating_point():
+        if not torch.isfinite(x).all():
+            return "train holds NaN or infinite values"
+        if data.kind == "image" and (x.min() < -1 - 1e-3 or x.max() > 1 + 1e-3):
+            return f"float images must lie in [-1, 1] (or be uint8 in [0, 255]), got [{x.min().item():.3g}, {x.max().item():.3g}]"
+    for name, labels, n in (("train_labels", data.train_labels, len(x)), ("test_labels", data.test_labels, None if data.test is None else len(data.test))):
+        if labels is None:
+            continue
+        if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.dtype not in (torch.int64, torch.int32):
+            return f"{name} must be an int64 tensor (N,)"
+        if n is not None and len(labels) != n:
+            return f"{name} has {len(labels)} labels for {n} samples"
+        if data.num_classes and len(labels) and (labels.min() < 0 or labels.max() >= data.num_classes):
+            return f"{name} must lie in [0, num_classes={data.num_classes})"
+    return None
+
+
 def _options(spec: dict) -> dict:
     return {k: v for k, v in spec.items() if k != "name"}
 
@@ -59,6 +99,20 @@ def _options(spec: dict) -> dict:
 def _expect(obj, cls, what, entry):
     if not isinstance(obj, cls):
         raise TypeError(f"{what} {entry.name!r} ({entry.plugin}) returned {type(obj).__name__}, not {cls.__name__}")
+
+
+def stored_config(cfg, registry: Registry) -> dict:
+    """A run.json's config validated like a suite's before anything is built from it (a
+    tampered run.json must not make the report allocate 128 GB or read /dev/zero).
+
+    d_pretrain is not checked: rebuilding a finished run's models never reads its donor.
+    Raises ConfigError naming the key."""
+    from .config import ConfigError, resolve
+
+    if not isinstance(cfg, dict):
+        raise ConfigError("config", "must be a mapping")
+    layer = {k: v for k, v in cfg.items() if k != "d_pretrain"}
+    return {**resolve([("run.json config", layer)], registry), "d_pretrain": cfg.get("d_pretrain", "none")}
 
 
 def seed_everything(seed: int) -> None:

@@ -17,10 +17,8 @@ evaluation by that metric in ``best.pt``, recorded in run.json as ``best``.
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -58,15 +56,13 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 
 def save(run_dir: Path, state: dict, name: str = CHECKPOINT_FILE) -> None:
     """Write `state` atomically as run_dir/name (and, for the checkpoint, its meta file)."""
+    from .store import save_weights, write_atomic
+
     path = Path(run_dir) / name
-    tmp = path.with_name(f".{name}.{uuid.uuid4().hex}")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    save_weights({"format": FORMAT, **state}, path)
     if name == CHECKPOINT_FILE:
         meta = {"step": state["step"], "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        tmp = path.with_name(f".{CHECKPOINT_META}.{uuid.uuid4().hex}")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, path.with_name(CHECKPOINT_META))
+        write_atomic(path.with_name(CHECKPOINT_META), json.dumps(meta))
 
 
 def load(run_dir: Path, device: torch.device, name: str = CHECKPOINT_FILE) -> dict:

@@ -83,9 +83,10 @@ def main(ctx, no_plugins):
 @click.option("--executor", default=None, metavar="NAME", help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process).")
 @click.option("--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray).")
 @click.option("--logger", "loggers", multiple=True, metavar="NAME", help="Also log to this logger plugin, e.g. tensorboard (repeatable; a suite's `loggers:` adds more).")
+@click.option("--timeout", type=click.FloatRange(1, None), default=None, metavar="SECONDS", help="Fail a run that takes longer, stopping its worker (recorded in run.json env; implies the process executor).")
 @click.option("--threads", default=None, type=click.IntRange(1, 1024), help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.")
 @_interruptible
-def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads, loggers):
+def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads, loggers, timeout):
     """Run every run of SUITE that has not finished yet.
 
     Finished runs (complete or diverged) are skipped, so an interrupted suite is
@@ -108,7 +109,8 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
         dev = resolve_devices(devices)
     except ValueError as e:
         fail(str(e))
-    executor = executor or ("local" if jobs == 1 else "process")
+    # A run that hangs inside a plugin can only be stopped from outside its process.
+    executor = executor or ("local" if jobs == 1 and not timeout else "process")
     console = Console(stderr=False)
     if dry_run:
         _replace_unencodable(sys.stdout)
@@ -128,12 +130,13 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
         return
     try:
         outcome = run_suite(s, registry, results, dev, rerun=rerun, executor=executor, jobs=jobs, threads=threads, address=address,
-                            loggers=list(loggers))
+                            loggers=list(loggers), timeout=timeout)
     except (SuiteInvalid, ExecutorError) as e:
         fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
     except KeyboardInterrupt as e:
         how = "terminated" if isinstance(e, Terminated) else "interrupted"
-        fail(f"{how}: unfinished runs left no folder; run the same command again to finish them", 143 if isinstance(e, Terminated) else 130)
+        fail(f"{how}: unfinished runs left no run folder; run the same command again to finish them (from their checkpoints when they have one)",
+             143 if isinstance(e, Terminated) else 130)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "nothing to run"
     skipped = f", {outcome.skipped} skipped" if outcome.skipped else ""
     elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""

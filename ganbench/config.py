@@ -43,6 +43,16 @@ DEFAULTS: dict[str, Any] = {
     # every 10 minutes of training, `N steps`/`N epochs`, or `none`. Not part of a run's id.
     "checkpoint_every": "auto",
     "keep_best": "none",  # METRIC[:lower|higher]: keep the best evaluation's weights in best.pt
+    # G's update scores the fake batch of D's last update (one G forward per D update, as
+    # the DCGAN tutorial and most reference code do); true draws a fresh batch for it (the
+    # behaviour before this option: one more G forward per step, and one more update of
+    # G's BatchNorm running statistics, which the eval-mode samples use).
+    "g_step_fresh_fake": False,
+    # Code that runs in the loop (ganbench.callbacks): [{name: ema, decay: 0.999}], ...
+    "callbacks": [],
+    # fp32 | bf16 | fp16 (autocast; losses and penalties in fp32; fp16 needs CUDA). It
+    # changes the numbers, so it is part of a run's identity (docs/metrics.md).
+    "precision": "fp32",
 }
 # Keys that change no number a run produces (when to checkpoint): never part of a run id.
 NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
@@ -50,6 +60,9 @@ NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
 ADDED_DEFAULTS: dict[str, Any] = {
+    "g_step_fresh_fake": True,
+    "callbacks": [],
+    "precision": "fp32",
     "eval.g_mode": "eval",  # G was always sampled in eval mode (BatchNorm running statistics) before
 }
 
@@ -200,12 +213,10 @@ def resolve(layers: list[tuple[str, dict]], registry: Registry) -> dict:
         except ConfigError as e:
             raise ConfigError(_where(label, e.key), e.message) from None
     try:
-        loss_name = user.get("loss", DEFAULTS["loss"])
-        loss_name = loss_name.get("name") if isinstance(loss_name, dict) else loss_name
-        loss_factory = None
-        if isinstance(loss_name, str) and loss_name in registry.entries["loss"]:
-            loss_factory = registry.get("loss", loss_name).factory
-        cfg = merge(DEFAULTS, getattr(loss_factory, "defaults", {}) or {})
+        loss_factory, arch_factory = _factory(user, "loss", registry), _factory(user, "architecture", registry)
+        # An architecture's recipe (SNGAN: 5 D steps, Adam betas 0, 0.9), then the loss's.
+        cfg = merge(DEFAULTS, getattr(arch_factory, "defaults", {}) or {})
+        cfg = merge(cfg, getattr(loss_factory, "defaults", {}) or {})
         cfg = merge(cfg, user)
         return validate(cfg, registry, getattr(loss_factory, "architecture_defaults", {}))
     except ConfigError as e:
@@ -214,6 +225,15 @@ def resolve(layers: list[tuple[str, dict]], registry: Registry) -> dict:
             if any(_sets(layer, ".".join(parts[:i])) for i in range(len(parts), 0, -1)):
                 raise ConfigError(_where(label, e.key), e.message) from None
         raise
+
+
+def _factory(user: dict, kind: str, registry: Registry):
+    """The factory the merged user layers name for `kind`, or None (validation says why)."""
+    name = user.get(kind, DEFAULTS[kind])
+    name = name.get("name") if isinstance(name, dict) else name
+    if isinstance(name, str) and name in registry.entries[kind]:
+        return registry.get(kind, name).factory
+    return None
 
 
 def _where(label: str, key: str) -> str:
@@ -250,7 +270,31 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
     out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
     out["keep_best"] = _keep_best(cfg["keep_best"])
+    out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
+    out["callbacks"] = _callbacks(cfg["callbacks"], registry)
+    out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
     return out
+
+
+def _callbacks(value, registry: Registry) -> list[dict]:
+    """A list of callback specs (`name` or {name, **options}), each checked like a plugin's."""
+    if not isinstance(value, list):
+        raise ConfigError("callbacks", f"must be a list of callbacks like [{{name: ema, decay: 0.999}}], got {shown(value)}")
+    out = []
+    for i, spec in enumerate(value):
+        try:
+            out.append(_plugin({"callback": spec}, "callback", registry))
+        except ConfigError as e:
+            raise ConfigError(f"callbacks[{i}]{e.key[len('callback'):]}", e.message) from None
+    if len({c["name"] for c in out}) != len(out):
+        raise ConfigError("callbacks", "names a callback twice")
+    return out
+
+
+def _bool(key: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, got {shown(value)}")
+    return value
 
 
 def _keep_best(value) -> str:
@@ -351,6 +395,8 @@ def _d_pretrain(value):
         raise ConfigError("d_pretrain", "must be none, {steps: N}, {from_run: PATH} or {classifier: true, steps: N}")
     if "from_run" in spec:
         path = Path(str(spec["from_run"]))
+        if (path / D_WEIGHTS).exists() and not (path / D_WEIGHTS).is_file():
+            raise ConfigError("d_pretrain.from_run", f"{path / D_WEIGHTS} is not a regular file")
         if not (path / D_WEIGHTS).is_file():
             if (path / "run.json").is_file():  # a committed run: its record, not its weights
                 raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt: weights are not committed; "

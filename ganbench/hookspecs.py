@@ -72,3 +72,13 @@ def register_loggers(register: Register) -> None:
     ``register(name, make)`` where ``make(run_dir: Path, record: dict)`` returns a
     ``ganbench.loggers.Logger``; a suite's ``loggers: [name]`` or ``--logger NAME`` uses it.
     """
+
+
+@hookspec
+def register_callbacks(register: Register) -> None:
+    """Register training callbacks: code that runs in the training loop after D's and G's
+    updates and chooses the generator that is evaluated (an EMA of G).
+
+    ``register(name, make)`` where ``make(**options)`` returns a
+    ``ganbench.callbacks.Callback``; a run config names it in ``callbacks: [{name: ...}]``.
+    """

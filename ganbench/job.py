@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now
+from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now, save_weights
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ Emit = Callable[[Event], None]
 
 def base_record(job: RunJob) -> dict:
     """run.json before the run has a result."""
-    record = {
+    record: dict = {
         "id": job.run_id,
         "suite": job.suite,
         "status": None,
@@ -153,6 +153,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     import torch
 
     from . import checkpoint, metrics
+    from .callbacks import make_callbacks
     from .build import seed_everything
     from .claims import hostname
     from .loggers import make_loggers
@@ -185,16 +186,21 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         loggers = make_loggers(job.loggers, builder.registry, out_dir, record)
         if job.resume:
             record["resumed_from_step"] = checkpoint.saved_step(out_dir)
-        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator, donor=donor, loggers=loggers, resume=job.resume)
+        callbacks = make_callbacks(cfg.get("callbacks", []), builder.registry)
+        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator, donor=donor, loggers=loggers, resume=job.resume,
+                       callbacks=callbacks)
         record["metrics"] = {k: _number(v, np) for k, v in result.metrics.items()}
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
         if result.status == "diverged":
             record["diverged_at_step"] = result.diverged_at_step
         if result.best:
             record["best"] = result.best
+        record.update(result.record)
+        if "generator" in result.record and record["protocol"]:
+            record["protocol"]["generator"] = result.record["generator"]  # which G was scored is part of how
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
-        torch.save(models.generator.state_dict(), out_dir / G_WEIGHTS)
-        torch.save(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
+        save_weights(models.generator.state_dict(), out_dir / G_WEIGHTS)
+        save_weights(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
     except BaseException as e:  # a plugin bug, even sys.exit(), fails this run, not the suite
         if isinstance(e, KeyboardInterrupt):
             raise

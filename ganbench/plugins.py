@@ -15,6 +15,7 @@ registration to stderr, for plugin authors debugging their registration.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import inspect
 import os
@@ -48,6 +49,7 @@ KINDS = {
     "loss": "register_losses",
     "executor": "register_executors",
     "logger": "register_loggers",
+    "callback": "register_callbacks",
 }
 
 
@@ -172,7 +174,8 @@ def get_plugin_manager(
             continue
         trace(f"load {plugin_id} = {ep.value} ({dist} {version})")
         try:
-            module = ep.load()
+            with contextlib.redirect_stdout(sys.stderr):  # a plugin's print must not land in `report --format html > x`
+                module = ep.load()
         except BaseException as e:  # an import error (even sys.exit) must not stop ganbench
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -279,7 +282,8 @@ def build_registry(pm: PluginManager) -> Registry:
                 for impl in getattr(pm.hook, hook).get_hookimpls():
                     if impl.plugin is plugin:
                         trace(f"call {plugin_id}.{hook}(register)")
-                        returned = impl.function(register=lambda n, f, k=kind, h=hook: register(n, f, k, h))
+                        with contextlib.redirect_stdout(sys.stderr):
+                            returned = impl.function(register=lambda n, f, k=kind, h=hook: register(n, f, k, h))
                         if returned is not None:
                             raise RegistrationError(f"{hook} returned {type(returned).__name__}; hooks call register(name, factory) and return None")
         except RegistrationError as e:

@@ -17,7 +17,7 @@ from torch import nn
 from .contracts import Discriminator, GanData, Loss
 from .optimizers import build_optimizer
 from .steps import d_step
-from .store import D_WEIGHTS
+from .store import D_WEIGHTS, WeightsError, fit_weights, load_weights
 
 
 def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device, donor: Path | None = None) -> float:
@@ -32,11 +32,10 @@ def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, 
     t0 = time.perf_counter()
     if "from_run" in spec:
         path = Path(donor or spec["from_run"]) / D_WEIGHTS
-        state = torch.load(path, map_location=device, weights_only=True)
         try:
-            D.load_state_dict(state)
-        except RuntimeError as e:
-            raise ValueError(f"d_pretrain.from_run: {path} does not fit this discriminator: {str(e).splitlines()[0]}") from None
+            fit_weights(D, load_weights(path, device), path)
+        except WeightsError as e:
+            raise ValueError(f"d_pretrain.from_run: {e}") from None
     elif "classifier" in spec:
         _as_classifier(cfg, D, data, device, spec["steps"])
     else:

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from .build import Builder
+from .build import Builder, stored_config
+from .config import ConfigError
 from .metrics import keys, make_evaluator
-from .store import FINISHED, G_WEIGHTS, RUN_FILE, now, write_json
+from .store import FINISHED, G_WEIGHTS, RUN_FILE, WeightsError, fit_weights, load_weights, now, write_json
 
 
 class RescoreError(Exception):
@@ -50,16 +51,22 @@ def rescore_run(run_dir: Path, builder: Builder, device: torch.device, samples=N
         raise RescoreError(f"{run_dir}: not a readable run folder ({type(e).__name__})") from None
     if record.get("status") not in FINISHED:
         raise RescoreError(f"{run_dir}: a {record.get('status')} run has no generator to score")
-    if not (run_dir / G_WEIGHTS).is_file():
+    if not (run_dir / G_WEIGHTS).exists():
         raise RescoreError(f"{run_dir}: no {G_WEIGHTS} (weights are not committed); re-create it with `ganbench run SUITE --rerun`")
-    cfg = eval_options(cfg, samples, inception, weights)
+    try:
+        cfg = eval_options(stored_config(cfg, builder.registry), samples, inception, weights)
+    except ConfigError as e:
+        raise RescoreError(f"{run_dir / RUN_FILE}: its config is not valid ({e})") from None
     try:
         data = builder.data(cfg["dataset"])
         with torch.random.fork_rng(devices=[]):
             G = builder.models(cfg, data).generator
-        G.load_state_dict(torch.load(run_dir / G_WEIGHTS, map_location="cpu", weights_only=True))
+        weights = run_dir / str(record.get("generator_file", G_WEIGHTS))  # e.g. G_ema.pt: the scored G
+        fit_weights(G, load_weights(weights), weights)
         evaluator = make_evaluator(cfg, data, device)
         scores = evaluator(G.to(device), evaluator.total_steps)  # the last step: the final protocol
+    except WeightsError as e:
+        raise RescoreError(str(e)) from None
     except Exception as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise RescoreError(f"{run_dir}: cannot score: {type(e).__name__}: {text}"[:400]) from None

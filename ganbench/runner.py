@@ -64,6 +64,7 @@ def run_suite(
     threads: int | None = None,
     address: str | None = None,
     loggers: list[str] = (),
+    timeout: float | None = None,
 ) -> SuiteOutcome:
     """Train every run of `suite` not finished yet; see the module docstring.
 
@@ -78,10 +79,14 @@ def run_suite(
     outcome.skipped = len(suite.runs) - len(pending)
     if outcome.skipped:
         console.print(f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)", markup=False, highlight=False)
+    for run in pending:
+        why = store.damage(run.id)
+        if why:
+            console.print(f"{run.id}: damaged ({why}); training it again", markup=False, highlight=False)
     if not pending:
         return outcome
     device_list = _devices(devices)
-    options = ExecutorOptions(devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry)
+    options = ExecutorOptions(devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry, timeout=timeout)
     loggers = tuple(dict.fromkeys([*suite.loggers, *loggers]))
     for name in loggers:
         try:
@@ -91,15 +96,18 @@ def run_suite(
     ex = make_executor(registry, executor, options)
     options.builder = Builder(registry)
     try:
-        check_runs(pending, options.builder)
+        check_runs(pending, options.builder, device_list)
         warm_caches(pending, options.builder, device_list[0], console)
-        store.create()
+        try:  # a file where a folder should be, a loop of links, a read-only disk: bad input
+            store.create()
+            claims = ClaimBook(store.dir)
+            with claims.lock:
+                store.recover(claims.live_tokens(), keep_checkpoints=not rerun)
+        except OSError as e:
+            raise SuiteInvalid(f"--results {results}: cannot write {store.dir}: {e.strerror or e}") from None
     except BaseException:
         ex.close()  # e.g. the Ray executor shuts down a Ray it started
         raise
-    claims = ClaimBook(store.dir)
-    with claims.lock:
-        store.recover(claims.live_tokens(), keep_checkpoints=not rerun)
     display = SuiteDisplay(console, suite.name, len(pending), ex.capacity)
     active: dict[str, tuple] = {}  # run id -> (claim, temporary folder, Run)
 
@@ -110,7 +118,11 @@ def run_suite(
         for run in pending:
             if outcome.stopped:
                 return
-            claim, note = claims.acquire(run.id, wanted(run))
+            try:
+                claim, note = claims.acquire(run.id, wanted(run))
+            except OSError as e:  # a full disk: nothing more can be started
+                outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
+                return
             if claim is None:
                 if note:  # another live ganbench holds it
                     outcome.elsewhere += 1
@@ -166,8 +178,9 @@ def run_suite(
     try:
         ex.run(next_jobs(), report)
     finally:
-        for claim, tmp, _ in active.values():  # interrupted: no half-written run stays
-            store.discard(tmp)
+        for claim, tmp, _ in active.values():  # interrupted: no half-written run stays,
+            if saved_step(tmp) is None:  # but one with a checkpoint is resumed next time
+                store.discard(tmp)
             claims.release(claim)
         claims.stop_heartbeat()
         display.close()
@@ -225,7 +238,7 @@ def _run_id_of(folder: Path) -> str | None:
 # ---------------------------------------------------------------- before any run starts
 
 
-def check_runs(runs: list[Run], builder: Builder) -> None:
+def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
     """Refuse now what would only fail inside a run: SuiteInvalid names the run and key.
 
     Loads each distinct dataset (a missing CSV or image folder), checks the batch size
@@ -241,6 +254,8 @@ def check_runs(runs: list[Run], builder: Builder) -> None:
             raise SuiteInvalid(f"run {run.id}: dataset {cfg['dataset']['name']}: {one_line(e)}") from None
         except Exception:
             continue
+        if cfg.get("precision") == "fp16" and all(d.type == "cpu" for d in devices):
+            raise SuiteInvalid(f"run {run.id}: precision fp16 needs a CUDA device (on the CPU use bf16)")
         n = len(data.train)
         if cfg["batch_size"] > n:
             raise SuiteInvalid(f"run {run.id}: batch_size {cfg['batch_size']} is larger than dataset {cfg['dataset']['name']}'s {n} training samples")

@@ -32,18 +32,90 @@ G_WEIGHTS, D_WEIGHTS = "G.pt", "D.pt"  # final state dicts (git-ignored)
 COMPLETE, DIVERGED, FAILED = "complete", "diverged", "failed"
 FINISHED = (COMPLETE, DIVERGED)
 
+STATUSES = (COMPLETE, DIVERGED, FAILED)
+MAX_RUN_JSON = 64 << 20  # a run.json larger than this is not one ganbench wrote
+
 _TMP, _OLD = ".tmp-", ".old-"
+
+
+class DamagedRun(ValueError):
+    """A run folder whose run.json (or history) is not what ganbench writes; one line."""
+
+
+def read_run(run_dir: Path) -> dict:
+    """The validated run.json of a run folder: the one definition of a readable run, used
+    by `ganbench run` (a damaged run is trained again) and the report (a damaged run is
+    listed as damaged). Raises DamagedRun saying what is wrong."""
+    path = Path(run_dir) / RUN_FILE
+    try:
+        if not path.is_file():  # a FIFO or a device would block or never end
+            raise DamagedRun(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_RUN_JSON:
+            raise DamagedRun(f"{path}: {path.stat().st_size:,} bytes, not a run.json ganbench wrote")
+        rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise DamagedRun(f"{path}: cannot read ({_first_line(e)})") from None
+    except RecursionError:
+        raise DamagedRun(f"{path}: corrupt run.json (nested too deeply)") from None
+    except ValueError as e:
+        if isinstance(e, DamagedRun):
+            raise
+        raise DamagedRun(f"{path}: corrupt run.json (not valid JSON: {_first_line(e)})") from None
+    if not isinstance(rec, dict):
+        raise DamagedRun(f"{path}: corrupt run.json (not a JSON object)")
+    for key, kind in (("id", str), ("suite", str), ("status", str), ("config", dict)):
+        if not isinstance(rec.get(key), kind):
+            raise DamagedRun(f"{path}: corrupt run.json (`{key}` missing or not a {kind.__name__})")
+    if not isinstance(rec.get("cell", {}), dict):
+        raise DamagedRun(f"{path}: corrupt run.json (`cell` must map matrix axes to values)")
+    seed = rec.get("seed", rec["config"].get("seed"))
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise DamagedRun(f"{path}: corrupt run.json (`seed` must be an integer, got {str(seed)[:40]!r})")
+    if rec["status"] not in STATUSES:
+        raise DamagedRun(f"{path}: unknown status {rec['status'][:40]!r} (expected one of {', '.join(STATUSES)})")
+    metrics = rec.get("metrics") or {}
+    if not isinstance(metrics, dict) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in metrics.values()):
+        raise DamagedRun(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
+    rec["metrics"] = metrics
+    if rec["status"] in FINISHED:
+        _check_history(Path(run_dir) / HISTORY_FILE)
+    return rec
+
+
+def _check_history(path: Path) -> None:
+    """A finished run's history.csv: a regular, text file whose header has a `step` column."""
+    try:
+        if not path.is_file():
+            raise DamagedRun(f"{path}: missing (a finished run has a history)")
+        with open(path, "rb") as f:
+            head = f.read(65536)
+        header = head.split(b"\n", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DamagedRun(f"{path}: not a text file") from None
+    except OSError as e:
+        raise DamagedRun(f"{path}: cannot read ({_first_line(e)})") from None
+    if "step" not in header.strip().split(","):
+        raise DamagedRun(f"{path}: not a ganbench history (no `step` column)")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see either the old content or all of the new."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}{_TMP}{uuid.uuid4().hex}")
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves nothing half-written behind
+        raise
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -70,7 +142,7 @@ class ResultsStore:
         """
         for p in self.dir.iterdir():
             name = p.name
-            if not name.startswith(".") or not p.is_dir() or p.is_symlink():
+            if not name.startswith(".") or not (p.is_dir() or p.is_symlink()):
                 continue
             for marker in (_TMP, _OLD):
                 if marker in name:
@@ -78,12 +150,14 @@ class ResultsStore:
                     if token in live_tokens:
                         break
                     final = self.dir / run_id
-                    if marker == _OLD and not final.exists():
+                    if p.is_symlink():
+                        p.unlink()  # never ganbench's: remove the link, never what it points to
+                    elif marker == _OLD and not final.exists():
                         os.rename(p, final)  # killed mid-swap: the old run comes back
                     elif marker == _TMP and keep_checkpoints and _has_checkpoint(p) and self.status(run_id) not in FINISHED:
                         pass  # a killed run's progress: the next claim of it resumes from here
                     else:
-                        shutil.rmtree(p, ignore_errors=True)
+                        _remove(p)
                     break
 
     def resumable(self, run_id: str, live_tokens: set[str]) -> Path | None:
@@ -106,11 +180,21 @@ class ResultsStore:
         return self.dir / run_id
 
     def status(self, run_id: str) -> str | None:
-        """The recorded status of a run, or None if it has no readable run.json."""
+        """The recorded status of a run, or None when it has none or is damaged (read_run)."""
         try:
-            return json.loads((self.path(run_id) / RUN_FILE).read_text()).get("status")
-        except (OSError, ValueError, AttributeError):
+            return read_run(self.path(run_id))["status"]
+        except DamagedRun:
             return None
+
+    def damage(self, run_id: str) -> str | None:
+        """Why an existing run folder is damaged, or None (absent or readable)."""
+        if not self.path(run_id).exists():
+            return None
+        try:
+            read_run(self.path(run_id))
+        except DamagedRun as e:
+            return str(e)
+        return None
 
     def begin(self, run_id: str, token: str) -> Path:
         """A fresh temporary folder, owned by the claim `token`, to write a run into."""
@@ -143,6 +227,21 @@ class ResultsStore:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _remove(folder: Path) -> None:
+    """rmtree that also clears read-only folders (a run folder someone chmod-ed)."""
+    import stat
+
+    def writable_and_retry(func, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            os.chmod(path, stat.S_IRWXU)
+            func(path)
+        except OSError:
+            pass
+
+    shutil.rmtree(folder, onerror=writable_and_retry)
+
+
 def _has_checkpoint(folder: Path) -> bool:
     return (folder / "checkpoint.json").is_file() and (folder / "checkpoint.pt").is_file()
 
@@ -164,3 +263,47 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used; the message is one line naming the file."""
+
+
+def load_weights(path: Path, map_location="cpu") -> dict:
+    """A state dict from G.pt/D.pt/best.pt, read safely (weights_only: no code runs)."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(f"{path}: no such file")
+    if not path.is_file():  # a directory, /dev/zero, a FIFO: never read it
+        raise WeightsError(f"{path}: not a regular file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated, not a torch file, or a pickle that wants to run code
+        raise WeightsError(f"{path}: not a readable torch weights file ({_first_line(e)})") from None
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
+    return state
+
+
+def fit_weights(module, state: dict, path: Path) -> None:
+    """module.load_state_dict(state), with a one-line summary when they do not fit."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = "; ".join(lines[1:3]) if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
+        raise WeightsError(f"{path}: does not fit this model ({detail[:300]})") from None
+
+
+def save_weights(state: dict, path: Path) -> None:
+    """torch.save, atomically: a full disk leaves no truncated weights file behind and
+    fails with the OS's reason (torch's own writer says only "iostream error")."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_atomic(path, buffer.getvalue())

@@ -15,6 +15,7 @@ import torch
 from torchvision.utils import save_image
 
 from . import checkpoint
+from .callbacks import Loop
 from .contracts import GanData, Loss, Models
 from .metrics.keys import LOWER
 from .metrics.cost import StepTimer
@@ -22,7 +23,7 @@ from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
 from .sampling import sample
 from .schedule import every, steps_per_epoch, total_steps
-from .steps import d_step
+from .steps import Precision, d_step
 
 GRID_SAMPLES = 64  # an 8x8 sample grid from a fixed noise batch
 _ROW_ONLY = {"step", "epoch", "wall_s", "train_s", "lr_g", "lr_d"}  # history columns that are not metrics
@@ -38,6 +39,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     diverged_at_step: int | None = None
     best: dict | None = None  # keep_best: {metric, direction, value, step, file}
+    record: dict = field(default_factory=dict)  # what callbacks add to run.json (generator_file...)
 
 
 class Batches:
@@ -78,13 +80,15 @@ def train(
     donor: Path | None = None,
     loggers: Sequence = (),
     resume: bool = False,
+    callbacks: Sequence = (),
 ) -> TrainResult:
     """Train one run into out_dir.
 
     on_step(step, total, row) after every step (row: the history row just logged, or None).
     donor: d_pretrain.from_run's folder as this process sees it. loggers: receive each
     history row and sample grid as they are made (``ganbench.loggers``). resume: go on from
-    out_dir's checkpoint (``ganbench.checkpoint``) instead of starting at step 1.
+    out_dir's checkpoint (``ganbench.checkpoint``) instead of starting at step 1. callbacks:
+    ``ganbench.callbacks`` run after D's and G's updates and may choose the scored generator.
     """
     G, D = models.generator.to(device), models.discriminator.to(device)
     x_train = data.train.to(device)
@@ -97,6 +101,8 @@ def train(
     bs, z_dim = cfg["batch_size"], cfg["z_dim"]
     fixed_z = torch.randn(GRID_SAMPLES, z_dim, generator=torch.Generator().manual_seed(cfg["seed"])).to(device)
     saver = _Checkpoints(cfg, per_epoch)
+    reuse_fake = not cfg.get("g_step_fresh_fake", True)  # configs from before the option: fresh
+    precision = Precision(cfg.get("precision", "fp32"), device)
     best_metric = cfg.get("keep_best", "none")
 
     lr_g = cfg["optimizer"]["lr"]
@@ -122,6 +128,11 @@ def train(
 
     G.train()
     d_mode()
+    loop = Loop(G, D, opt_g, opt_d, cfg, device)
+    for cb in callbacks:
+        cb.setup(loop)
+    # The generator that is evaluated, drawn in grids and kept as best: G, or e.g. its EMA.
+    G_scored = next((g for g in (cb.generator(loop) for cb in callbacks) if g is not None), G)
     history: list[dict] = []
     buf: list[torch.Tensor] = []  # per step: [d_loss, g_loss, acc_real, acc_fake], on device
     result = TrainResult("complete", history, metrics)
@@ -132,6 +143,8 @@ def train(
     if state:  # ---- resume: every piece of state the loop reads, as it was at the checkpoint
         checkpoint.restore_into(state, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d, "loss": loss if hasattr(loss, "load_state_dict") else None,
                                         "evaluator": evaluate if hasattr(evaluate, "load_state_dict") else None}, device)
+        for cb, cb_state in zip(callbacks, state.get("callbacks") or []):
+            cb.load_state_dict(cb_state)
         for s_, st in zip(sched, state["sched"]):
             s_.load_state_dict(st)
         batches.load_state_dict(state["batches"])
@@ -158,6 +171,7 @@ def train(
             "sched": [s_.state_dict() for s_ in sched], "batches": batches.state_dict(), "rng": checkpoint.rng_state(device),
             "loss": loss.state_dict() if hasattr(loss, "state_dict") else None,
             "evaluator": evaluate.state_dict() if hasattr(evaluate, "state_dict") else None,
+            "callbacks": [cb.state_dict() for cb in callbacks],
         }
 
     timer = StepTimer(device)  # d_step_ms, g_step_ms, peak_mem_mb from a sample of steps
@@ -165,29 +179,41 @@ def train(
     t0 = time.perf_counter()
     for step in range(first, total + 1):
         timer.start(step)
-        # ---- discriminator: n_disc updates on fresh real batches
-        for _ in range(cfg["n_disc"] if opt_d else 0):
+        # ---- discriminator: n_disc updates on fresh real batches. The last one's fake
+        # batch keeps G's graph and is reused for G's update (one G forward per D update,
+        # as in the DCGAN tutorial), unless g_step_fresh_fake asks for a fresh one.
+        fake = None
+        for i in range(cfg["n_disc"] if opt_d else 0):
             for p in d_trainable:
                 p.requires_grad_(True)
-            d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim)
+            if reuse_fake and i == cfg["n_disc"] - 1:
+                with precision.autocast():
+                    fake = G(torch.randn(bs, z_dim, device=device))  # (B, *shape), with G's graph
+            d_loss, real_s, fake_s = d_step(D, G, loss, opt_d, next(batches), z_dim, fake, precision)
             for p in d_trainable:  # G's update must not spend time on D's gradients
                 p.requires_grad_(False)
+            for cb in callbacks:
+                cb.after_d_step(loop, step)
         if not opt_d:  # frozen D: still measure it, for the accuracy curves
             real = next(batches)
+            with precision.autocast():
+                fake = G(torch.randn(bs, z_dim, device=device)) if reuse_fake else None
+                with torch.no_grad():
+                    real_s = D(real).float()
+                    fake_s = D(fake.detach() if fake is not None else G(torch.randn(bs, z_dim, device=device))).float()
             with torch.no_grad():
-                real_s = D(real)
-                fake_s = D(G(torch.randn(bs, z_dim, device=device)))
                 d_loss = loss.d_loss(real_s, fake_s)
         acc_real, acc_fake = loss.accuracy(real_s.detach(), fake_s.detach())
         timer.mid()
 
         # ---- generator: one update through D
-        fake_s = D(G(torch.randn(bs, z_dim, device=device)))
-        real_for_g = D(next(batches)).detach() if loss.g_needs_real else None
+        with precision.autocast():
+            fake_s = D(fake if fake is not None else G(torch.randn(bs, z_dim, device=device))).float()
+            real_for_g = D(next(batches)).detach().float() if loss.g_needs_real else None
         g_loss = loss.g_loss(fake_s, real_for_g)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        precision.step(g_loss, opt_g)
+        for cb in callbacks:
+            cb.after_g_step(loop, step)
         timer.stop(cfg["n_disc"] if opt_d else 0)
 
         buf.append(torch.stack([d_loss.detach(), g_loss.detach(), acc_real, acc_fake]).float())
@@ -209,7 +235,7 @@ def train(
             warm_s, warm_steps = seg, step
         if is_grid:
             path = out_dir / "grids" / _grid_name(step, per_epoch, cfg["grid_every"])
-            save_image(sample(G, fixed_z, cfg["eval"].get("g_mode", "eval")), path, nrow=8, normalize=True, value_range=(-1, 1))
+            save_image(sample(G_scored, fixed_z, cfg["eval"].get("g_mode", "eval")), path, nrow=8, normalize=True, value_range=(-1, 1))
             for logger in loggers:
                 logger.log_image("samples", path, step)
         if is_log or is_eval:
@@ -235,8 +261,8 @@ def train(
                     logger.log_row(row)
                 break
             if is_eval:
-                row.update(evaluate(G, step))
-                _keep_best(best_metric, row, result, G, D, out_dir)
+                row.update(evaluate(G_scored, step))
+                _keep_best(best_metric, row, result, G_scored, D, out_dir)
             history.append(row)
             last_row = step
             for logger in loggers:
@@ -270,6 +296,8 @@ def train(
     metrics.update(timer.summary())
     for k in last.keys() - metrics.keys() - _ROW_ONLY:
         metrics[k] = last[k]  # the last evaluation's scores are the final metrics
+    for cb in callbacks:
+        result.record.update(cb.finish(loop, out_dir))
     return result
 
 

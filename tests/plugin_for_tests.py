@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 import torch
 
@@ -58,13 +59,35 @@ class _Dies(torch.nn.Module):
                 open(self.marker, "w").close()
             if self.how == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
+            if self.how == "hang":  # a plugin stuck in a call that never returns
+                time.sleep(3600)
             sys.exit(0)  # what a careless plugin does: must fail the run, not end ganbench
         return self.inner(z)
 
 
 def dies(data, z_dim, how: str = "kill", marker: str | None = None, at: int = 3):
-    """The built-in MLP whose generator kills its process (how: kill) or calls sys.exit(0)."""
+    """The built-in MLP whose generator kills its process (how: kill), hangs (hang) or calls sys.exit(0)."""
     from ganbench.builtin.architectures import mlp
 
     models = mlp(data, z_dim, g_hidden=[16], d_hidden=[16])
     return type(models)(_Dies(models.generator, how, marker, at), models.discriminator)
+
+
+def bad_data(breach: str = "int64"):
+    """Datasets that break the GanData contract in the ways a careless plugin does."""
+    from ganbench.contracts import GanData
+
+    x = torch.randint(0, 256, (64, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    y = torch.arange(64) % 4
+    if breach == "int64":
+        return GanData(x, "image", y, num_classes=4)  # int64 pixels: neither uint8 nor float
+    if breach == "float255":
+        return GanData(x.float(), "image", y, num_classes=4)  # float images left in [0, 255]
+    if breach == "video":
+        return GanData(x.to(torch.uint8), "video", y)
+    return GanData(x.to(torch.uint8), "image", y[:10], num_classes=4)  # 10 labels for 64 samples
+
+
+@hookimpl
+def register_datasets(register):
+    register("bad-data", bad_data)

@@ -73,6 +73,6 @@ def write_cell_run(root: Path, run_id: str, cell: dict, seed: int, metrics: dict
     if status == "diverged":
         record["diverged_at_step"] = diverged_at_step
     (d / "run.json").write_text(json.dumps(record))
-    if history is not None:
-        pd.DataFrame(history).to_csv(d / "history.csv", index=False)
+    if status != "failed":  # a finished run has a history (store.read_run)
+        pd.DataFrame(history or {"step": [10], "epoch": [1.0]}).to_csv(d / "history.csv", index=False)
     return d

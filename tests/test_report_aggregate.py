@@ -143,7 +143,7 @@ def test_a_cell_whose_seeds_diverged_does_not_rank_first(tmp_path):
     root = tmp_path / "r"
     write_run(root, "adam_s0", ADAM, 0, fid=5.0)
     for s in (1, 2):
-        write_run(root, f"adam_s{s}", ADAM, s, status="diverged")
+        write_run(root, f"adam_s{s}", ADAM, s, status="diverged", fid=999.0)
     for s in range(3):
         write_run(root, f"sgd_s{s}", SGD, s, fid=20.0 + s)
     r = build_report(root, sort="fid_domain")

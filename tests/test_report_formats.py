@@ -100,8 +100,7 @@ def test_folder_output_writes_every_format(results, tmp_path):
         (lambda p: (p / "s" / "r").mkdir(parents=True) or (p / "s" / "r" / "run.json").write_text("{not json"), [], "corrupt run.json"),
         (lambda p: (p / "s" / "r").mkdir(parents=True) or (p / "s" / "r" / "run.json").write_text('{"id": "r"}'), [], "corrupt run.json"),
         (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, fid=1.0, protocol={"samples": 5}), [], "different protocols"),
-        (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, extra={"fid_domain": "12"}), [], "`metrics` must map"),
-        (lambda p: hand_made(p) and write_run(p, "x", ADAM, 7, status="running"), [], "unknown status 'running'"),
+        (lambda p: (p / "s" / "r").mkdir(parents=True) or (p / "s" / "r" / "run.json").mkdir(), [], "not a regular file"),
         (hand_made, ["--at", "when=3"], "expected epoch=N or step=N"),
         (hand_made, ["--compare", "nope"], "not an axis"),
         (hand_made, ["--sort", "d_loss"], "unknown direction"),
@@ -120,10 +119,23 @@ def test_bad_input_one_line_exit_2(tmp_path, setup, args, message):
     assert "Traceback" not in r.output
 
 
-def test_corrupt_history_is_a_clear_error(results):
-    (results / "hand" / "adam_s0" / "history.csv").write_text("loss,acc\n1,2\n")  # no `step` column
-    r = report(results, "--no-plots")
-    assert r.exit_code == 2 and "history" in r.output and "adam_s0" in r.output
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "history.csv").write_text("loss,acc\n1,2\n"), "no `step` column"),
+        (lambda d: (d / "history.csv").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe"), "not a text file"),
+        (lambda d: (d / "history.csv").write_text(""), "no `step` column"),
+        (lambda d: (d / "run.json").write_text('{"status": "complete"}'), "`id` missing"),
+        (lambda d: (d / "run.json").write_text((d / "run.json").read_text().replace('"fid_domain": 10.0', '"fid_domain": "10"')), "`metrics` must map"),
+        (lambda d: (d / "run.json").write_text((d / "run.json").read_text().replace('"complete"', '"running"')), "unknown status 'running'"),
+    ],
+)
+def test_a_damaged_run_is_listed_as_damaged_not_a_dead_end(results, damage, message):
+    damage(results / "hand" / "adam_s0")
+    r = report(results, "--no-plots", "--format", "md")
+    assert r.exit_code == 0, r.output
+    assert "damaged run left out" in r.output and "adam_s0" in r.output and message in r.output
+    assert "adam_s1" in r.output or "adam" in r.output  # the other runs are reported
 
 
 def test_cli_direction_split_protocols_and_bootstrap(results):

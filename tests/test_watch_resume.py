@@ -255,3 +255,15 @@ def _eval_with_g_mode(original):
         return out
 
     return validate
+
+
+def test_sigterm_keeps_a_checkpointed_run_resumable(tmp_path, write_suite):
+    path = write_suite(base={"steps": 400, "log_every": "10 steps", "checkpoint_every": "20 steps", "grid_every": "none"})
+    proc = cli("run", path, "--results", tmp_path / "r", "--threads", "1")
+    wait_for(lambda: next((tmp_path / "r" / "tiny").glob(".*.tmp-*/checkpoint.json"), None), what="a checkpoint")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "from their checkpoints" in err
+    assert list((tmp_path / "r" / "tiny").glob(".*.tmp-*/checkpoint.pt"))  # kept, not discarded
+    out = ganbench("run", path, "--results", tmp_path / "r", "--threads", "1")
+    assert out.returncode == 0 and "resuming from its checkpoint" in out.stderr

@@ -7,6 +7,7 @@ Images are uint8 (N, C, H, W), scaled to [-1, 1] by the runner (loaders in
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,6 +75,8 @@ def tabular_csv(
     """
     import pandas as pd
 
+    if Path(path).exists() and not Path(path).is_file():  # /dev/zero, a FIFO: would never end
+        raise ValueError(f"tabular-csv: {path} is not a regular file")
     try:
         df = pd.read_csv(path)
     except (OSError, ValueError, pd.errors.ParserError) as e:  # missing, empty or malformed

@@ -253,8 +253,12 @@ def cifar10(
     try:
         train, test = (CIFAR10(str(base), train=t, download=download) for t in (True, False))
     except Exception as e:
+        folder = base / "cifar-10-batches-py"
         why = f"the download failed ({_last_line(e)})" if download else "download: false"
-        raise RuntimeError(f"cifar10: no local copy in {base / 'cifar-10-batches-py'} and {why}; give `root` or run online once") from None
+        if (folder / "data_batch_1").is_file():  # files are there, but torchvision rejected them
+            raise RuntimeError(f"cifar10: the files in {folder} fail torchvision's checksum (a partial or altered copy): "
+                               f"delete the folder and download again; {why}") from None
+        raise RuntimeError(f"cifar10: no local copy in {folder} and {why}; give `root` or run online once") from None
     x, xt = (np.ascontiguousarray(s.data.transpose(0, 3, 1, 2)) for s in (train, test))  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return split_images(
         x, train.targets, xt, test.targets,

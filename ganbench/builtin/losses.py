@@ -1,4 +1,4 @@
-"""Built-in adversarial losses: vanilla (NS and minimax), LSGAN, WGAN-GP and hinge."""
+"""Built-in adversarial losses: vanilla (NS and minimax), LSGAN, WGAN, WGAN-GP and hinge."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..hookspecs import hookimpl
 def register_losses(register):
     register("vanilla", Vanilla)
     register("lsgan", LSGAN)
+    register("wgan", WGAN)
     register("wgan-gp", WGANGP)
     register("hinge", Hinge)
 
@@ -58,6 +59,25 @@ class LSGAN(Loss):
         mid = (self.a + self.b) / 2  # D "says real" when its output is nearer b than a
         sign = 1.0 if self.b > self.a else -1.0
         return ((real_scores - mid) * sign > 0).float().mean(), ((fake_scores - mid) * sign <= 0).float().mean()
+
+
+class WGAN(Loss):
+    """Arjovsky et al. 2017: the Wasserstein critic loss, the critic kept Lipschitz by
+    clipping its weights to [-0.01, 0.01] after each update (the `weight-clip` callback,
+    which this loss brings with it). The paper's settings are its defaults: 5 critic steps,
+    RMSprop with lr 5e-5 (momentum-based optimizers made the critic unstable there)."""
+
+    defaults = {"n_disc": 5, "optimizer": {"name": "rmsprop", "lr": 5.0e-5},
+                "callbacks": [{"name": "weight-clip", "c": 0.01}]}
+
+    def d_loss(self, real_scores, fake_scores):
+        return fake_scores.mean() - real_scores.mean()
+
+    def g_loss(self, fake_scores, real_scores=None):
+        return -fake_scores.mean()
+
+    def accuracy(self, real_scores, fake_scores):
+        return WGANGP.accuracy(self, real_scores, fake_scores)  # a critic: no fixed zero either
 
 
 class WGANGP(Loss):

@@ -43,6 +43,7 @@ class ExecutorOptions:
     address: str | None = None  # a cluster to join (Ray: auto, HOST:PORT); None: start a local one
     registry: object = None  # the scheduler's live Registry (in-process executors use it as is)
     builder: object = None  # the scheduler's Builder, its datasets already loaded (in-process only)
+    timeout: float | None = None  # seconds one run may take before it is stopped and failed
     extra: dict = field(default_factory=dict)  # executor-specific options from plugins
 
     def slots(self) -> list[str]:
@@ -91,7 +92,10 @@ class Executor(ABC):
 
     def execution(self) -> dict:
         """Recorded in each run's env: cost metrics depend on how runs shared a device."""
-        return {"executor": self.name, "runs_per_device": self.options.jobs}
+        out = {"executor": self.name, "runs_per_device": self.options.jobs}
+        if self.options.timeout:
+            out["timeout_s"] = self.options.timeout
+        return out
 
     @abstractmethod
     def run(self, jobs: Iterable[RunJob], report: Callable[[Event], None]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from ..job import Finished
 from . import Executor
@@ -19,7 +20,7 @@ class LocalExecutor(Executor):
         return 1
 
     def execution(self) -> dict:
-        return {"executor": self.name, "runs_per_device": 1}
+        return {**super().execution(), "runs_per_device": 1}
 
     def run(self, jobs, report) -> None:
         import torch
@@ -33,7 +34,22 @@ class LocalExecutor(Executor):
             torch.set_num_threads(self.options.threads)
         try:
             for job in jobs:
-                job = dataclasses.replace(job, device=self.options.devices[0], threads=torch.get_num_threads())
-                report(Finished(job.run_id, train_run(job, builder, report)))
+                job = dataclasses.replace(job, device=self.options.devices[0], threads=torch.get_num_threads(), execution=self.execution())
+                report(Finished(job.run_id, train_run(job, builder, _with_deadline(report, self.options.timeout))))
         finally:
             torch.set_num_threads(threads)
+
+
+def _with_deadline(report, timeout: float | None):
+    """Fail a run that outlives --timeout at its next step (in-process: a plugin call that
+    never returns cannot be stopped here; the process executor kills such a worker)."""
+    if not timeout:
+        return report
+    deadline = time.monotonic() + timeout
+
+    def emit(event):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the run took longer than --timeout {timeout:g} s")
+        report(event)
+
+    return emit

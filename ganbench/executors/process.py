@@ -47,6 +47,8 @@ class ProcessExecutor(Executor):
                 wait([w for s in busy for w in (s.conn, s.proc.sentinel)], timeout=1.0)
                 for slot in busy:
                     slot.drain(report)
+                    if slot.job is not None and self.options.timeout and time.monotonic() - slot.since > self.options.timeout:
+                        slot.abandon(report, f"timed out after {self.options.timeout:g} s (--timeout): its worker was stopped")
         finally:
             for slot in slots:
                 slot.stop()
@@ -68,7 +70,7 @@ class _Slot:
             )
             self.proc.start()
             child.close()  # ours is closed: EOF on self.conn means the worker is gone
-        self.job = job
+        self.job, self.since = job, time.monotonic()
         self.conn.send(job)
 
     def drain(self, report) -> None:
@@ -87,6 +89,12 @@ class _Slot:
             self.conn.close()
             self.proc = None  # a fresh worker takes the slot at the next job
             report(Finished(job.run_id, failed_record(job, f"worker process died: {_exit_reason(code)}")))
+
+    def abandon(self, report, reason: str) -> None:
+        """Stop the worker in the middle of its run (a hung plugin) and fail the run."""
+        job, self.job = self.job, None
+        self.stop()
+        report(Finished(job.run_id, failed_record(job, reason)))
 
     def stop(self) -> None:
         if self.proc is None:

@@ -94,7 +94,8 @@ def build_report(
         raise ReportError(f"--ci {ci}: expected one of {', '.join(CI_METHODS)}")
     given = dict(directions or {})
     at_point = At.parse(at) if at else None
-    runs = find_runs(root)
+    damaged: list[str] = []
+    runs = find_runs(root, damaged)
     adopt_failed_protocols(runs)
     protocols = {protocol_id(r.protocol): r.protocol for r in runs} if split_protocols else check_protocols(runs)
     axes = find_axes(runs)
@@ -131,6 +132,7 @@ def build_report(
     comparisons, trend_rows, family = adjust(comparisons, trend_rows, given)
     notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
     notes += mixed_cost
+    notes += [f"damaged run left out: {d}" for d in damaged]
     return Report(Path(root), runs, protocols, axes, frame, cells, shown, chosen, comparisons, ci, test, at_point,
                   order, given, notes, trend_rows, family, clipped, fallback)
 

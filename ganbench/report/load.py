@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import identity
-from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE
+from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE, DamagedRun, read_run
 
 STATUSES = (COMPLETE, DIVERGED, FAILED)
 # Columns of the per-run table that are not metrics (documented in docs/report.md).
@@ -75,8 +75,10 @@ class RunRecord:
         return self._history
 
 
-def find_runs(root: str | Path) -> list[RunRecord]:
-    """Every run.json below `root`, validated; ReportError on anything unreadable."""
+def find_runs(root: str | Path, damaged: list | None = None) -> list[RunRecord]:
+    """Every readable run below `root` (``store.read_run``); the reasons of damaged ones are
+    appended to `damaged`. ReportError when there is no readable run at all."""
+    damaged = damaged if damaged is not None else []
     root = Path(root)
     if not root.exists():
         raise ReportError(f"{root}: no such results folder")
@@ -86,8 +88,13 @@ def find_runs(root: str | Path) -> list[RunRecord]:
     for path in sorted(root.rglob(RUN_FILE)):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # a run still being written, or one being replaced
-        runs.append(_read(path))
+        try:
+            runs.append(_read(path))
+        except ReportError as e:  # one damaged run is listed as such, never a dead end
+            damaged.append(str(e))
     if not runs:
+        if damaged:
+            raise ReportError(f"{root}: no readable runs; {len(damaged)} damaged: {damaged[0]}")
         raise ReportError(f"{root}: no runs found (no {RUN_FILE} below it; run `ganbench run SUITE --results {root}` first)")
     seen: dict[tuple, Path] = {}
     for r in runs:
@@ -100,27 +107,9 @@ def find_runs(root: str | Path) -> list[RunRecord]:
 
 def _read(path: Path) -> RunRecord:
     try:
-        rec = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as e:
-        raise ReportError(f"{path}: cannot read ({_first_line(e)})") from None
-    except ValueError as e:
-        raise ReportError(f"{path}: corrupt run.json (not valid JSON: {_first_line(e)})") from None
-    if not isinstance(rec, dict):
-        raise ReportError(f"{path}: corrupt run.json (not a JSON object)")
-    for key, kind in (("id", str), ("suite", str), ("status", str), ("config", dict)):
-        if not isinstance(rec.get(key), kind):
-            raise ReportError(f"{path}: corrupt run.json (`{key}` missing or not a {kind.__name__})")
-    if not isinstance(rec.get("cell", {}), dict):
-        raise ReportError(f"{path}: corrupt run.json (`cell` must map matrix axes to values)")
-    seed = rec.get("seed", rec["config"].get("seed"))
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ReportError(f"{path}: corrupt run.json (`seed` must be an integer, got {seed!r})")
-    if rec["status"] not in STATUSES:
-        raise ReportError(f"{path}: unknown status {rec['status']!r} (expected one of {', '.join(STATUSES)})")
-    metrics = rec.get("metrics") or {}
-    if not isinstance(metrics, dict) or not all(v is None or _is_number(v) for v in metrics.values()):
-        raise ReportError(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
-    rec["metrics"] = metrics
+        rec = read_run(path.parent)
+    except DamagedRun as e:
+        raise ReportError(str(e)) from None
     # The cell: what defines the measurement, as in the run id (checkpointing is not part of it).
     cfg = {k: v for k, v in identity(rec["config"]).items() if k != "seed"}
     env = rec.get("env") or {}

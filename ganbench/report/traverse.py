@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..store import G_WEIGHTS, RUN_FILE
+from ..store import G_WEIGHTS, RUN_FILE, WeightsError, fit_weights, load_weights
 from .load import ReportError
 
 STEPS = 10  # a 10x10 grid, as in the seed article's latent-space experiment
@@ -26,7 +26,8 @@ class LoadedRun:
 
     def __init__(self, run_dir: str | Path, builder=None):
         from ..plugins import PluginError, load_registry
-        from ..build import Builder
+        from ..build import Builder, stored_config
+        from ..config import ConfigError
 
         self.dir = Path(run_dir)
         try:
@@ -37,10 +38,14 @@ class LoadedRun:
             raise ReportError(f"{self.dir}: not a run folder (no {RUN_FILE})") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ReportError(f"{self.dir / RUN_FILE}: corrupt run.json ({type(e).__name__}: {e})") from None
-        weights = self.dir / G_WEIGHTS
+        weights = self.dir / str(self.record.get("generator_file", G_WEIGHTS))  # e.g. G_ema.pt: the scored G
         if not weights.exists():
             raise ReportError(f"{self.dir}: no G.pt (a {self.record.get('status', '?')} run keeps no generator)")
         builder = builder or Builder(load_registry())
+        try:
+            self.config = stored_config(self.config, builder.registry)
+        except ConfigError as e:
+            raise ReportError(f"{self.dir / RUN_FILE}: its config is not valid ({e})") from None
         try:
             self.data = builder.data(self.config["dataset"])
             models = builder.models(self.config, self.data)
@@ -50,11 +55,9 @@ class LoadedRun:
             raise ReportError(f"{self.dir}: cannot rebuild the generator: {type(e).__name__}: {e}") from None
         self.G = models.generator
         try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            self.G.load_state_dict(state)
-        except Exception as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ReportError(f"{weights}: does not fit the architecture of run.json ({msg})") from None
+            fit_weights(self.G, load_weights(weights), weights)
+        except WeightsError as e:
+            raise ReportError(str(e)) from None
         self.G.eval()
         # Sampled as the run's metrics were (eval.g_mode; runs from before it: eval mode).
         self.g_mode = (self.config.get("eval") or {}).get("g_mode", "eval")

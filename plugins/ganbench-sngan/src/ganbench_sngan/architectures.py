@@ -73,3 +73,8 @@ def sngan_cnn(data: DataSpec, z_dim: int, width: int = 64, spectral: bool = True
     if h != w:
         raise ValueError(f"sngan-cnn needs square images, got {h}x{w}")
     return Models(SNGANGenerator(z_dim, c, h, width), SNGANDiscriminator(c, h, width, spectral, slope))
+
+
+# SNGAN's recipe (Miyato et al. 2018, the standard CNN setting): 5 D steps per G step and
+# Adam(2e-4, betas 0, 0.9). A suite that names sngan-cnn gets it unless it says otherwise.
+sngan_cnn.defaults = {"n_disc": 5, "optimizer": {"name": "adam", "lr": 2.0e-4, "betas": [0.0, 0.9]}}

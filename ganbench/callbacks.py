@@ -1,0 +1,141 @@
+"""Training callbacks: code that runs inside the training loop at fixed points.
+
+A callback is a plugin kind: a factory registered with the ``register_callbacks`` hook,
+``make(**options) -> Callback``, named in a run's config as ``callbacks: [{name: ema,
+decay: 0.999}]`` (a loss may bring its own through its ``defaults``: the ``wgan`` loss
+brings ``weight-clip``). The built-ins (``ganbench.builtin.callbacks``):
+
+- ``ema``: an exponential moving average of G's weights (Karras et al. 2018; the
+  evaluation generator of StudioGAN and BigGAN-style benchmarks). Every metric, sample
+  grid and ``ganbench eval`` scores the average; it is saved as ``G_ema.pt`` and run.json
+  says which generator was scored (``generator_file``, ``protocol.generator``).
+- ``weight-clip``: clamps every parameter of D to [-c, c] after each of D's updates
+  (WGAN, Arjovsky et al. 2017, c = 0.01).
+
+Everything a callback keeps must be in its ``state_dict`` (checkpoints save it).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Loop:
+    """What a callback may touch: the models and optimizers of the run, and its config."""
+
+    G: nn.Module
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None  # None when D is frozen
+    cfg: dict
+    device: torch.device
+
+
+class Callback:
+    """Override what you need; every method is a no-op by default."""
+
+    def setup(self, loop: Loop) -> None:
+        """Before the first step (after D pretraining), or before resuming from a checkpoint."""
+
+    def after_d_step(self, loop: Loop, step: int) -> None:
+        """After each of D's updates (n_disc per step)."""
+
+    def after_g_step(self, loop: Loop, step: int) -> None:
+        """After G's update of `step`."""
+
+    def generator(self, loop: Loop) -> nn.Module | None:
+        """The generator to evaluate, draw grids from and keep, instead of loop.G; None: G."""
+        return None
+
+    def finish(self, loop: Loop, out_dir: Path) -> dict:
+        """The run ended (complete or diverged): write files into out_dir; return what
+        run.json should record of this callback."""
+        return {}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class EMA(Callback):
+    """G_ema = decay * G_ema + (1 - decay) * G after each of G's updates, from step `start`
+    (before it, G_ema follows G exactly); BatchNorm running statistics are copied."""
+
+    FILE = "G_ema.pt"
+
+    def __init__(self, decay: float = 0.999, start: int = 0):  # 0.999: StudioGAN's default
+        if not 0 < decay < 1:
+            raise ValueError(f"ema: decay must be in (0, 1), got {decay}")
+        if start < 0:
+            raise ValueError(f"ema: start must be >= 0, got {start}")
+        self.decay, self.start = decay, start
+        self._G: nn.Module | None = None
+
+    @property
+    def G(self) -> nn.Module:
+        """The average (made by setup from the run's G)."""
+        if self._G is None:
+            raise RuntimeError("ema: setup() has not run")
+        return self._G
+
+    def setup(self, loop: Loop) -> None:
+        if self._G is None:
+            self._G = copy.deepcopy(loop.G).requires_grad_(False)
+
+    @torch.no_grad()
+    def after_g_step(self, loop: Loop, step: int) -> None:
+        decay = self.decay if step > self.start else 0.0
+        for avg, p in zip(self.G.parameters(), loop.G.parameters()):
+            avg.lerp_(p, 1 - decay)
+        for mean, b in zip(self.G.buffers(), loop.G.buffers()):  # BatchNorm statistics: copied
+            mean.copy_(b)
+
+    def generator(self, loop: Loop) -> nn.Module:
+        return self.G
+
+    def finish(self, loop: Loop, out_dir: Path) -> dict:
+        from .store import save_weights
+
+        save_weights(self.G.state_dict(), out_dir / self.FILE)
+        return {"generator_file": self.FILE, "generator": f"ema(decay={self.decay:g}, start={self.start})"}
+
+    def state_dict(self) -> dict:
+        return {"G": self._G.state_dict() if self._G is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("G") is not None:
+            self.G.load_state_dict(state["G"])
+
+
+class WeightClip(Callback):
+    """Clamp D's parameters to [-c, c] after each of its updates: WGAN's Lipschitz bound."""
+
+    def __init__(self, c: float = 0.01):  # 0.01: Arjovsky et al. 2017
+        if not c > 0:
+            raise ValueError(f"weight-clip: c must be > 0, got {c}")
+        self.c = c
+
+    @torch.no_grad()
+    def after_d_step(self, loop: Loop, step: int) -> None:
+        for p in loop.D.parameters():
+            p.clamp_(-self.c, self.c)
+
+
+def make_callbacks(specs: list[dict], registry) -> list[Callback]:
+    """Instantiate a run config's `callbacks` list from the registry."""
+    out = []
+    for spec in specs:
+        entry = registry.get("callback", spec["name"])
+        cb = entry.factory(**{k: v for k, v in spec.items() if k != "name"})
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callback {entry.name!r} ({entry.plugin}) returned {type(cb).__name__}, not Callback")
+        out.append(cb)
+    return out
