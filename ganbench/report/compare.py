@@ -153,6 +153,9 @@ def two_sample(xa: np.ndarray, xb: np.ndarray, test: str) -> dict:
         out["p"], out["p_min"] = permutation(xa, xb)
         if test == "welch":
             out["note"] = "no spread over seeds: exact permutation test"
+    if np.ptp(np.concatenate([xa, xb])) == 0:  # every seed of both sides gave the same value
+        out["p"], out["note"] = 1.0, "every seed of both sides gave the same value"
+        return out
     if out["p_min"] >= ALPHA:
         why = f"{out['test']} with {len(xa)} vs {len(xb)} seeds cannot go below p = {out['p_min']:.2g}"
         out["note"] = "; ".join(n for n in (out["note"], why) if n)

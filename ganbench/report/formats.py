@@ -154,16 +154,16 @@ def _range_text(metric: str) -> str:
 
 
 def family_text(report: Report) -> str:
-    welch = f", and Welch's t has {MIN_N_WELCH}+ seeds per side" if report.test == "welch" else ""
     return (f"p adjusted by Holm over all {report.family} tests of this report (pairwise and trends); "
-            f"verdicts only where the adjusted p < {report.alpha:g} (family-wise) and the metric has a direction{welch}")
+            f"verdicts only where the adjusted p < {report.alpha:g} (family-wise) and the metric has a direction")
 
 
 def comparison_lines(report: Report) -> list[str]:
     if report.comparisons.empty:
         return []
+    welch = f"; Welch's t gives no verdict below {MIN_N_WELCH} seeds per side" if report.test == "welch" else ""
     head = (f"pairwise ({TESTS[report.test]}; difference a − b with its 95% Welch CI; n = values / runs per side; "
-            f"{family_text(report)}):")
+            f"{family_text(report)}{welch}):")
     return [head] + [f"  {sentence(r)}" for _, r in report.comparisons.iterrows()]
 
 
