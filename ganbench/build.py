@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .contracts import Discriminator, GanData, Loss, Models
-from .plugins import Registry
+from .plugins import Registry, set_current
 
 
 class Builder:
@@ -27,6 +27,7 @@ class Builder:
 
     def __init__(self, registry: Registry):
         self.registry = registry
+        set_current(registry)  # the evaluator looks up the run's metric plugins in it
         self._data: dict[str, GanData] = {}
 
     def data(self, spec: dict) -> GanData:

@@ -7,6 +7,7 @@ Invalid input is one line on stderr, never a traceback.
 from __future__ import annotations
 
 import math
+import re
 import sys
 import threading
 from pathlib import Path
@@ -75,7 +76,7 @@ def main(ctx, no_plugins):
 @main.command()
 @click.argument("suite", type=click.Path(path_type=Path))  # load_suite refuses what is not a file, in one line
 @click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Results root; runs go to RESULTS/<suite name>/<run id>/.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a base value, e.g. --set epochs=1 or --set optimizer.lr=1e-3 (repeatable; values are YAML).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).")
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
 @click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
 @click.option("--devices", "--device", "devices", default="auto", show_default=True, metavar="LIST", help="Where runs train: auto (every visible GPU, else the CPU), cpu, cuda, or a list like cuda:0,cuda:1 (runs are placed round-robin).")
@@ -94,43 +95,31 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     claimed before they train: several `ganbench run` on one results folder (on one
     machine or many sharing it) split the runs, and each run is trained once.
     """
-    from .build import resolve_devices
-    from .executors import ExecutorError
-    from .runner import SuiteInvalid, Terminated, run_suite
-    from .store import FINISHED, ResultsStore
-    from .suite import SuiteError, load_suite
+    from . import api  # the command is a thin layer over the Python API
+    from .suite import SuiteError
 
     registry = _registry()
     try:
-        s = load_suite(suite, registry, overrides)
+        s = api.load_suite(suite, overrides, registry)
     except SuiteError as e:
         fail(str(e))
+    if dry_run:  # nothing trains: no torch (a second, not seconds), and no device is used
+        problem = _device_spelling(devices)
+        if problem:
+            fail(problem)
+        _print_dry_run(s, results, rerun)
+        return
+    from .build import resolve_devices
+    from .executors import ExecutorError
+    from .runner import SuiteInvalid, Terminated
+
     try:
         dev = resolve_devices(devices)
     except ValueError as e:
         fail(str(e))
-    # A run that hangs inside a plugin can only be stopped from outside its process.
-    executor = executor or ("local" if jobs == 1 and not timeout else "process")
-    console = Console(stderr=False)
-    if dry_run:
-        _replace_unencodable(sys.stdout)
-        done_dir = results / s.name
-        table = Table(title=f"{s.name}: {len(s.runs)} runs" + (f" — {s.description}" if s.description else ""))
-        axes = sorted({k for r in s.runs for k in r.cell})
-        for col in ["#", "run id", *axes, "seed", "length", "status"]:
-            table.add_column(col)
-        store_status = (lambda rid: ResultsStore(results, s.name).status(rid)) if done_dir.is_dir() else (lambda rid: None)
-        for i, r in enumerate(s.runs, 1):
-            length = f"{r.config['epochs']} epochs" if "epochs" in r.config else f"{r.config['steps']} steps"
-            status = store_status(r.id) or "pending"
-            if status in FINISHED and not rerun:
-                status += " (skip)"
-            table.add_row(str(i), r.id, *[_short(r.cell.get(a, "")) for a in axes], str(r.seed), length, status)
-        console.print(table)
-        return
     try:
-        outcome = run_suite(s, registry, results, dev, rerun=rerun, executor=executor, jobs=jobs, threads=threads, address=address,
-                            loggers=list(loggers), timeout=timeout)
+        outcome = api.run_suite(s, results, devices=dev, rerun=rerun, jobs=jobs, executor=executor, threads=threads,
+                                address=address, loggers=loggers, timeout=timeout, registry=registry)
     except (SuiteInvalid, ExecutorError) as e:
         fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
     except KeyboardInterrupt as e:
@@ -142,6 +131,54 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""
     click.echo(f"{s.name}: {counts}{skipped}{elsewhere}. Results in {results / s.name}", err=True)
     sys.exit(outcome.exit_code)
+
+
+def _device_spelling(spec: str) -> str | None:
+    """What `--devices` gets wrong without asking torch (for --dry-run, which uses none):
+    the names resolve_devices knows, not whether this machine has them."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not parts:
+        return f"--devices: no device in {spec!r}"
+    for part in parts:
+        if not re.fullmatch(r"auto|cpu(:[0-9]+)?|cuda(:[0-9]+)?", part):
+            return f"--devices: unknown device {part!r}; use auto, cpu, cuda or cuda:N"
+    if any(p.startswith("cpu") for p in parts) and any(p.startswith("cuda") for p in parts):
+        return f"--devices {spec}: mixing the CPU and GPUs in one suite would mix cost measurements; choose one"
+    return None
+
+
+def _print_dry_run(s, results: Path, rerun: bool) -> None:
+    """The expanded runs as a table: for each axis the matrix varies, the value each run
+    trains with (its resolved config's: loss defaults and --set included)."""
+    from .store import FINISHED, ResultsStore
+
+    _replace_unencodable(sys.stdout)
+    done_dir = results / s.name
+    table = Table(title=f"{s.name}: {len(s.runs)} runs" + (f" — {s.description}" if s.description else ""))
+    axes = sorted({k for r in s.runs for k in r.cell})
+    for col in ["#", "run id", *axes, "seed", "length", "status"]:
+        table.add_column(col)
+    store_status = (lambda rid: ResultsStore(results, s.name).status(rid)) if done_dir.is_dir() else (lambda rid: None)
+    for i, r in enumerate(s.runs, 1):
+        length = f"{r.config['epochs']} epochs" if "epochs" in r.config else f"{r.config['steps']} steps"
+        status = store_status(r.id) or "pending"
+        if status in FINISHED and not rerun:
+            status += " (skip)"
+        table.add_row(str(i), r.id, *[_short(_resolved(r.config, a)) for a in axes], str(r.seed), length, status)
+    Console(stderr=False).print(table)
+
+
+_MISSING = object()
+
+
+def _resolved(config: dict, axis: str):
+    """The resolved config's value at a (dotted) matrix axis; blank where it has none."""
+    node = config
+    for part in str(axis).split("."):
+        node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+        if node is _MISSING:
+            return ""
+    return node
 
 
 def _replace_unencodable(stream) -> None:
@@ -212,14 +249,14 @@ def evaluate(run_dirs, images, dataset, samples, inception, inception_weights, d
     """
     import json as _json
 
-    from .build import Builder, resolve_devices
-    from .rescore import RescoreError, rescore_run, score_images
-
     if bool(images) == bool(run_dirs) or bool(images) != bool(dataset):
         fail("give RUN_DIR... or --images FOLDER --dataset NAME")
     if inception_weights is not None and not inception_weights.is_file():
         fail(f"--inception-weights {inception_weights}: no such file")
     weights = str(inception_weights) if inception_weights else None
+    from .build import Builder, resolve_devices  # torch: after the checks, which need none
+    from .rescore import RescoreError, rescore_run, score_images
+
     try:
         device = resolve_devices(devices)[0]
     except ValueError as e:
@@ -386,16 +423,16 @@ def _suite_folders(root: Path) -> list[Path]:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write (default: <run id>-traverse.png here).")
 def traverse(run_dir, axes, seed, span, steps, output):
     """Walk a 2-D plane of the latent space of the generator saved in RUN_DIR."""
-    from .report import ReportError
-    from .report.traverse import LoadedRun, parse_axes, traverse_png
-    from .store import write_atomic
-
     if not TRAVERSE_STEPS[0] <= steps <= TRAVERSE_STEPS[1]:
         fail(f"--steps must be from {TRAVERSE_STEPS[0]} to {TRAVERSE_STEPS[1]}, got {steps}")
     if not (math.isfinite(span) and span > 0):
         fail(f"--span must be a finite number > 0, got {span}")
     if not -(2**63) <= seed < 2**64:  # what torch's generator accepts
         fail("--seed must fit in 64 bits")
+    from .report import ReportError  # torch and pandas: after the checks, which need neither
+    from .report.traverse import LoadedRun, parse_axes, traverse_png
+    from .store import write_atomic
+
     try:
         run = LoadedRun(run_dir)
         png, (a, b) = traverse_png(run, parse_axes(axes), seed, span, steps)

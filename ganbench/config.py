@@ -17,9 +17,10 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .optimizers import OPTIMIZERS
+from .optimizers import OPTIONS as OPTIMIZERS  # names and options only: no torch
 from .plugins import PluginError, Registry
 from .store import D_WEIGHTS
+from .suggest import did_you_mean
 
 DEFAULTS: dict[str, Any] = {
     "dataset": "mnist5k",  # ships inside a pip package: works offline
@@ -63,6 +64,7 @@ ADDED_DEFAULTS: dict[str, Any] = {
     "g_step_fresh_fake": True,
     "callbacks": [],
     "precision": "fp32",
+    "eval.metrics": {},
     "eval.g_mode": "eval",  # G was always sampled in eval mode (BatchNorm running statistics) before
 }
 
@@ -92,6 +94,7 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "classifier_floor": None,  # held-out accuracy the mode classifier must reach; null = the dataset's floor
     "mode_min_share": 0.1,  # a mode is covered with >= 10% of its fair share N/K of samples (at least 1); 0 = any sample
     "confidence": 0.9,  # confident_frac: share of samples whose top class probability is >= this
+    "metrics": {},  # metric plugins beyond the built-in families: {name: {option: value}} (ganbench.metrics.plugin)
     # How G is sampled for every metric: `eval` (BatchNorm running statistics: each sample a
     # function of its latent alone, as compare_gan and StudioGAN evaluate) or `train` (batch
     # statistics over eval.batch_size samples; G's running statistics are left untouched).
@@ -248,7 +251,8 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     """Check every key of a merged config; return it normalized (canonical types)."""
     unknown = sorted(set(cfg) - set(DEFAULTS) - {"steps"})
     if unknown:
-        raise ConfigError(unknown[0], f"unknown key; known keys: {', '.join(sorted(DEFAULTS))}, steps")
+        known = [*sorted(DEFAULTS), "steps"]
+        raise ConfigError(unknown[0], f"unknown key{did_you_mean(unknown[0], known)}; known keys: {', '.join(known)}")
     out: dict[str, Any] = {}
     out["dataset"] = _plugin(cfg, "dataset", registry)
     out["architecture"] = _plugin(cfg, "architecture", registry, skip=2, defaults=arch_defaults)
@@ -264,12 +268,12 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
         raise ConfigError("epochs", "set exactly one of `epochs` and `steps`")
     length = "epochs" if "epochs" in cfg else "steps"
     out[length] = _int(length, cfg[length], low=1)
-    out["eval"] = _eval(cfg["eval"])
+    out["eval"] = _eval(cfg["eval"], registry)
     out["log_every"] = _interval("log_every", cfg["log_every"])
     out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
     out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
     out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
-    out["keep_best"] = _keep_best(cfg["keep_best"])
+    out["keep_best"] = _keep_best(cfg["keep_best"], registry)
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
     out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
@@ -297,10 +301,17 @@ def _bool(key: str, value) -> bool:
     return value
 
 
-def _keep_best(value) -> str:
+def _keep_best(value, registry: Registry | None = None) -> str:
     if value in (None, "none"):
         return "none"
-    from .metrics.keys import direction
+    from .metrics.keys import direction as known
+
+    def direction(metric):  # ganbench's own keys, then those metric plugins declare
+        if known(metric) is not None or registry is None:
+            return known(metric)
+        from .metrics.plugin import registry_direction
+
+        return registry_direction(metric, registry)
 
     metric, _, how = str(value).partition(":")
     if not re.fullmatch(r"[A-Za-z0-9_.]+", metric) or how not in ("", "lower", "higher"):
@@ -350,7 +361,7 @@ def _int(key, value, low=-MAX_INT, high=MAX_INT) -> int:
 
 def _choice(key, value, choices) -> str:
     if value not in choices:
-        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {shown(value)}")
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {shown(value)}{did_you_mean(value, choices)}")
     return value
 
 
@@ -366,7 +377,8 @@ def _optimizer(value) -> dict:
     allowed = OPTIMIZERS[name][1] | {"name", "lr"}
     for k in spec:
         if k not in allowed:
-            raise ConfigError(f"optimizer.{k}", f"not an option of {name}; options: {', '.join(sorted(allowed - {'name'}))}")
+            options = sorted(allowed - {"name"})
+            raise ConfigError(f"optimizer.{k}", f"not an option of {name}{did_you_mean(k, options)}; options: {', '.join(options)}")
     if "lr" not in spec:
         raise ConfigError("optimizer.lr", f"{name} needs a learning rate")
     out = {"name": name, "lr": _number("optimizer.lr", spec["lr"], low=0, high=MAX_LR, low_open=True)}
@@ -411,11 +423,11 @@ def _d_pretrain(value):
     return {"steps": _int("d_pretrain.steps", spec["steps"], low=1)}
 
 
-def _eval(value) -> dict:
+def _eval(value, registry: Registry | None = None) -> dict:
     spec = {**EVAL_DEFAULTS, **_mapping("eval", value)}
     extra = sorted(set(spec) - set(EVAL_DEFAULTS))
     if extra:
-        raise ConfigError(f"eval.{extra[0]}", f"unknown key; known keys: {', '.join(EVAL_DEFAULTS)}")
+        raise ConfigError(f"eval.{extra[0]}", f"unknown key{did_you_mean(extra[0], EVAL_DEFAULTS)}; known keys: {', '.join(EVAL_DEFAULTS)}")
     out = {"every": _interval("eval.every", spec["every"], allow_none=True)}
     for key in ("samples", "curve_samples"):
         out[key] = None if spec[key] is None else _int(f"eval.{key}", spec[key], MIN_EVAL_SAMPLES, MAX_EVAL_SAMPLES)
@@ -438,6 +450,28 @@ def _eval(value) -> dict:
     out["mode_min_share"] = _number("eval.mode_min_share", spec["mode_min_share"], low=0)
     out["confidence"] = _number("eval.confidence", spec["confidence"], low=0, high=1, low_open=True)
     out["g_mode"] = _choice("eval.g_mode", spec["g_mode"], G_MODES)
+    out["metrics"] = _metrics(spec["metrics"], registry)
+    return out
+
+
+def _metrics(value, registry: Registry | None) -> dict:
+    """eval.metrics: {name: {options} | null} (or a list of names), each checked like a plugin's options."""
+    if isinstance(value, list):
+        value = {name: {} for name in value}
+    spec = _mapping("eval.metrics", value)
+    out = {}
+    for name, options in spec.items():
+        if options is None:
+            options = {}
+        if not isinstance(options, dict) or "name" in options:
+            raise ConfigError(f"eval.metrics.{name}", f"must be a mapping of the metric's options, got {shown(options)}")
+        if registry is None:
+            raise ConfigError("eval.metrics", "metric plugins need the plugin registry to be checked")
+        try:
+            checked = _plugin({"metric": {"name": name, **options}}, "metric", registry)
+        except ConfigError as e:
+            raise ConfigError(f"eval.metrics.{name}{e.key[len('metric'):]}" if e.key.startswith("metric.") else "eval.metrics", e.message) from None
+        out[str(name)] = {k: v for k, v in checked.items() if k != "name"}
     return out
 
 
@@ -459,8 +493,9 @@ def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
             spec[k] = v
     for k, v in spec.items():
         if k not in params and not takes_any:
-            known = ", ".join(n for n, p in params.items() if p.kind is not p.VAR_KEYWORD) or "none"
-            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {shown(name)}; options: {known}")
+            known = [n for n, p in params.items() if p.kind is not p.VAR_KEYWORD]
+            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {shown(name)}{did_you_mean(k, known)}; "
+                              f"options: {', '.join(known) or 'none'}")
         if k in hints:
             spec[k] = _typed(f"{kind}.{k}", v, hints[k])
     for n, p in params.items():
@@ -486,7 +521,7 @@ def _typed(key, value, hint):
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {shown(value)}")
+            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {shown(value)}{did_you_mean(value, args)}")
         return value
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in args:

@@ -2,15 +2,18 @@
 
 Shapes use B for the batch, Z for the latent size and `*shape` for one sample's shape:
 (C, H, W) for images, (F,) for 2-D points or tabular rows.
+
+Importing this module does not import torch: plugins import it to register their
+factories, and `ganbench --help`, `ganbench plugins` or a suite's validation must not pay
+for torch. ``Discriminator`` (an ``nn.Module``) is defined on first use, which imports
+torch then; annotations are strings (``from __future__ import annotations``).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
-
-import torch
-from torch import nn
 
 DATA_KINDS = ("image", "points", "tabular")
 
@@ -49,31 +52,57 @@ class GanData:
     @staticmethod
     def as_float(x: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float in [-1, 1]; float data passes through."""
+        import torch
+
         if x.dtype == torch.uint8:
             return x.float().div_(127.5).sub_(1.0)
         return x.float()
 
 
-class Discriminator(nn.Module):
-    """A discriminator split into a trunk (``features``) and a last layer (``head``).
+def _define_discriminator():
+    from torch import nn
 
-    The split is what lets the runner freeze the trunk (``freeze_d: trunk``) and pretrain
-    the trunk as a classifier (``d_pretrain: {classifier: true}``). Subclasses define
-    ``features(x)`` returning (B, ...) and set ``self.head`` to a module mapping those
-    features to one raw score per sample.
-    """
+    class Discriminator(nn.Module):
+        """A discriminator split into a trunk (``features``) and a last layer (``head``).
 
-    head: nn.Module
+        The split is what lets the runner freeze the trunk (``freeze_d: trunk``) and pretrain
+        the trunk as a classifier (``d_pretrain: {classifier: true}``). Subclasses define
+        ``features(x)`` returning (B, ...) and set ``self.head`` to a module mapping those
+        features to one raw score per sample.
+        """
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        __qualname__ = "Discriminator"  # as if defined at the top of this module: pickle finds it there
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).reshape(x.shape[0])  # (B,) raw scores (logits)
+        head: nn.Module
 
-    def trunk_parameters(self) -> list[nn.Parameter]:
-        head = {id(p) for p in self.head.parameters()}
-        return [p for p in self.parameters() if id(p) not in head]
+        def features(self, x: torch.Tensor) -> torch.Tensor:
+            raise NotImplementedError
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.features(x)).reshape(x.shape[0])  # (B,) raw scores (logits)
+
+        def trunk_parameters(self) -> list[nn.Parameter]:
+            head = {id(p) for p in self.head.parameters()}
+            return [p for p in self.parameters() if id(p) not in head]
+
+    return Discriminator
+
+
+_DEFINE_LOCK = threading.Lock()
+
+
+def __getattr__(name: str):
+    """`Discriminator` is built on first access (importing torch), then stays one class."""
+    if name == "Discriminator":
+        with _DEFINE_LOCK:
+            if "Discriminator" not in globals():
+                globals()["Discriminator"] = _define_discriminator()
+        return globals()["Discriminator"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), "Discriminator"})
 
 
 @dataclass

@@ -82,3 +82,14 @@ def register_callbacks(register: Register) -> None:
     ``register(name, make)`` where ``make(**options)`` returns a
     ``ganbench.callbacks.Callback``; a run config names it in ``callbacks: [{name: ...}]``.
     """
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register evaluation metrics beyond the built-in families (FID, coverage...).
+
+    ``register(name, make)`` where ``make(**options)`` returns a
+    ``ganbench.metrics.plugin.Metric``; ``make`` (usually the Metric subclass) declares
+    ``directions`` ({result key: "higher" | "lower" | "none"}) and ``kinds`` (the data
+    kinds it applies to). A run config enables it: ``eval: {metrics: {name: {options}}}``.
+    """

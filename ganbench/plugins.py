@@ -30,6 +30,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from . import PLUGIN_API_VERSION, hookspecs
 from .contracts import Loss
+from .suggest import did_you_mean
 
 ENTRY_POINT_GROUP = "ganbench"
 BUILTIN_DIST = "ganbench"  # the built-ins' distribution: always loaded
@@ -50,6 +51,7 @@ KINDS = {
     "executor": "register_executors",
     "logger": "register_loggers",
     "callback": "register_callbacks",
+    "metric": "register_metrics",
 }
 
 
@@ -85,7 +87,7 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             available = ", ".join(sorted(self.entries[kind])) or "none"
-            msg = f"unknown {kind} {_NAME_REPR.repr(name)}; available: {available}"
+            msg = f"unknown {kind} {_NAME_REPR.repr(name)}{did_you_mean(name, self.entries[kind])}; available: {available}"
             if self.broken:  # the name may be what a broken plugin would have provided
                 reasons = "; ".join(f"{p}: {r}" for p, r in sorted(self.broken.items()))
                 msg += f" (broken plugins: {reasons})"
@@ -255,6 +257,12 @@ def check_factory(kind: str, name, factory) -> None:
         raise RegistrationError(f"{kind} {name!r}: factory {factory!r} is not callable")
     if kind == "loss" and inspect.isclass(factory) and not issubclass(factory, Loss):
         raise RegistrationError(f"loss {name!r}: {factory.__name__} is not a subclass of ganbench.contracts.Loss")
+    if kind == "metric":
+        from .metrics.plugin import metric_problem  # torch is imported only when a metric registers
+
+        problem = metric_problem(factory)
+        if problem:
+            raise RegistrationError(f"metric {name!r}: {problem}")
     if kind == "architecture":
         try:
             params = list(inspect.signature(factory).parameters.values())
@@ -308,6 +316,25 @@ def build_registry(pm: PluginManager) -> Registry:
             reg.entries[e.kind][e.name] = e
         reg.plugins[plugin_id] = (dist, version)
     return reg
+
+
+# The registry of the runs this process is building (set by build.Builder): the evaluator
+# finds the metric plugins a run enables in it.
+_CURRENT: Registry | None = None
+
+
+def set_current(registry: Registry) -> None:
+    global _CURRENT
+    _CURRENT = registry
+
+
+def current_registry() -> Registry:
+    """The registry set by the last Builder of this process, else the installed plugins'
+    (loaded once, then kept)."""
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = load_registry()
+    return _CURRENT
 
 
 def load_registry(allow: Iterable[str] | None = None, no_plugins: bool = False) -> Registry:

@@ -29,8 +29,10 @@ import yaml
 from . import yamlsafe
 from .config import MAX_SEED, ConfigError, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
+from .suggest import did_you_mean
 
 SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers")
+SEEDS_KEY = "seeds"  # a suite key that `--set` may also override
 NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newline through
 # Bounds on what a suite may ask for, checked before any work (README, "Suites").
 MAX_NAME = 100  # the results folder's name, well under any file system's 255
@@ -134,7 +136,7 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
         raise ConfigError("", "a suite must be a mapping with at least `name` and `base`")
     for key in raw:
         if key not in SUITE_KEYS:
-            raise ConfigError(str(key), f"unknown suite key; known: {', '.join(SUITE_KEYS)}")
+            raise ConfigError(str(key), f"unknown suite key{did_you_mean(key, SUITE_KEYS)}; known: {', '.join(SUITE_KEYS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ConfigError("name", f"must be letters, digits, '-' or '_' only, got {shown(name)}")
@@ -149,9 +151,16 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ConfigError("base", "must be a mapping of run settings")
-    seeds = _seeds(raw.get("seeds", [0]))
-    cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [], len(seeds))
     set_layer = dict(overrides)
+    # `--set seeds=N` (or a list) replaces the suite's seeds: a quick run needs no YAML edit
+    seeds_label = "--set seeds" if SEEDS_KEY in set_layer else "seeds"
+    try:
+        seeds = _seeds(set_layer.pop(SEEDS_KEY) if SEEDS_KEY in set_layer else raw.get("seeds", [0]))
+        cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [], len(seeds))
+    except ConfigError as e:
+        if e.key == "seeds" and seeds_label != "seeds":
+            raise ConfigError(seeds_label, e.message) from None
+        raise
 
     loggers = raw.get("loggers") or []
     if not isinstance(loggers, list) or not all(isinstance(n, str) for n in loggers):
@@ -199,7 +208,7 @@ def expand_matrix(matrix, exclude, include, n_seeds: int = 1) -> list[tuple[str,
     for i, ex in enumerate(exclude):
         unknown = [k for k in ex if k not in matrix]
         if unknown:
-            raise ConfigError(f"exclude[{i}].{unknown[0]}", "is not a matrix axis")
+            raise ConfigError(f"exclude[{i}].{unknown[0]}", f"is not a matrix axis{did_you_mean(unknown[0], matrix)}")
         cells = [c for c in cells if not all(_matches(c[k], v) for k, v in ex.items())]
     out = [("matrix", c) for c in cells]
     originals = [dict(c) for c in cells]

@@ -21,6 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 # in this process and in the CLI subprocesses they start.
 torch.set_num_threads(1)
 
+# Tests pin the plugin set they run with: the built-ins only, whatever else is installed
+# in this environment (a third party's plugins, e.g. plugins/ganbench-sngan, would change
+# what a registry holds and what run.json records). Set for this session and the CLI
+# subprocesses it starts; tests that need other plugins set GANBENCH_PLUGINS themselves.
+os.environ["GANBENCH_PLUGINS"] = ""
+
 # Classifiers trained for the metrics are cached; tests keep theirs out of the user's
 # ~/.cache (one cache per test session, shared with the CLI subprocesses).
 os.environ["GANBENCH_CACHE"] = tempfile.mkdtemp(prefix="ganbench-test-cache-")

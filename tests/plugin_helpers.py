@@ -83,11 +83,21 @@ def entry_points_in(site: Path) -> list[md.EntryPoint]:
     return builtin + found
 
 
+def dists_in(site: Path) -> list[str]:
+    """The distributions written into `site` (the plugin set a test pins)."""
+    return sorted(d.metadata["Name"] for d in md.distributions(path=[str(site)]))
+
+
 def ganbench(*args: str, site: Path | None = None, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the CLI in a fresh interpreter, `site` on its PYTHONPATH; wide terminal."""
+    """Run the CLI in a fresh interpreter, `site` on its PYTHONPATH; wide terminal.
+
+    The plugins it loads are pinned to the built-ins and those in `site` (GANBENCH_PLUGINS),
+    unless `env` says otherwise: plugins installed in this environment stay out.
+    """
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("GANBENCH_")}  # only what the test sets
+    pinned = {"GANBENCH_PLUGINS": ",".join(dists_in(site)) if site is not None else ""}
     # one OpenMP thread: tiny runs, and on a busy 2-core machine threads contend badly
-    full = {**inherited, "COLUMNS": "400", "OMP_NUM_THREADS": "1", **(env or {})}
+    full = {**inherited, **pinned, "COLUMNS": "400", "OMP_NUM_THREADS": "1", **(env or {})}
     if site is not None:
         full["PYTHONPATH"] = os.pathsep.join([str(site), full.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return subprocess.run([sys.executable, "-m", "ganbench.cli", *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)

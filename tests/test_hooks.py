@@ -20,6 +20,7 @@ from ganbench.contracts import Discriminator, GanData, Loss, Models
 from ganbench.executors import Executor
 from ganbench.job import Finished, train_run
 from ganbench.loggers import Logger
+from ganbench.metrics.plugin import Metric as MetricPlugin
 from ganbench.runner import run_suite
 from ganbench.suite import expand
 from ganbench.testing import make_registry, smoke_train
@@ -185,3 +186,40 @@ def test_hook_register_callbacks(tmp_path):
     record = json.loads((run_dir / "run.json").read_text())
     assert record["config"]["callbacks"] == [{"name": "test-count-steps"}]
     assert record["counted"] == {"d": 8, "g": 4}  # 4 steps of 2 D updates and 1 G update
+
+
+class MeanOffset(MetricPlugin):
+    """Distance between the means of the samples and of the training rows."""
+
+    directions = {"test_mean_offset": "lower"}
+    kinds = ("points",)
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def protocol(self, ctx):
+        return {"scale": self.scale}
+
+    def __call__(self, samples, ctx):
+        return {"test_mean_offset": self.scale * float((samples.mean(0) - ctx.data.train.mean(0)).norm())}
+
+
+@hookimpl
+def register_metrics(register):
+    register("test-mean-offset", MeanOffset)
+
+
+def test_hook_register_metrics(tmp_path):
+    from ganbench.metrics import registry_direction
+
+    registry = make_registry(THIS)
+    base = {**SUITE["base"], "eval": {"every": "2 steps", "metrics": {"test-mean-offset": {"scale": 2}}}}
+    suite = expand({**SUITE, "base": base}, registry)
+    run_suite(suite, registry, tmp_path, "cpu", console=Console(quiet=True))
+    (run_dir,) = (tmp_path / "hooks").glob("[!.]*")
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["config"]["eval"]["metrics"] == {"test-mean-offset": {"scale": 2.0}}
+    assert record["protocol"]["test-mean-offset.scale"] == 2.0
+    assert record["metrics"]["test_mean_offset"] > 0
+    assert len(pd.read_csv(run_dir / "history.csv")["test_mean_offset"].dropna()) == 2  # steps 2 and 4
+    assert registry_direction("test_mean_offset", registry) == "lower"

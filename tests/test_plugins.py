@@ -8,12 +8,18 @@ from ganbench.suite import SuiteError, expand
 from plugin_helpers import BROKEN_REASONS, entry_points_in, write_all, write_dist
 
 
+@pytest.fixture(autouse=True)
+def explicit_entry_points(monkeypatch):
+    """Registries here are built from explicit entry points (entry_points_in), which pin
+    the plugin set: GANBENCH_PLUGINS (conftest pins the built-ins) is what tests set."""
+    for var in ("GANBENCH_PLUGINS", "GANBENCH_TRACE_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     site = write_all(tmp_path / "site")
     monkeypatch.syspath_prepend(str(site))  # the modules are importable, like installed ones
-    for var in ("GANBENCH_PLUGINS", "GANBENCH_TRACE_PLUGINS"):
-        monkeypatch.delenv(var, raising=False)
     return site
 
 

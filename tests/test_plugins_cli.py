@@ -8,15 +8,16 @@ import torch
 from click.testing import CliRunner
 
 from ganbench.cli import main
-from plugin_helpers import BROKEN_REASONS, TINY_SUITE, ganbench, write_all
+from plugin_helpers import BROKEN_REASONS, TINY_SUITE, dists_in, ganbench, write_all
 
 
 @pytest.fixture
 def cli(workspace, monkeypatch):
-    """Invoke the CLI in this process, with the written distributions installed on sys.path."""
+    """Invoke the CLI in this process, with the written distributions installed on sys.path
+    and pinned as the plugin set (other plugins installed here stay out)."""
     monkeypatch.syspath_prepend(str(workspace[1]))
-    for var in ("GANBENCH_PLUGINS", "GANBENCH_TRACE_PLUGINS"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GANBENCH_PLUGINS", ",".join(dists_in(workspace[1])))
+    monkeypatch.delenv("GANBENCH_TRACE_PLUGINS", raising=False)
 
     def invoke(*args, env=None):
         return CliRunner().invoke(main, list(args), env=env)

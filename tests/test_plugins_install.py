@@ -21,6 +21,7 @@ from plugin_helpers import BROKEN_PLUGINS, write_dist
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "plugins" / "ganbench-sngan"
+PINNED = "ganbench-sngan,fake-raises"  # the plugin set these tests use (GANBENCH_PLUGINS)
 SUITE = """
 name: sngan-installed
 base:
@@ -72,7 +73,7 @@ def test_ganbench_plugins_lists_the_installed_package_with_its_version(installed
     importlib.invalidate_caches()  # pip wrote the folder after this process started
     monkeypatch.syspath_prepend(str(target))
     monkeypatch.syspath_prepend(str(site))
-    out = CliRunner().invoke(main, ["plugins"], env={"COLUMNS": "400"})
+    out = CliRunner().invoke(main, ["plugins"], env={"COLUMNS": "400", "GANBENCH_PLUGINS": PINNED})
     assert out.exit_code == 0, out.stderr
     row = next(r for r in out.stdout.splitlines() if "ganbench-sngan" in r)
     assert "0.1.0" in row and "sngan-cnn" in row and "ragan" in row and "swissroll" in row
@@ -82,7 +83,8 @@ def test_ganbench_plugins_lists_the_installed_package_with_its_version(installed
 def test_a_suite_benchmarks_the_plugin_against_a_builtin(installed):
     root, target, site = installed
     # this checkout's ganbench first, then the installed plugin and the broken one
-    env = {"PYTHONPATH": os.pathsep.join(map(str, (REPO, target, site))), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    env = {"PYTHONPATH": os.pathsep.join(map(str, (REPO, target, site))), "COLUMNS": "200", "OMP_NUM_THREADS": "1",
+           "GANBENCH_PLUGINS": PINNED}
     out = subprocess.run([sys.executable, "-m", "ganbench.cli", "run", str(root / "suite.yaml"), "--results", str(root / "results")],
                          capture_output=True, text=True, env={**_base_env(), **env}, timeout=300)
     assert out.returncode == 0, out.stderr

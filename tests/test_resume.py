@@ -69,7 +69,8 @@ def test_interrupted_swap_restores_the_previous_run(tmp_path):
     store = ResultsStore(tmp_path, "s").create()
     old = tmp_path / "s" / ".run-a.old-999999999"
     old.mkdir()
-    (old / "run.json").write_text('{"status": "complete"}')
+    (old / "run.json").write_text('{"id": "run-a", "suite": "s", "status": "complete", "config": {}, "metrics": {}}')
+    (old / "history.csv").write_text("step,d_loss\n1,0.5\n")
     half = tmp_path / "s" / ".run-a.tmp-999999999"
     half.mkdir()
     store.recover()

@@ -2,15 +2,15 @@
 
 Images are uint8 (N, C, H, W), scaled to [-1, 1] by the runner (loaders in
 ``image_datasets``); 2-D points and tabular rows are float, already scaled.
+torch and numpy are imported inside the loaders: registering the datasets (and
+validating a suite against their signatures) does not import them.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import Literal
 
 from ..contracts import GanData
 from ..hookspecs import hookimpl
@@ -29,12 +29,15 @@ def register_datasets(register):
     register("ring8", ring8)
     register("grid25", grid25)
     register("tabular-csv", tabular_csv)
+    register("sklearn-table", sklearn_table)
 
 
 # ---------------------------------------------------------------- 2-D mixtures
 
 
 def _mixture(centres: torch.Tensor, std: float, n_train: int, n_test: int, seed: int) -> GanData:
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     k = len(centres)
 
@@ -49,12 +52,16 @@ def _mixture(centres: torch.Tensor, std: float, n_train: int, n_test: int, seed:
 
 def ring8(n_train: int = 20000, n_test: int = 2500, std: float = 0.01, seed: int = 0) -> GanData:
     """8 Gaussians evenly on the unit circle, sigma 0.01 (the VEEGAN / PacGAN ring)."""
+    import torch
+
     angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
     return _mixture(torch.stack([angles.cos(), angles.sin()], 1), std, n_train, n_test, seed)
 
 
 def grid25(n_train: int = 20000, n_test: int = 2500, std: float = 0.05, seed: int = 0) -> GanData:
     """25 Gaussians on the grid {-4, -2, 0, 2, 4}^2, sigma 0.05 (the VEEGAN / PacGAN grid)."""
+    import torch
+
     ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     centres = torch.cartesian_prod(ticks, ticks)
     return _mixture(centres, std, n_train, n_test, seed)
@@ -73,7 +80,9 @@ def tabular_csv(
     standard deviation (kept in `info` to map samples back). Non-numeric columns other
     than `label` are dropped and listed in `info`; rows with missing values are dropped.
     """
+    import numpy as np
     import pandas as pd
+    import torch
 
     if Path(path).exists() and not Path(path).is_file():  # /dev/zero, a FIFO: would never end
         raise ValueError(f"tabular-csv: {path} is not a regular file")
@@ -111,5 +120,59 @@ def tabular_csv(
         info={
             "source": str(path), "columns": list(map(str, features.columns)), "classes": classes,
             "mean": mean.tolist(), "std": std.tolist(), "dropped_columns": dropped, "dropped_rows": rows,
+        },
+    )
+
+
+# scikit-learn's bundled tables (offline): loader, target column, task.
+SKLEARN_TABLES = {
+    "wine": ("load_wine", "classification"),  # 178 rows, 13 features, 3 cultivars
+    "breast_cancer": ("load_breast_cancer", "classification"),  # 569 rows, 30 features, malignant/benign
+    "diabetes": ("load_diabetes", "regression"),  # 442 rows, 10 features, disease progression after a year
+}
+
+
+def sklearn_table(
+    table: Literal["wine", "breast_cancer", "diabetes"] = "wine",
+    test_fraction: float = 0.2,  # held out by a fixed shuffle
+    seed: int = 0,  # the shuffle behind the split; fixed so every run sees the same split
+) -> GanData:
+    """A table bundled with scikit-learn (no download), standardized like `tabular-csv`
+    with the training rows' mean and standard deviation.
+
+    The target is the last column, generated like the others (so synthetic rows carry
+    one, as ML efficacy needs); `info` names it (`target`, `target_index`, `task`). For a
+    classification table its class codes are also the labels, and `classes` their names.
+    """
+    import sklearn.datasets
+
+    if table not in SKLEARN_TABLES:
+        raise ValueError(f"sklearn-table: table must be one of {', '.join(SKLEARN_TABLES)}, got {table!r}")
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"sklearn-table: test_fraction must be in [0, 1), got {test_fraction}")
+    loader, task = SKLEARN_TABLES[table]
+    bunch = getattr(sklearn.datasets, loader)()
+    features = np.asarray(bunch.data, dtype=np.float32)
+    target = np.asarray(bunch.target)
+    x = torch.as_tensor(np.concatenate([features, target.astype(np.float32)[:, None]], 1))  # (N, F + 1)
+    columns = [str(c) for c in bunch.feature_names] + ["target"]
+    classification = task == "classification"
+    y = torch.as_tensor(target, dtype=torch.int64) if classification else None
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_test = min(math.ceil(test_fraction * len(x)), len(x) - 1) if test_fraction > 0 else 0
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    mean = x[train_idx].mean(0)
+    std = x[train_idx].std(0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    x = (x - mean) / std
+    classes = [str(c) for c in bunch.target_names] if classification else None
+    return GanData(
+        x[train_idx], "tabular", take(y, train_idx),
+        x[test_idx] if n_test else None, take(y, test_idx) if n_test else None,
+        num_classes=len(classes) if classes else None,
+        info={
+            "source": f"sklearn.datasets.{loader}", "columns": columns, "classes": classes,
+            "target": "target", "target_index": len(columns) - 1, "task": task,
+            "mean": mean.tolist(), "std": std.tolist(),
         },
     )

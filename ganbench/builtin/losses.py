@@ -1,11 +1,12 @@
-"""Built-in adversarial losses: vanilla (NS and minimax), LSGAN, WGAN, WGAN-GP and hinge."""
+"""Built-in adversarial losses: vanilla (NS and minimax), LSGAN, WGAN, WGAN-GP and hinge.
+
+torch is imported inside the methods (a dictionary lookup once it is loaded): registering
+the losses, and validating a suite that names them, must not import torch.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
-
-import torch
-import torch.nn.functional as F
 
 from ..contracts import Loss
 from ..hookspecs import hookimpl
@@ -31,10 +32,16 @@ class Vanilla(Loss):
         self.generator_loss = generator_loss
 
     def d_loss(self, real_scores, fake_scores):
+        import torch
+        import torch.nn.functional as F
+
         return F.binary_cross_entropy_with_logits(real_scores, torch.ones_like(real_scores)) + \
             F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores))
 
     def g_loss(self, fake_scores, real_scores=None):
+        import torch
+        import torch.nn.functional as F
+
         if self.generator_loss == "minimax":  # log(1 - sigmoid(s)) = -softplus(s)
             return -F.softplus(fake_scores).mean()
         return F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores))
@@ -102,6 +109,8 @@ class WGANGP(Loss):
 
     def penalty(self, discriminator, real, fake):
         """gp_weight * E[(||grad_x D(x)|| - 1)^2] at x = eps*real + (1-eps)*fake, eps ~ U[0, 1]."""
+        import torch
+
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)  # (B, 1, ...)
         x = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
         # D(x).sum(): each score depends only on its own sample (no BatchNorm), so its
@@ -124,6 +133,8 @@ class Hinge(Loss):
     D accuracy is the sign of the score (the hinge's margins sit at +1 and -1)."""
 
     def d_loss(self, real_scores, fake_scores):
+        import torch.nn.functional as F
+
         return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
 
     def g_loss(self, fake_scores, real_scores=None):

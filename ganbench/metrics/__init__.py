@@ -22,6 +22,7 @@ from ..sampling import sample
 from ..schedule import total_steps
 from . import classifier as clf
 from . import coverage, fidelity, keys
+from . import plugin as metric_plugins
 
 SAMPLES = {"image": 10_000, "points": 2_500}  # final eval: Lucic et al. use 10k; VEEGAN/PacGAN 2,500 points
 CURVE_SAMPLES = {"image": 2_000, "points": 2_500}  # intermediate evals: a stable trend at a fifth of the cost
@@ -31,7 +32,7 @@ NOISE_SEED = 10_000  # + the run's seed: the same latent batch at every eval, so
 class Evaluator:
     """Scores a generator on one run's dataset; see the module docstring."""
 
-    def __init__(self, cfg: dict, data: GanData, device: torch.device):
+    def __init__(self, cfg: dict, data: GanData, device: torch.device, registry=None):
         ev = cfg["eval"]
         self.cfg, self.ev, self.data, self.device = cfg, ev, data, device
         self.kind = data.kind
@@ -56,7 +57,9 @@ class Evaluator:
         elif self.mixture:
             self.protocol.update(mode_assignment="nearest centre", high_quality_sigmas=coverage.HQ_SIGMAS, mode_std=data.mode_std, modes=len(data.modes))
         else:
-            self.notes.append(f"no sample-quality metrics for {data.kind} data without known modes: only cost is measured")
+            self.notes.append(f"no sample-quality metrics for {data.kind} data without known modes: only cost is measured"
+                              if not ev.get("metrics") else f"no built-in sample-quality metrics for {data.kind} data without known modes")
+        self._setup_plugins(cfg, registry)
 
     # ------------------------------------------------------------ set-up
 
@@ -115,6 +118,42 @@ class Evaluator:
                 self.protocol["inception_weights"] = str(self.weights)
         self.protocol["feature_spaces"] = ",".join(spaces) or "none"
 
+    def _setup_plugins(self, cfg: dict, registry) -> None:
+        """The metric plugins this run enables (eval.metrics), their protocol fields."""
+        self.metrics: dict = {}
+        specs = self.ev.get("metrics") or {}
+        if not specs:
+            return
+        from ..plugins import current_registry
+
+        self.metrics, skipped = metric_plugins.make_metrics(specs, registry or current_registry(), self.kind)
+        self.notes.extend(skipped)
+        self.context = metric_plugins.Context(self.data, cfg["dataset"], self.device, cfg["seed"], True, self.samples,
+                                              self.classifier)
+        for name, metric in self.metrics.items():
+            fields = metric.protocol(self.context)
+            self.protocol.update({f"{name}.{k}": v for k, v in fields.items()})
+        self.notes.extend(n for n in self.context.notes if n not in self.notes)  # run.json keeps set-up notes
+
+    def _score_plugins(self, x: torch.Tensor, final: bool) -> dict:
+        out: dict = {}
+        for name, metric in self.metrics.items():
+            if metric.final_only and not final:
+                continue
+            self.context.final = final
+            values = metric(x, self.context)
+            declared = metric.directions
+            for key, value in values.items():
+                if key not in declared:
+                    raise ValueError(f"metric {name!r} returned {key!r}, which it does not declare in `directions`")
+                if key in out:
+                    raise ValueError(f"metric {name!r} returned {key!r}, which another metric also returns")
+                out[key] = float(value)
+        for note in self.context.notes:  # remarks made while scoring
+            if note not in self.notes:
+                self.notes.append(note)
+        return out
+
     # ------------------------------------------------------------ checkpoints
 
     def state_dict(self) -> dict:
@@ -136,7 +175,14 @@ class Evaluator:
         # never changes the training run's random stream.
         devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            out = self._score(self._generate(G, n), fidelity.KID_SUBSETS if final else fidelity.KID_SUBSETS_CURVE)
+            x = self._generate(G, n)
+            out = self._score(x, fidelity.KID_SUBSETS if final else fidelity.KID_SUBSETS_CURVE)
+            if self.metrics:
+                plugged = self._score_plugins(x, final)
+                clash = sorted(set(plugged) & set(out))
+                if clash:
+                    raise ValueError(f"a metric plugin returned {clash[0]!r}, a key of ganbench's built-in metrics")
+                out.update(plugged)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         fid = out.get(keys.FID_DOMAIN)
@@ -182,6 +228,14 @@ class Evaluator:
         return out
 
 
-def make_evaluator(cfg: dict, data: GanData, device: torch.device) -> Evaluator:
-    """An ``evaluate(generator, step) -> {metric: number}`` for this run (see Evaluator)."""
-    return Evaluator(cfg, data, device)
+def make_evaluator(cfg: dict, data: GanData, device: torch.device, registry=None) -> Evaluator:
+    """An ``evaluate(generator, step) -> {metric: number}`` for this run (see Evaluator).
+
+    registry: where the metric plugins of ``eval.metrics`` are looked up (default: the
+    current one, ``ganbench.plugins.current_registry``)."""
+    return Evaluator(cfg, data, device, registry)
+
+
+def registry_direction(key: str, registry=None) -> str | None:
+    """Which way is better ("higher", "lower", None) for a key of a metric plugin."""
+    return metric_plugins.registry_direction(key, registry)

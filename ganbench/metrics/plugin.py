@@ -1,0 +1,106 @@
+"""Metric plugins: evaluation metrics registered through the ``register_metrics`` hook.
+
+A metric plugin registers ``make(**options) -> Metric`` (usually the Metric subclass
+itself). ``make`` declares, as attributes readable without building anything:
+
+- ``directions``: {result key: "higher" | "lower" | "none"}; every key the metric returns,
+  and which way is better (the report's verdicts, ``keep_best``);
+- ``kinds``: the data kinds it applies to, a subset of ("image", "points", "tabular").
+
+A run enables metric plugins with ``eval: {metrics: {name: {option: value}}}``; their
+options are ``make``'s keyword parameters, validated like any plugin's. At each evaluation
+the Evaluator calls ``metric(samples, ctx)`` with the generator's samples in the data's
+native format (uint8 (N, C, H, W) images; float (N, F) points or rows, standardized like
+the data) and a Context; ``protocol(ctx)`` gives the fields that make two values of the
+metric comparable (recorded in run.json ``protocol`` as ``<metric>.<field>``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..contracts import DATA_KINDS, GanData
+
+DIRECTIONS = ("higher", "lower", "none")
+
+
+@dataclass
+class Context:
+    """What a metric may use besides the samples."""
+
+    data: GanData  # the whole dataset (train, test, labels, info)
+    dataset: dict  # the run's dataset config: {name, **options}
+    device: torch.device
+    seed: int  # the run's seed: seed anything random from it (e.g. seed + 1)
+    final: bool  # the last evaluation (eval.samples samples) or an intermediate one
+    samples: int  # how many samples the final evaluation draws (eval.samples)
+    classifier: Any = None  # the dataset's mode classifier (ganbench.metrics.classifier), images with labels only
+    notes: list[str] = field(default_factory=list)  # one-line remarks for run.json
+
+
+class Metric:
+    """Subclass, set ``directions`` and ``kinds``, and implement ``__call__``."""
+
+    directions: dict[str, str] = {}
+    kinds: tuple[str, ...] = DATA_KINDS
+    final_only: bool = False  # True: measured at the last evaluation only (an expensive metric)
+
+    def protocol(self, ctx: Context) -> dict:
+        """Fields that make two values of this metric comparable (flat: str -> scalar)."""
+        return {}
+
+    def __call__(self, samples: torch.Tensor, ctx: Context) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def metric_problem(factory) -> str | None:
+    """Why a registered metric factory breaks the contract, or None."""
+    directions = getattr(factory, "directions", None)
+    if not isinstance(directions, dict) or not directions:
+        return f"{getattr(factory, '__name__', factory)} must declare `directions`, a non-empty {{key: higher|lower|none}}"
+    for key, how in directions.items():
+        if not isinstance(key, str) or not key or how not in DIRECTIONS:
+            return f"directions[{key!r}] = {how!r}: keys are non-empty strings, values one of {', '.join(DIRECTIONS)}"
+    kinds = getattr(factory, "kinds", None)
+    if not isinstance(kinds, (tuple, list)) or not kinds or not set(kinds) <= set(DATA_KINDS):
+        return f"`kinds` must be a non-empty subset of {DATA_KINDS}, got {kinds!r}"
+    if inspect.isclass(factory) and not issubclass(factory, Metric):
+        return f"{factory.__name__} is not a subclass of ganbench.metrics.plugin.Metric"
+    return None
+
+
+def registry_direction(key: str, registry=None) -> str | None:
+    """"higher", "lower" or None for a result key some metric plugin declares (None also
+    for "none" and for keys no plugin declares). The report can call this for keys
+    ``ganbench.metrics.keys.direction`` does not know; `registry` defaults to the
+    current one (``ganbench.plugins.current_registry``)."""
+    from ..plugins import current_registry
+
+    registry = registry or current_registry()
+    base = key.split(".")[0]  # `aug_gain_argmax.best` -> its metric
+    for entry in registry.entries.get("metric", {}).values():
+        how = entry.factory.directions.get(base)
+        if how is not None:
+            return how if how in ("higher", "lower") else None
+    return None
+
+
+def make_metrics(specs: dict, registry, kind: str) -> tuple[dict, list[str]]:
+    """{name: Metric} built from a run's ``eval.metrics``, and notes on those skipped."""
+    out, notes = {}, []
+    for name, options in specs.items():
+        entry = registry.get("metric", name)
+        if kind not in entry.factory.kinds:
+            notes.append(f"metric {name} skipped: it applies to {', '.join(entry.factory.kinds)} data, not {kind}")
+            continue
+        metric = entry.factory(**options)
+        if not isinstance(metric, Metric):
+            raise TypeError(f"metric {name!r} ({entry.plugin}) returned {type(metric).__name__}, not Metric")
+        if not metric.directions:  # a factory function declared them, not the class
+            metric.directions = dict(entry.factory.directions)
+        out[name] = metric
+    return out, notes

@@ -1,0 +1,23 @@
+"""'Did you mean' for a misspelled key or name, in the one-line messages of bad input."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+MAX_WORD = 100  # a longer "name" is not a typo of a short one (and difflib's cost grows with it)
+
+
+def did_you_mean(word, choices: Iterable) -> str:
+    """' (did you mean 'optimizer'?)' for the choice closest to `word`, or '' when none is close.
+
+    Case is ignored (`DCGAN` -> 'dcgan'); `_` and `-` count as the near misses they are
+    (`wgan_gp` -> 'wgan-gp', `batchsize` -> 'batch_size').
+    """
+    if not isinstance(word, str) or not word or len(word) > MAX_WORD:
+        return ""
+    by_lower = {c.lower(): c for c in choices if isinstance(c, str)}
+    if word in by_lower.values():  # the word is a choice (a message about something else)
+        return ""
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
