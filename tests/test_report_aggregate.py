@@ -463,3 +463,13 @@ def test_runs_from_before_g_mode_pool_with_eval_mode_runs(tmp_path):
     write_run(root, "adam_s2", ADAM, 2, fid=12.0, protocol={**PROTOCOL, "g_mode": "train"})
     with pytest.raises(ReportError, match="differ in g_mode"):
         build_report(root)
+
+
+def test_ranges_of_the_built_in_metric_plugins():
+    from ganbench.report.aggregate import metric_range
+
+    assert metric_range("tab_detection") == metric_range("cas") == metric_range("aug_acc_argmax") == (0.0, 1.0)
+    assert metric_range("tab_ml_efficacy") == (-math.inf, 1.0)  # R^2 can be negative
+    assert metric_range("aug_gain_uniform") == (-1.0, 1.0)
+    assert metric_range("kid_domain") == metric_range("d_loss") == (-math.inf, math.inf)  # KID's estimate can be < 0
+    assert metric_range("is_domain") == (1.0, math.inf) and metric_range("fid_domain.at_epoch_10") == (0.0, math.inf)

@@ -6,7 +6,7 @@
 The committed run folders hold no weights, so `ganbench report` on a fresh clone cannot
 redraw the figures that rebuild generators (latent traversals, 2-D scatters). This script
 builds the report with today's statistics from the committed runs (the options are those of
-`ganbench report`: --at, --compare, --metrics, --sort, --ci, --test) and writes report.md,
+`ganbench report`: --at, --compare, --metrics, --sort, --ci, --test, --direction) and writes report.md,
 report.html, report.json and the CSV files into the folder, with the figures already there
 (listed by its report.md, in that order). The figures do not depend on the statistics: the
 curves are means and ±1 std bands of complete runs' histories, the rest are samples.
@@ -38,10 +38,12 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--sort")
     ap.add_argument("--ci", default="t")
     ap.add_argument("--test", default="welch")
+    ap.add_argument("--direction", action="append", default=[], metavar="METRIC=lower|higher")
     ap.add_argument("--md", help="write only this Markdown file, without figures")
     args = ap.parse_args(argv)
+    directions = dict(d.split("=", 1) for d in args.direction)
     report = build_report(args.results, at=args.at, compare_axes=args.compare, sort=args.sort, ci=args.ci, test=args.test,
-                          metrics=args.metrics.split(",") if args.metrics else None)
+                          metrics=args.metrics.split(",") if args.metrics else None, directions=directions)
     if args.md:
         write_atomic(args.folder / args.md, markdown(report))
         return

@@ -74,7 +74,11 @@ class At:
 
 # ---------------------------------------------------------------- ranges of bounded metrics
 
-_UNIT = re.compile(r"^(precision|recall)(_.*)?$|_frac$|^d_acc_(real|fake)$")
+# [0, 1]: shares, accuracies, precision/recall, SDMetrics scores; built-in metric plugins too.
+_UNIT = re.compile(r"^(precision|recall)(_.*)?$|_frac$|^d_acc_(real|fake)$|^cas(_real)?$|^aug_acc_.*$"
+                   r"|^tab_(column_shapes|pair_trends|detection)$")
+_AT_MOST_ONE = re.compile(r"^tab_ml_efficacy(_real)?$")  # F1 in [0, 1], or R^2 (at most 1, any negative)
+_GAIN = re.compile(r"^aug_gain_.*$")  # a difference of two accuracies
 _NON_NEGATIVE = re.compile(r"^fid(_.*)?$|^mode_kl$|_ms$|^peak_mem_mb$|_s$|^time_to_.*$|^train_img_per_s$|^(steps|epochs)$")
 _AT_LEAST_ONE = re.compile(r"^is(_.*)?$")  # exp(E KL) >= 1
 
@@ -89,6 +93,10 @@ def metric_range(metric: str) -> tuple[float, float | str]:
         return 0.0, "modes_total"
     if _UNIT.search(base):
         return 0.0, 1.0
+    if _AT_MOST_ONE.search(base):
+        return -math.inf, 1.0
+    if _GAIN.search(base):
+        return -1.0, 1.0
     if _AT_LEAST_ONE.search(base):
         return 1.0, math.inf
     if _NON_NEGATIVE.search(base):
