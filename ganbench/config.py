@@ -60,7 +60,13 @@ NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
-ADDED_DEFAULTS: dict[str, Any] = {"g_step_fresh_fake": True, "callbacks": [], "precision": "fp32", "eval.metrics": {}}
+ADDED_DEFAULTS: dict[str, Any] = {
+    "g_step_fresh_fake": True,
+    "callbacks": [],
+    "precision": "fp32",
+    "eval.metrics": {},
+    "eval.g_mode": "eval",  # G was always sampled in eval mode (BatchNorm running statistics) before
+}
 
 
 def identity(config: dict) -> dict:
@@ -89,7 +95,12 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "mode_min_share": 0.1,  # a mode is covered with >= 10% of its fair share N/K of samples (at least 1); 0 = any sample
     "confidence": 0.9,  # confident_frac: share of samples whose top class probability is >= this
     "metrics": {},  # metric plugins beyond the built-in families: {name: {option: value}} (ganbench.metrics.plugin)
+    # How G is sampled for every metric: `eval` (BatchNorm running statistics: each sample a
+    # function of its latent alone, as compare_gan and StudioGAN evaluate) or `train` (batch
+    # statistics over eval.batch_size samples; G's running statistics are left untouched).
+    "g_mode": "eval",
 }
+G_MODES = ("eval", "train")
 INCEPTION = ("auto", "on", "off", "require")  # require: a synonym of on (stored as on: same run id)
 MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
 MAX_EVAL_SAMPLES = 1_000_000  # samples, curve_samples, real_samples: 100x the usual 10,000
@@ -438,6 +449,7 @@ def _eval(value, registry: Registry | None = None) -> dict:
     out["classifier_floor"] = None if floor is None else _number("eval.classifier_floor", floor, low=0, high=1)
     out["mode_min_share"] = _number("eval.mode_min_share", spec["mode_min_share"], low=0)
     out["confidence"] = _number("eval.confidence", spec["confidence"], low=0, high=1, low_open=True)
+    out["g_mode"] = _choice("eval.g_mode", spec["g_mode"], G_MODES)
     out["metrics"] = _metrics(spec["metrics"], registry)
     return out
 

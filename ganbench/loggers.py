@@ -33,7 +33,7 @@ class Logger(ABC):
 
     @abstractmethod
     def log_row(self, row: dict) -> None:
-        """A history row: step, epoch, wall_s, train_s, losses, D accuracies, lr_g, and the
+        """A history row: step, epoch, wall_s, train_s, losses, D accuracies, lr_g, lr_d, and the
         evaluation's metrics at eval points. Values are floats (NaN when not finite)."""
 
     def log_image(self, tag: str, path: Path, step: int) -> None:

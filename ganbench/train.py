@@ -26,7 +26,7 @@ from .schedule import every, steps_per_epoch, total_steps
 from .steps import Precision, d_step
 
 GRID_SAMPLES = 64  # an 8x8 sample grid from a fixed noise batch
-_ROW_ONLY = {"step", "epoch", "wall_s", "train_s", "lr_g"}  # history columns that are not metrics
+_ROW_ONLY = {"step", "epoch", "wall_s", "train_s", "lr_g", "lr_d"}  # history columns that are not metrics
 
 # evaluate(generator, step) -> {metric: number}; supplied by the metrics layer.
 Evaluator = Callable[[torch.nn.Module, int], dict]
@@ -235,7 +235,7 @@ def train(
             warm_s, warm_steps = seg, step
         if is_grid:
             path = out_dir / "grids" / _grid_name(step, per_epoch, cfg["grid_every"])
-            save_image(sample(G_scored, fixed_z), path, nrow=8, normalize=True, value_range=(-1, 1))
+            save_image(sample(G_scored, fixed_z, cfg["eval"].get("g_mode", "eval")), path, nrow=8, normalize=True, value_range=(-1, 1))
             for logger in loggers:
                 logger.log_image("samples", path, step)
         if is_log or is_eval:
@@ -251,6 +251,7 @@ def train(
                 "d_acc_real": vals[:, 2].mean().item(),
                 "d_acc_fake": vals[:, 3].mean().item(),
                 "lr_g": opt_g.param_groups[0]["lr"],
+                "lr_d": opt_d.param_groups[0]["lr"] if opt_d else math.nan,  # frozen D: no optimizer
             }
             bad = (~torch.isfinite(vals[:, :2])).any(dim=1).nonzero()
             if len(bad):

@@ -59,3 +59,20 @@ def hand_made(root: Path) -> Path:
         write_run(root, f"sgd_s{s}", SGD, s, fid=f, ips=i)
     write_run(root, "sgd_s3", SGD, 3, status="failed")
     return root
+
+
+def write_cell_run(root: Path, run_id: str, cell: dict, seed: int, metrics: dict, status: str = "complete",
+                   protocol: dict | None = None, suite: str = "hand", history: dict | None = None,
+                   diverged_at_step: int | None = None) -> Path:
+    """A run of the cell `cell` (matrix values over BASE) with the given final metrics and history columns."""
+    d = root / suite / run_id
+    d.mkdir(parents=True)
+    record = {"id": run_id, "suite": suite, "status": status, "seed": seed, "cell": cell,
+              "config": {**BASE, "optimizer": ADAM, **cell, "seed": seed}, "metrics": metrics, "params_g": 10,
+              "params_d": 10, "env": ENV, "protocol": protocol if protocol is not None else PROTOCOL}
+    if status == "diverged":
+        record["diverged_at_step"] = diverged_at_step
+    (d / "run.json").write_text(json.dumps(record))
+    if status != "failed":  # a finished run has a history (store.read_run)
+        pd.DataFrame(history or {"step": [10], "epoch": [1.0]}).to_csv(d / "history.csv", index=False)
+    return d

@@ -22,7 +22,14 @@ def test_builtins_come_through_the_entry_point_group(registry):
 
 
 def test_each_plugin_manager_is_fresh():
-    assert get_plugin_manager() is not get_plugin_manager()
+    """A plugin added to one manager (a test's, a --no-plugins run's) never leaks into the next."""
+    pm = get_plugin_manager()
+    extra = _module("extra", register_losses=lambda register: register("extra-loss", Hinge))
+    add_plugin(pm, extra, "ganbench-extra:losses", "ganbench-extra", "0.1")
+    assert "extra-loss" in build_registry(pm).names("loss")
+    fresh = get_plugin_manager()
+    assert "ganbench-extra:losses" not in dict(fresh.list_name_plugin())
+    assert "extra-loss" not in build_registry(fresh).names("loss") and "vanilla" in build_registry(fresh).names("loss")
     assert get_plugin_manager(entry_points=False).list_name_plugin() == []
 
 

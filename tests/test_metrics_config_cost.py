@@ -57,3 +57,27 @@ def test_step_timer_measures_cpu_phases():
     assert 1.5 <= out[keys.D_STEP_MS] <= 20 and 0.5 <= out[keys.G_STEP_MS] <= 20
     assert out[keys.D_STEP_MS] > out[keys.G_STEP_MS]
     assert out[keys.PEAK_MEM_MB] > 10  # this Python process with torch loaded
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the CUDA-event timing path needs one")
+def test_step_timer_measures_gpu_phases_with_cuda_events():
+    """On a GPU the phases are timed by CUDA events on the stream, not by the host clock
+    (kernels run asynchronously: the host would measure only their launch)."""
+    device = torch.device("cuda", torch.cuda.current_device())
+    held = torch.empty(64 * 2**20 // 4, device=device)  # 64 MiB allocated while timed
+    timer = StepTimer(device)
+    torch.cuda.synchronize(device)
+    for step in range(1, 16):
+        timer.start(step)
+        for _ in range(2):  # "D": 2 updates, each a kernel spinning ~4M GPU cycles
+            torch.cuda._sleep(4_000_000)
+        timer.mid()
+        torch.cuda._sleep(1_000_000)  # "G": a quarter of one D update
+        timer.stop(2)
+    assert len(timer.samples) == 10 and all(isinstance(e, torch.cuda.Event) for e in timer.samples[0][:3])
+    out = timer.summary()
+    # ~1M cycles at 1-2 GHz is 0.5-1 ms of GPU time; launching the kernel takes microseconds
+    assert out[keys.G_STEP_MS] > 0.2, out
+    assert 2.5 < out[keys.D_STEP_MS] / out[keys.G_STEP_MS] < 6, out  # per D update: ~4x G's step
+    assert out[keys.PEAK_MEM_MB] >= 64
+    del held

@@ -1,7 +1,13 @@
-"""The example package, installed for real with pip, used through the CLI beside a broken plugin."""
+"""The example package, installed for real with pip, used through the CLI beside a broken plugin.
+
+pip installs it into a throwaway --target folder (never the running interpreter's
+site-packages), found through sys.path / PYTHONPATH, and every run keeps the test session's
+GANBENCH_CACHE (never the user's ~/.cache/ganbench).
+"""
 
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +19,8 @@ from click.testing import CliRunner
 from ganbench.cli import main
 from plugin_helpers import BROKEN_PLUGINS, write_dist
 
-PACKAGE = Path(__file__).resolve().parents[1] / "plugins" / "ganbench-sngan"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "plugins" / "ganbench-sngan"
 PINNED = "ganbench-sngan,fake-raises"  # the plugin set these tests use (GANBENCH_PLUGINS)
 SUITE = """
 name: sngan-installed
@@ -37,24 +44,34 @@ def pip(*args):
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """pip-install a copy of plugins/ganbench-sngan (the build stays out of the repo); uninstall after."""
+    """pip-install a copy of plugins/ganbench-sngan into a throwaway folder (the build stays
+    out of the repo, the running interpreter's site-packages untouched)."""
     root = tmp_path_factory.mktemp("install")
     source = shutil.copytree(PACKAGE, root / "ganbench-sngan", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    out = pip("install", "--no-deps", str(source))
-    if out.returncode != 0:  # building needs setuptools from the package index
-        pytest.skip(f"pip could not build ganbench-sngan (no package index?): {out.stderr.strip().splitlines()[-1:]}")
-    try:
-        site = root / "site"
-        write_dist(site, "fake-raises", "0.0.1", "raises", BROKEN_PLUGINS["raises"])  # broken, beside it
-        (root / "suite.yaml").write_text(SUITE)
-        yield root, site
-    finally:
-        pip("uninstall", "--yes", "ganbench-sngan")
+    target = root / "target"
+    # --no-build-isolation --no-index: built with this interpreter's setuptools, offline
+    out = pip("install", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(source))
+    if out.returncode != 0:
+        pytest.skip(f"pip could not build ganbench-sngan (is setuptools installed?): {out.stderr.strip().splitlines()[-1:]}")
+    assert (target / "ganbench_sngan").is_dir() and not _importable_without(target)
+    site = root / "site"
+    write_dist(site, "fake-raises", "0.0.1", "raises", BROKEN_PLUGINS["raises"])  # broken, beside it
+    (root / "suite.yaml").write_text(SUITE)
+    yield root, target, site
+    for name in [m for m in sys.modules if m.split(".")[0] in ("ganbench_sngan", "raises")]:
+        del sys.modules[name]  # imported from the throwaway folder by the in-process test
+
+
+def _importable_without(target: Path) -> bool:
+    """Is ganbench_sngan importable without the target folder (i.e. installed for real)?"""
+    code = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('ganbench_sngan') else 1)"
+    return subprocess.run([sys.executable, "-c", code], env=_base_env(), capture_output=True).returncode == 0
 
 
 def test_ganbench_plugins_lists_the_installed_package_with_its_version(installed, monkeypatch):
-    root, site = installed
-    importlib.invalidate_caches()  # pip wrote to site-packages after this process started
+    root, target, site = installed
+    importlib.invalidate_caches()  # pip wrote the folder after this process started
+    monkeypatch.syspath_prepend(str(target))
     monkeypatch.syspath_prepend(str(site))
     out = CliRunner().invoke(main, ["plugins"], env={"COLUMNS": "400", "GANBENCH_PLUGINS": PINNED})
     assert out.exit_code == 0, out.stderr
@@ -64,11 +81,12 @@ def test_ganbench_plugins_lists_the_installed_package_with_its_version(installed
 
 
 def test_a_suite_benchmarks_the_plugin_against_a_builtin(installed):
-    root, site = installed
-    exe = Path(sys.executable).with_name("ganbench")  # the console script pip installed with ganbench
-    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "ganbench.cli"]
-    env = {"PYTHONPATH": str(site), "COLUMNS": "200", "OMP_NUM_THREADS": "1", "GANBENCH_PLUGINS": PINNED}
-    out = subprocess.run([*cli, "run", str(root / "suite.yaml"), "--results", str(root / "results")], capture_output=True, text=True, env={**_base_env(), **env}, timeout=300)
+    root, target, site = installed
+    # this checkout's ganbench first, then the installed plugin and the broken one
+    env = {"PYTHONPATH": os.pathsep.join(map(str, (REPO, target, site))), "COLUMNS": "200", "OMP_NUM_THREADS": "1",
+           "GANBENCH_PLUGINS": PINNED}
+    out = subprocess.run([sys.executable, "-m", "ganbench.cli", "run", str(root / "suite.yaml"), "--results", str(root / "results")],
+                         capture_output=True, text=True, env={**_base_env(), **env}, timeout=300)
     assert out.returncode == 0, out.stderr
     records = [json.loads(p.read_text()) for p in (root / "results" / "sngan-installed").glob("*/run.json")]
     assert sorted(r["config"]["loss"]["name"] for r in records) == ["hinge", "ragan"]
@@ -79,6 +97,8 @@ def test_a_suite_benchmarks_the_plugin_against_a_builtin(installed):
 
 
 def _base_env():
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("GANBENCH_")}
+    """The environment without ganbench settings (an allow-list would hide the plugin), but
+    with the session's GANBENCH_CACHE: nothing is trained into the user's ~/.cache/ganbench."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GANBENCH_")}
+    env["GANBENCH_CACHE"] = os.environ["GANBENCH_CACHE"]  # set by conftest.py to a temporary folder
+    return env

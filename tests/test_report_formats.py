@@ -54,12 +54,16 @@ def test_json_round_trip(results, tmp_path):
     out = tmp_path / "r.json"
     assert report(results, "-o", out, "--sort", "fid_domain", "--at", "step=20").exit_code == 0
     doc = json.loads(out.read_text())
-    assert doc["ci"] == {"level": 0.95, "method": "t"}
+    assert doc["ci"] == {"level": 0.95, "method": "t", "clipped": ["fid_domain.at_step_20"], "t_instead_of_bootstrap": []}
+    assert doc["adjust"] == {"method": "holm", "family": len([c for c in doc["comparisons"] if c["p"] is not None]), "alpha": 0.05}
+    assert {"p", "p_adj", "p_min", "runs_a", "runs_b", "note"} <= set(doc["comparisons"][0]) and doc["trends"] == []
     assert doc["at"] == {"unit": "step", "value": 20.0}
-    assert [c["axis:optimizer"] for c in doc["cells"]] == ["adam", "sgd"]
-    assert doc["cells"][0]["fid_domain.at_step_20.mean"] == pytest.approx(10.0)
-    assert doc["cells"][1]["kid_domain.mean"] is None  # JSON null, never NaN or 0
-    assert len(doc["runs"]) == 8 and doc["comparisons"][0]["test"] == "welch"
+    # every run reached step 20 (adam_s3 diverged later, at 25, with fid 997 at step 20): ranked by mean
+    assert [c["axis:optimizer"] for c in doc["cells"]] == ["sgd", "adam"]
+    assert doc["cells"][1]["fid_domain.at_step_20.mean"] == pytest.approx((8 + 10 + 12 + 997) / 4)
+    assert doc["cells"][1]["fid_domain.at_step_20.n"] == 4
+    assert doc["cells"][0]["kid_domain.mean"] is None  # JSON null, never NaN or 0
+    assert len(doc["runs"]) == 8 and [c["test"] for c in doc["comparisons"]] == ["fisher", "welch", "welch"]
 
 
 def test_markdown_table_shape(results, tmp_path):
@@ -85,6 +89,7 @@ def test_folder_output_writes_every_format(results, tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "http://" not in html and "https://" not in html
     assert "fid_domain vs step and wall time" in html and "D accuracy on real and on fake" in html
+    assert "<th>Holm p</th>" in html and "Holm over all 3 tests" in html and "(10, 12, 14) n=3/4" in html
 
 
 @pytest.mark.parametrize(
@@ -136,7 +141,9 @@ def test_a_damaged_run_is_listed_as_damaged_not_a_dead_end(results, damage, mess
 def test_cli_direction_split_protocols_and_bootstrap(results):
     r = report(results, "--no-plots", "--direction", "d_loss=lower", "--sort", "d_loss", "--ci", "bootstrap", "--test", "mwu")
     assert r.exit_code == 0, r.output
-    assert "ranked by d_loss (lower is better)" in r.output and "bootstrap" in r.output and "Mann-Whitney" in r.output
+    text = " ".join(r.output.split())  # rich wraps lines at the terminal width
+    assert "ranked first by the share" in text and "(lower is better)" in text
+    assert "bootstrap needs 10+ seeds" in text and "cannot go below p = 0.1" in text and "bootstrap" in r.output and "Mann-Whitney" in r.output
     write_run(results, "adam_s9", ADAM, 9, fid=11.0, protocol={"samples": 50000})
     r = report(results, "--no-plots", "--split-protocols", "--format", "json")
     assert r.exit_code == 0, r.output

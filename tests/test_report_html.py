@@ -2,6 +2,7 @@
 
 import base64
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -148,6 +149,9 @@ def test_traverse_points_and_bad_input(runs, tmp_path):
                           ([str(run_dir), "--axes", "0,x"], "expected two latent indices")):
         r = CliRunner().invoke(main, ["traverse", *args, "-o", str(out)])
         assert r.exit_code == 2 and r.output.startswith("error: ") and message in r.output, r.output
-    (run_dir / "G.pt").write_bytes(b"not a checkpoint")
-    r = CliRunner().invoke(main, ["traverse", str(run_dir), "-o", str(out)])
+    # A corrupt G.pt, in a copy: the module's runs are shared with the other tests and stay intact.
+    broken = Path(shutil.copytree(run_dir, tmp_path / "broken" / run_dir.name))
+    (broken / "G.pt").write_bytes(b"not a checkpoint")
+    r = CliRunner().invoke(main, ["traverse", str(broken), "-o", str(out)])
     assert r.exit_code == 2 and "G.pt" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert torch.load(run_dir / "G.pt", weights_only=True)  # the shared run's weights are untouched

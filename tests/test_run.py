@@ -99,13 +99,41 @@ def test_a_raising_plugin_fails_its_run_only(tmp_path, test_registry, write_suit
 
 
 @pytest.mark.parametrize("pretrain", [{"steps": 3}, {"classifier": True, "steps": 3}])
-@pytest.mark.parametrize("freeze", ["none", "trunk", "all"])
-def test_pretraining_and_freezing(tmp_path, registry, write_suite, pretrain, freeze):
-    suite, outcome = run(write_suite(base={"d_pretrain": pretrain, "freeze_d": freeze}), registry, tmp_path / "r")
-    assert outcome.counts == {"complete": 1}
-    folder = tmp_path / "r" / "tiny" / suite.runs[0].id
-    m = json.loads((folder / "run.json").read_text())["metrics"]
-    assert m["d_pretrain_s"] > 0
+def test_pretraining_and_freezing(tmp_path, registry, write_suite, pretrain):
+    """Pretraining changes D before the loop; freezing keeps exactly the frozen part as pretrained.
+
+    Every run of a seed starts from the same initial D, so D.pt of the runs compare directly:
+    `none` + `all` is the initial D, `pretrained` + `all` is D right after pretraining.
+    """
+    path = write_suite(matrix={"d_pretrain": [pretrain], "freeze_d": ["none", "trunk", "all"]},
+                       include=[{"d_pretrain": "none", "freeze_d": "all"}])
+    suite, outcome = run(path, registry, tmp_path / "r")
+    assert outcome.counts == {"complete": 4}
+    folders = {(r.config["d_pretrain"] != "none", r.config["freeze_d"]): tmp_path / "r" / "tiny" / r.id for r in suite.runs}
+    D = {k: torch.load(f / "D.pt", weights_only=True) for k, f in folders.items()}
+    record = {k: json.loads((f / "run.json").read_text()) for k, f in folders.items()}
+    history = {k: pd.read_csv(f / "history.csv") for k, f in folders.items()}
+    head = lambda sd: {k: v for k, v in sd.items() if k.startswith("head.")}  # noqa: E731
+    trunk = lambda sd: {k: v for k, v in sd.items() if not k.startswith("head.")}  # noqa: E731
+    same = lambda a, b: all(torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    initial, pretrained = D[False, "all"], D[True, "all"]
+    assert not same(trunk(initial), trunk(pretrained))  # pretraining trained the trunk
+    if "classifier" in pretrain:
+        assert same(head(initial), head(pretrained))  # through a temporary head: D's own is untouched
+    else:
+        assert not same(head(initial), head(pretrained))  # D-only steps train all of D
+    assert same(trunk(D[True, "trunk"]), trunk(pretrained))  # frozen trunk: exactly as pretrained ...
+    assert not same(head(D[True, "trunk"]), head(pretrained))  # ... while the head trained on
+    assert not same(trunk(D[True, "none"]), trunk(pretrained))  # nothing frozen: the trunk trained on too
+    for freeze in ("none", "trunk", "all"):
+        m = record[True, freeze]["metrics"]
+        assert m["d_pretrain_s"] > 0
+        lr_d = history[True, freeze]["lr_d"]
+        if freeze == "all":  # no D optimizer, no D step time
+            assert lr_d.isna().all() and m["d_step_ms"] is None
+        else:
+            assert (lr_d == 2.0e-4).all() and m["d_step_ms"] > 0
+    assert record[False, "all"]["metrics"]["d_pretrain_s"] == 0
 
 
 def test_frozen_d_keeps_its_weights_and_from_run_loads_them(tmp_path, registry, write_suite):

@@ -42,11 +42,14 @@ class Evaluator:
         self.batch_size = ev["batch_size"]
         self.z_dim = cfg["z_dim"]
         self.noise_seed = NOISE_SEED + cfg["seed"]
+        # Runs from before the option existed were all sampled in eval mode.
+        self.g_mode = ev.get("g_mode", "eval")
         self.created = time.perf_counter()
         self.eval_s = 0.0
         self.reached: tuple[float, int] | None = None  # (seconds, step) fid_domain first <= threshold
         self.notes: list[str] = []
-        self.protocol: dict = {"samples": self.samples, "curve_samples": self.curve_samples, "batch_size": self.batch_size}
+        self.protocol: dict = {"samples": self.samples, "curve_samples": self.curve_samples, "batch_size": self.batch_size,
+                               "g_mode": self.g_mode}
         self.classifier = self.real = self.weights = None
         self.mixture = data.kind == "points" and data.modes is not None
         if data.kind == "image":
@@ -195,12 +198,14 @@ class Evaluator:
 
     @torch.no_grad()
     def _generate(self, G: torch.nn.Module, n: int) -> torch.Tensor:
-        """n samples from the fixed eval noise, G in eval mode (its mode restored after)."""
+        """n samples from the fixed eval noise, G in eval.g_mode (its mode and buffers restored after)."""
         gen = torch.Generator().manual_seed(self.noise_seed)
+        zs = [torch.randn(min(self.batch_size, n - i), self.z_dim, generator=gen) for i in range(0, n, self.batch_size)]
+        if self.g_mode == "train" and len(zs) > 1 and len(zs[-1]) < 2:
+            zs[-2:] = [torch.cat(zs[-2:])]  # batch statistics need 2+ samples: the last one joins the previous batch
         chunks = []
-        for i in range(0, n, self.batch_size):
-            z = torch.randn(min(self.batch_size, n - i), self.z_dim, generator=gen).to(self.device)
-            x = sample(G, z).float()  # (B, *shape)
+        for z in zs:
+            x = sample(G, z.to(self.device), self.g_mode).float()  # (B, *shape)
             if self.kind == "image":  # [-1, 1] -> uint8 [0, 255]
                 x = ((torch.nan_to_num(x) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
             chunks.append(x.cpu())

@@ -2,7 +2,7 @@
 
     load.py       run folders -> RunRecords and a per-run pandas frame
     aggregate.py  per-cell mean, std, 95% CI over seeds, final/best/--at values, ranking
-    compare.py    pairwise tests along one axis (Welch t or Mann-Whitney U)
+    compare.py    pairwise tests and trend tests along an axis, Holm-adjusted as one family
     formats.py    terminal (rich), Markdown, CSV and JSON output
     plots.py      matplotlib figures (PNG) of curves, sample grids, 2-D scatters
     traverse.py   latent-space traversal of a trained generator (`ganbench traverse`)
@@ -19,8 +19,8 @@ import pandas as pd
 
 from .aggregate import (CI_METHODS, HIGHER, LOWER, At, cell_table, direction, find_axes, headline, label_runs, rank,
                         run_values)
+from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
 from .compare import COLUMNS as COMPARE_COLUMNS
-from .compare import auto_axes, compare
 from ..metrics.keys import COST_KEYS
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
 
@@ -44,8 +44,15 @@ class Report:
     sort: tuple[str, str] | None = None  # (value column, lower|higher)
     directions: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # the runs' own notes, deduplicated
+    trends: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(TREND_COLUMNS)))
+    family: int = 0  # p-values adjusted together (Holm) in this report
+    clipped: list[str] = field(default_factory=list)  # value columns whose interval met the metric's range
+    ci_fallback: list[str] = field(default_factory=list)  # value columns given a t interval for lack of seeds
+    adjust: str = ADJUST
+    alpha: float = ALPHA
 
     def best_column(self, metric: str) -> str | None:
+        """`<metric>.best`: optimistic (the best of a run's evaluations on the test split), files only."""
         c = f"{metric}.best"
         return c if c in self.frame.columns else None
 
@@ -105,6 +112,7 @@ def build_report(
     frame, mixed_cost = separate_cost_contexts(frame)
     chosen = headline(frame, shown, metrics)
     cells = cell_table(frame, axes, ci)
+    clipped, fallback = cells.attrs.get("clipped", []), cells.attrs.get("ci_fallback", [])
     order = None
     if sort:
         name, how = parse_sort(sort, given)
@@ -119,11 +127,14 @@ def build_report(
         compare_axes = auto_axes(frame, axes)
     parts = [c for c in (compare(frame, axes, a, chosen, shown, test, given) for a in compare_axes) if not c.empty]
     comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COMPARE_COLUMNS))
+    parts = [t for t in (trends(frame, axes, a, chosen, shown, given) for a in trend_axes(frame, axes)) if not t.empty]
+    trend_rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TREND_COLUMNS))
+    comparisons, trend_rows, family = adjust(comparisons, trend_rows, given)
     notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
     notes += mixed_cost
     notes += [f"damaged run left out: {d}" for d in damaged]
     return Report(Path(root), runs, protocols, axes, frame, cells, shown, chosen, comparisons, ci, test, at_point,
-                  order, given, notes)
+                  order, given, notes, trend_rows, family, clipped, fallback)
 
 
 def separate_cost_contexts(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -1,7 +1,10 @@
 """Per-cell statistics over seeds: mean, std, a 95% confidence interval, n, status counts.
 
-Statistics use the *complete* runs of a cell only; diverged and failed runs are counted,
+Final values use the *complete* runs of a cell only; diverged and failed runs are counted,
 not averaged (a diverged run's last FID says nothing about the recipe's usual outcome).
+Values at a point of training (`--at`) use every run that reached that point, diverged
+later or not. Every statistic carries its own n, and `outcomes` (complete + diverged) is
+what it is out of: a cell whose seeds mostly diverged cannot look like a good recipe.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from .load import RUN_COLUMNS, ReportError, RunRecord, flatten, history_metrics,
 
 CONFIDENCE = 0.95
 CI_METHODS = ("t", "bootstrap")
-BOOTSTRAP_RESAMPLES = 2000  # enough for a stable 95% percentile interval on a handful of seeds
+BOOTSTRAP_RESAMPLES = 2000  # enough for a stable 95% percentile interval
 BOOTSTRAP_SEED = 0  # the same folder gives the same report
+# A percentile bootstrap over n seeds covers far less than its nominal 95% at small n
+# (about 75% at n = 3, 90% at n = 10 for normal data): below this, cells get the t interval.
+BOOTSTRAP_MIN_N = 10
+SHOW_SEEDS_BELOW = 5  # with fewer values, the tables show each seed's value, not only mean ± std
 
 # Direction of a metric: "lower" / "higher" is better; unknown metrics get none (no ranking, no best).
 
@@ -65,8 +72,67 @@ class At:
         return f"at_{self.unit}_{self.value:g}"
 
 
-def ci(values: np.ndarray, method: str = "t") -> tuple[float, float]:
-    """95% CI of the mean of `values` (over seeds); NaN when fewer than two."""
+# ---------------------------------------------------------------- ranges of bounded metrics
+
+# [0, 1]: shares, accuracies, precision/recall, SDMetrics scores; built-in metric plugins too.
+_UNIT = re.compile(r"^(precision|recall)(_.*)?$|_frac$|^d_acc_(real|fake)$|^cas(_real)?$|^aug_acc_.*$"
+                   r"|^tab_(column_shapes|pair_trends|detection)$")
+_AT_MOST_ONE = re.compile(r"^tab_ml_efficacy(_real)?$")  # F1 in [0, 1], or R^2 (at most 1, any negative)
+_GAIN = re.compile(r"^aug_gain_.*$")  # a difference of two accuracies
+_NON_NEGATIVE = re.compile(r"^fid(_.*)?$|^mode_kl$|_ms$|^peak_mem_mb$|_s$|^time_to_.*$|^train_img_per_s$|^(steps|epochs)$")
+_AT_LEAST_ONE = re.compile(r"^is(_.*)?$")  # exp(E KL) >= 1
+
+
+def metric_range(metric: str) -> tuple[float, float | str]:
+    """(low, high) a metric's values can take; high may name the per-run metric that bounds it.
+
+    KID's unbiased estimate can be negative, losses are unbounded: (-inf, inf).
+    """
+    base = metric.split(".")[0]
+    if base == "modes_covered":
+        return 0.0, "modes_total"
+    if _UNIT.search(base):
+        return 0.0, 1.0
+    if _AT_MOST_ONE.search(base):
+        return -math.inf, 1.0
+    if _GAIN.search(base):
+        return -1.0, 1.0
+    if _AT_LEAST_ONE.search(base):
+        return 1.0, math.inf
+    if _NON_NEGATIVE.search(base):
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def value_range(metric: str, rows: pd.DataFrame) -> tuple[float, float]:
+    """metric_range with a per-run bound (modes_total) read from `rows` (inf when absent)."""
+    low, high = metric_range(metric)
+    if isinstance(high, str):
+        bound = pd.to_numeric(rows[high], errors="coerce").max() if high in rows else math.nan
+        high = float(bound) if np.isfinite(bound) else math.inf
+    return low, high
+
+
+def is_at_column(column: str) -> bool:
+    return ".at_" in column
+
+
+def sample_statuses(column: str) -> tuple[str, ...]:
+    """Which runs a value column's statistics use: final and best values come from complete
+    runs; a value at a point of training from every run that reached it (diverged later or not)."""
+    return (COMPLETE, DIVERGED) if is_at_column(column) else (COMPLETE,)
+
+
+def sample_values(rows: pd.DataFrame, column: str) -> pd.Series:
+    """The values of `column` that its statistics use (see sample_statuses), NaN dropped."""
+    if column not in rows:
+        return pd.Series(dtype=float)
+    keep = rows["status"].isin(sample_statuses(column))
+    return pd.to_numeric(rows.loc[keep, column], errors="coerce").dropna()
+
+
+def ci(values: np.ndarray, method: str = "t", bounds: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float]:
+    """95% CI of the mean of `values` (over seeds), clipped to `bounds`; NaN when fewer than two."""
     x = np.asarray(values, float)
     x = x[np.isfinite(x)]
     if len(x) < 2:
@@ -74,6 +140,11 @@ def ci(values: np.ndarray, method: str = "t") -> tuple[float, float]:
     mean = float(x.mean())
     if np.all(x == x[0]):
         return mean, mean  # no spread: both methods give a point
+    lo, hi = _interval(x, mean, method)
+    return max(lo, bounds[0]), min(hi, bounds[1])
+
+
+def _interval(x: np.ndarray, mean: float, method: str) -> tuple[float, float]:
     if method == "t":
         lo, hi = stats.t.interval(CONFIDENCE, len(x) - 1, loc=mean, scale=stats.sem(x))
         return float(lo), float(hi)
@@ -84,15 +155,21 @@ def ci(values: np.ndarray, method: str = "t") -> tuple[float, float]:
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def summarize_values(x: pd.Series, method: str) -> dict[str, float]:
+def summarize_values(x: pd.Series, method: str, bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
+    """mean, std, ci_low, ci_high, n, plus `clipped` (the interval met the metric's range) and
+    `method` (the interval used: a bootstrap over fewer than BOOTSTRAP_MIN_N seeds falls back to t)."""
     x = pd.to_numeric(x, errors="coerce").dropna().to_numpy(float)
-    lo, hi = ci(x, method)
+    used = "t" if method == "bootstrap" and len(x) < BOOTSTRAP_MIN_N else method
+    raw = ci(x, used)
+    lo, hi = ci(x, used, bounds)
     return {
         "mean": float(x.mean()) if len(x) else math.nan,
-        "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
+        "std": (float(x.std(ddof=1)) if np.ptp(x) > 0 else 0.0) if len(x) > 1 else math.nan,  # equal values: exactly 0
         "ci_low": lo,
         "ci_high": hi,
         "n": len(x),
+        "clipped": bool(len(x) > 1 and (lo != raw[0] or hi != raw[1])),
+        "method": used,
     }
 
 
@@ -165,7 +242,7 @@ def run_values(runs: list[RunRecord], frame: pd.DataFrame, at: At | None, given:
             d = direction(m, given)
             best.append(float(ok.min() if d == LOWER else ok.max()) if len(ok) and d else math.nan)
             if at:
-                at_val.append(_value_at(h, col, at))
+                at_val.append(_value_at(h, col, at, r.status, r.record.get("diverged_at_step")))
         if m not in frame.columns:
             frame[m] = final  # a metric only logged in the history: its last value is final
         else:
@@ -179,12 +256,26 @@ def run_values(runs: list[RunRecord], frame: pd.DataFrame, at: At | None, given:
     return frame, shown
 
 
-def _value_at(h: pd.DataFrame, col: pd.Series, at: At) -> float:
+def _value_at(h: pd.DataFrame, col: pd.Series, at: At, status: str = COMPLETE, diverged_at=None) -> float:
+    """The latest value logged at or before `at`, for a run that reached it; NaN otherwise.
+
+    A complete run reached every point up to its last log. A diverged run was healthy until
+    the step its losses stopped being finite, so it reached every point before that (its
+    values there count, however it ended); its last row, where divergence was seen, does not.
+    """
     if at.unit not in h or not len(h):
         return math.nan
     pos = pd.to_numeric(h[at.unit], errors="coerce")
-    if not (pos.max() >= at.value - 1e-6):
-        return math.nan  # the run never got there (diverged, or shorter)
+    reached = pos.max()
+    if status == DIVERGED:
+        steps = pd.to_numeric(h["step"], errors="coerce")
+        if diverged_at is not None and np.isfinite(steps.max()) and steps.max() > 0:
+            per_step = 1.0 if at.unit == "step" else float(pos.max() / steps.max())  # epochs per step
+            reached = (float(diverged_at) - 1) * per_step
+        else:
+            reached = pos.iloc[:-1].max() if len(pos) > 1 else math.nan
+    if not (reached >= at.value - 1e-6):
+        return math.nan  # the run never got there (diverged before, or shorter)
     ok = col[(pos <= at.value + 1e-6) & col.notna()]
     return float(ok.iloc[-1]) if len(ok) else math.nan
 
@@ -201,12 +292,18 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def cell_table(frame: pd.DataFrame, axes: list[str], method: str) -> pd.DataFrame:
-    """One row per cell: axes, counts, and `<value>.{mean,std,ci_low,ci_high,n}` per value column."""
+    """One row per cell: axes, counts, and `<value>.{mean,std,ci_low,ci_high,n}` per value column.
+
+    `outcomes` = complete + diverged runs (what every n is out of; failed runs measured
+    nothing and are retried). `cells.attrs` holds `clipped` (value columns with an interval
+    clipped to the metric's range) and `ci_fallback` (value columns where a bootstrap was
+    asked for but too few seeds gave a t interval instead).
+    """
     values = metric_columns(frame)
     rows = []
+    clipped, fallback = set(), set()
     for cell, group in frame.groupby("cell", sort=False):
         counts = group["status"].value_counts()
-        done = group[group["status"] == COMPLETE]
         row = {"cell": cell, "label": group["label"].iloc[0]}
         row.update({f"axis:{a}": group[f"axis:{a}"].iloc[0] for a in axes})
         row.update({
@@ -218,17 +315,33 @@ def cell_table(frame: pd.DataFrame, axes: list[str], method: str) -> pd.DataFram
             FAILED: int(counts.get(FAILED, 0)),
             "seeds": " ".join(str(s) for s in sorted(group["seed"].dropna().astype(int))),
         })
+        row["outcomes"] = row[COMPLETE] + row[DIVERGED]
+        row["success_rate"] = row[COMPLETE] / row["outcomes"] if row["outcomes"] else math.nan
         for v in values:
-            for k, x in summarize_values(done[v], method).items():
+            stats_ = summarize_values(sample_values(group, v), method, value_range(v, group))
+            clipped.update([v] if stats_.pop("clipped") else [])
+            fallback.update([v] if stats_.pop("method") != method else [])
+            for k, x in stats_.items():
                 row[f"{v}.{k}"] = x
         rows.append(row)
-    return pd.DataFrame(rows)
+    cells = pd.DataFrame(rows)
+    cells.attrs.update(clipped=sorted(clipped), ci_fallback=sorted(fallback))
+    return cells
 
 
 def rank(cells: pd.DataFrame, column: str, how: str) -> pd.DataFrame:
-    """Cells ordered best first by `<column>.mean`, with a `rank` column (missing last)."""
+    """Cells ordered best first, with a `rank` column (cells without the value last).
+
+    First by the share of the cell's outcomes that produced the value (complete runs for a
+    final value, runs that reached the point for `--at`): a cell with 1 complete and 2
+    diverged seeds never outranks one whose seeds all finished. Then by `<column>.mean`.
+    """
     key = f"{column}.mean"
-    out = cells.sort_values(key, ascending=how == LOWER, na_position="last", kind="stable").reset_index(drop=True)
+    share = (cells[f"{column}.n"] / cells["outcomes"].where(cells["outcomes"] > 0)).fillna(0.0)
+    order = cells.assign(_has=cells[key].notna(), _share=share.round(12))
+    order = order.sort_values(["_has", "_share", key], ascending=[False, False, how == LOWER], kind="stable")
+    out = order.drop(columns=["_has", "_share"]).reset_index(drop=True)
+    out.attrs.update(cells.attrs)
     out.insert(0, "rank", [i + 1 if np.isfinite(v) else None for i, v in enumerate(out[key])])
     return out
 

@@ -1,7 +1,8 @@
 """The report as text: a rich terminal table, Markdown, CSV and JSON.
 
-Every table shows, per cell, mean ± std over its complete runs and the 95% CI of the
-mean; blank means "not measured", never zero.
+Every table shows, per cell, mean ± std over seeds, the 95% CI of the mean (within the
+metric's range), each seed's value when there are few, and n = values / outcomes (complete
++ diverged runs); blank means "not measured", never zero.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from rich.text import Text
 
 from ..store import COMPLETE, DIVERGED, FAILED
 from . import Report
-from .compare import TESTS, sentence
+from .aggregate import BOOTSTRAP_MIN_N, SHOW_SEEDS_BELOW, metric_range, sample_values
+from .compare import MIN_N_WELCH, TESTS, sentence, trend_sentence
 
 MISSING_MARK = "†"
 SHORT_NAMES = {"train_img_per_s": "train img/s"}  # table headers only; files keep the metric names
@@ -35,8 +37,12 @@ def num(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
 
 
-def stat_text(cells: pd.Series, column: str, with_ci: bool = True, sep: str = " ") -> str:
-    """'12.3 ± 1.2 [10.1, 14.5]' (± and CI only with 2+ seeds); '' when not measured."""
+def stat_text(cells: pd.Series, column: str, with_ci: bool = True, sep: str = " ", seeds=None) -> str:
+    """'12.3 ± 1.2 [10.1, 14.5] (11, 12, 14) n=3/4'; '' when not measured.
+
+    ± and the CI only with 2+ values; `seeds` (each seed's value) are shown when fewer than
+    SHOW_SEEDS_BELOW; n = the values averaged / the cell's outcomes (complete + diverged).
+    """
     mean = cells.get(f"{column}.mean", math.nan)
     if not np.isfinite(mean):
         return ""
@@ -47,31 +53,41 @@ def stat_text(cells: pd.Series, column: str, with_ci: bool = True, sep: str = " 
     lo, hi = cells.get(f"{column}.ci_low", math.nan), cells.get(f"{column}.ci_high", math.nan)
     if with_ci and np.isfinite(lo):
         out += f"{sep}[{num(lo)}, {num(hi)}]"
+    if seeds is not None and 1 < len(seeds) < SHOW_SEEDS_BELOW:
+        out += f"{sep}({', '.join(num(v) for v in seeds)})"
+    n, outcomes = cells.get(f"{column}.n"), cells.get("outcomes")
+    if n is not None and outcomes is not None and np.isfinite(n):
+        out += f" n={int(n)}/{int(outcomes)}"
     return out
+
+
+def seed_values(report: Report, cell: str, column: str) -> list[float]:
+    """The values a cell's statistics of `column` were computed from, in seed order."""
+    rows = report.frame[report.frame["cell"] == cell].sort_values("seed", kind="stable")
+    return list(sample_values(rows, column))
 
 
 def display_table(report: Report, with_ci: bool = True, sep: str = " ") -> tuple[list[str], list[list[str]]]:
     """(header, rows) of the per-cell table, shared by every format that shows one."""
     multi_suite = report.frame["suite"].nunique() > 1
     header = (["rank"] if report.sort else []) + list(report.axes) + (["suite"] if multi_suite else [])
-    header += ["n", "diverged", "failed"]
-    value_cols = []  # (header, value column, metric)
+    header += ["complete", "diverged", "failed"]
+    value_cols = []  # (header, value column, metric); best-of-run values are optimistic: files only
     for m in report.metrics:
         col = report.shown[m]
         name = SHORT_NAMES.get(m, m)
         value_cols.append((name if col == m else f"{name} @{report.at.unit} {report.at.value:g}", col, m))
-        best = report.best_column(m)
-        if best and m != "train_img_per_s":
-            value_cols.append((f"{name} best", best, m))
+    if report.sort and report.sort[0] not in [c for _, c, _ in value_cols]:
+        value_cols.append((report.sort[0], report.sort[0], report.sort[0].split(".")[0]))  # what the rank rests on
     header += [h for h, _, _ in value_cols]
     missing = set(report.missing())
     rows = []
     for _, c in report.cells.iterrows():
         row = ([str(int(c["rank"])) if pd.notna(c["rank"]) else ""] if report.sort else [])
         row += [str(c[f"axis:{a}"]) for a in report.axes] + ([c["suite"]] if multi_suite else [])
-        row += [str(c[COMPLETE]), str(c[DIVERGED]), str(c[FAILED])]
+        row += [f"{c[COMPLETE]}/{c['outcomes']}", str(c[DIVERGED]), str(c[FAILED])]
         for h, col, m in value_cols:
-            text = stat_text(c, col, with_ci, sep)
+            text = stat_text(c, col, with_ci, sep, seed_values(report, c["cell"], col))
             if not text and c[COMPLETE] > 0 and m in missing:
                 text = MISSING_MARK
             row.append(text)
@@ -79,10 +95,20 @@ def display_table(report: Report, with_ci: bool = True, sep: str = " ") -> tuple
     return header, rows
 
 
+FIRST_PROTOCOL_KEYS = ("classifier_hash", "g_mode")  # what makes two feature spaces / samplings the same
+HASH_SHOWN = 8  # hex digits of the classifier hash in the header (the protocol id uses all of it)
+
+
 def fingerprint_lines(report: Report) -> list[str]:
     lines = []
     for pid, proto in report.protocols.items():
-        items = ", ".join(f"{k}={v}" for k, v in proto.items()) or "(none recorded)"
+        proto = dict(proto)
+        if "classifier_hash" in proto:
+            proto["classifier_hash"] = str(proto["classifier_hash"])[:HASH_SHOWN]
+        elif "classifier_accuracy" in proto:  # measured with a classifier before its hash was recorded
+            proto["classifier_hash"] = "not recorded"
+        keys = [k for k in FIRST_PROTOCOL_KEYS if k in proto] + [k for k in proto if k not in FIRST_PROTOCOL_KEYS]
+        items = ", ".join(f"{k}={proto[k]}" for k in keys) or "(none recorded)"
         lines.append(f"protocol {pid}: {items}")
     devices = sorted({str((r.record.get("env") or {}).get("device_name", "?")) for r in report.runs})
     lines.append(f"runs: {len(report.runs)} in {report.cells.shape[0]} cells; device: {', '.join(devices)}")
@@ -90,14 +116,29 @@ def fingerprint_lines(report: Report) -> list[str]:
 
 
 def footnotes(report: Report) -> list[str]:
-    notes = [f"n = complete runs; mean ± std over seeds, [95% CI: {CI_NAMES[report.ci_method]}]; "
-             "diverged and failed runs are counted, not averaged."]
+    notes = [f"mean ± std over seeds, [95% CI: {CI_NAMES[report.ci_method]}], (each seed's value when fewer than "
+             f"{SHOW_SEEDS_BELOW}), n = values averaged / the cell's complete + diverged runs. Final values average "
+             "complete runs only; diverged and failed runs are counted (complete column: complete / complete + diverged)."]
     if report.at:
-        notes.append(f"@{report.at.unit} {report.at.value:g}: the latest value logged at or before that point; "
-                     "blank for runs that never reached it.")
+        notes.append(f"@{report.at.unit} {report.at.value:g}: the latest value logged at or before that point, from every "
+                     "run that reached it (diverged later or not); blank for runs that never reached it.")
     if report.sort:
         col, how = report.sort
-        notes.append(f"ranked by {col} ({how} is better).")
+        notes.append(f"ranked first by the share of the cell's runs that produced {col} (a cell whose seeds diverged "
+                     f"ranks below one whose seeds finished), then by its mean ({how} is better).")
+        if col.endswith(".best"):
+            notes.append(f"{col} is optimistic: each run's best evaluation, selected on the same test split it reports.")
+    shown = {report.shown[m] for m in report.metrics} | ({report.sort[0]} if report.sort else set())
+    clipped = [c for c in report.clipped if c in shown]
+    if clipped:
+        ranges = sorted({_range_text(c.split(".")[0]) for c in clipped})
+        notes.append("intervals clipped to the metric's range: " + ", ".join(ranges) + ".")
+    fallback = [c for c in report.ci_fallback if c in shown]
+    if fallback:
+        notes.append(f"a percentile bootstrap needs {BOOTSTRAP_MIN_N}+ seeds (at n = 3 it covers about 75%, not 95%): "
+                     f"Student t intervals for cells with fewer ({', '.join(fallback)}).")
+    notes.append("best-of-run values (<metric>.best in the CSV and JSON files) are not shown: each is the best of a run's "
+                 "evaluations, selected on the split it is measured on, and mixes curve and final sample counts.")
     missing = report.missing()
     if missing:
         why = " ".join(report.notes)
@@ -107,11 +148,30 @@ def footnotes(report: Report) -> list[str]:
     return notes
 
 
+def _range_text(metric: str) -> str:
+    low, high = metric_range(metric)
+    return f"{metric} [{num(low)}, {high if isinstance(high, str) else ('∞' if high == math.inf else num(high))}]"
+
+
+def family_text(report: Report) -> str:
+    return (f"p adjusted by Holm over all {report.family} tests of this report (pairwise and trends); "
+            f"verdicts only where the adjusted p < {report.alpha:g} (family-wise) and the metric has a direction")
+
+
 def comparison_lines(report: Report) -> list[str]:
     if report.comparisons.empty:
         return []
-    head = f"pairwise ({TESTS[report.test]}; difference a − b with its 95% Welch CI):"
+    welch = f"; Welch's t gives no verdict below {MIN_N_WELCH} seeds per side" if report.test == "welch" else ""
+    head = (f"pairwise ({TESTS[report.test]}; difference a − b with its 95% Welch CI; n = values / runs per side; "
+            f"{family_text(report)}{welch}):")
     return [head] + [f"  {sentence(r)}" for _, r in report.comparisons.iterrows()]
+
+
+def trend_lines(report: Report) -> list[str]:
+    if report.trends.empty:
+        return []
+    head = (f"trends (Spearman's ρ of each metric with a numeric axis, over runs; {family_text(report)}):")
+    return [head] + [f"  {trend_sentence(r)}" for _, r in report.trends.iterrows()]
 
 
 # ---------------------------------------------------------------- terminal
@@ -132,7 +192,7 @@ def terminal(report: Report, console: Console, per_run: bool = False) -> None:
     console.print(table)
     if per_run:
         console.print(run_table(report))
-    for line in footnotes(report) + comparison_lines(report):
+    for line in footnotes(report) + comparison_lines(report) + trend_lines(report):
         console.print(Text(line))
 
 
@@ -159,9 +219,9 @@ def markdown(report: Report, images: dict[str, str] | None = None) -> str:
     out += [_md_row(r) for r in rows]
     out.append("")
     out += [f"{n}  " for n in footnotes(report)]
-    lines = comparison_lines(report)
-    if lines:
-        out += ["", "## Pairwise comparisons", "", f"{lines[0]}", ""] + [f"- {line.strip()}" for line in lines[1:]]
+    for title, lines in (("Pairwise comparisons", comparison_lines(report)), ("Trends", trend_lines(report))):
+        if lines:
+            out += ["", f"## {title}", "", f"{lines[0]}", ""] + [f"- {line.strip()}" for line in lines[1:]]
     if images:
         out += ["", "## Plots", ""]
         out += [f"![{caption}]({path})" for caption, path in images.items()]
@@ -193,14 +253,16 @@ def to_json(report: Report) -> str:
         "axes": report.axes,
         "metrics": report.metrics,
         "shown": report.shown,
-        "ci": {"level": 0.95, "method": report.ci_method},
+        "ci": {"level": 0.95, "method": report.ci_method, "clipped": report.clipped, "t_instead_of_bootstrap": report.ci_fallback},
         "test": report.test,
+        "adjust": {"method": report.adjust, "family": report.family, "alpha": report.alpha},
         "at": {"unit": report.at.unit, "value": report.at.value} if report.at else None,
         "sort": {"column": report.sort[0], "better": report.sort[1]} if report.sort else None,
         "footnotes": footnotes(report),
         "cells": _records(report.cells),
         "runs": _records(report.frame),
         "comparisons": _records(report.comparisons),
+        "trends": _records(report.trends),
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
 
@@ -210,4 +272,5 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", double_precision=15))
 
 
-__all__ = ["terminal", "markdown", "cells_csv", "runs_csv", "to_json", "display_table", "footnotes", "num", "stat_text"]
+__all__ = ["terminal", "markdown", "cells_csv", "runs_csv", "to_json", "display_table", "footnotes", "num", "stat_text",
+           "comparison_lines", "trend_lines", "fingerprint_lines"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import Report
-from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num
+from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trend_lines
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -60,6 +60,7 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
     parts.append("</tbody></table>")
     parts += [f'<p class="note">{esc(n)}</p>' for n in footnotes(report)]
     parts += _comparisons(report)
+    parts += _trends(report)
     if figures:
         parts.append("<h2>Plots</h2>")
         for caption, png in figures.items():
@@ -79,13 +80,31 @@ def _comparisons(report: Report) -> list[str]:
         return []
     lines = comparison_lines(report)
     out = ["<h2>Pairwise comparisons</h2>", f'<p class="note">{esc(lines[0])}</p>', '<table id="comparisons"><thead><tr>']
-    cols = ["a", "b", "context", "metric", "mean_a", "mean_b", "diff", "95% CI", "p", "n", "better"]
+    cols = ["a", "b", "context", "metric", "mean_a", "mean_b", "diff", "95% CI", "test", "p", "Holm p", "n (values/runs)",
+            "better", "note"]
     out.append("".join(f"<th>{esc(h)}</th>" for h in cols) + "</tr></thead><tbody>")
     for _, r in c.iterrows():
         ci = f"[{num(r['ci_low'])}, {num(r['ci_high'])}]" if np.isfinite(r["ci_low"]) else ""
-        cells = [r["a"], r["b"], r["context"], r["column"], num(r["mean_a"]), num(r["mean_b"]), num(r["diff"]), ci,
-                 num(r["p"]), f"{r['n_a']}/{r['n_b']}"]
-        out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td></tr>')
+        cells = [r["a"], r["b"], r["context"], r["column"] if r["column"] != "status" else r["metric"], num(r["mean_a"]),
+                 num(r["mean_b"]), num(r["diff"]), ci, r["test"], num(r["p"]), num(r["p_adj"]),
+                 f"{r['n_a']}/{r['runs_a']} vs {r['n_b']}/{r['runs_b']}"]
+        out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
+                   f'<td class="note">{esc(r["note"])}</td></tr>')
+    out.append("</tbody></table>")
+    return out
+
+
+def _trends(report: Report) -> list[str]:
+    t = report.trends
+    if t.empty:
+        return []
+    out = ["<h2>Trends</h2>", f'<p class="note">{esc(trend_lines(report)[0])}</p>', '<table id="trends"><thead><tr>']
+    cols = ["axis", "context", "metric", "ρ", "test", "p", "Holm p", "n", "values", "better", "note"]
+    out.append("".join(f"<th>{esc(h)}</th>" for h in cols) + "</tr></thead><tbody>")
+    for _, r in t.iterrows():
+        cells = [r["axis"], r["context"], r["column"], num(r["rho"]), r["test"], num(r["p"]), num(r["p_adj"]), r["n"], r["levels"]]
+        out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
+                   f'<td class="note">{esc(r["note"])}</td></tr>')
     out.append("</tbody></table>")
     return out
 

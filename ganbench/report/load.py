@@ -23,12 +23,15 @@ STATUSES = (COMPLETE, DIVERGED, FAILED)
 RUN_COLUMNS = ("suite", "id", "status", "seed", "cell", "protocol", "cost_context", "diverged_at_step", "error", "params_g",
                "params_d", "path")
 # History columns that describe the row rather than measure the model.
-HISTORY_INDEX = ("step", "epoch", "wall_s", "train_s", "lr_g", "grid")
+HISTORY_INDEX = ("step", "epoch", "wall_s", "train_s", "lr_g", "lr_d", "grid")
 # Versions that belong to the protocol: a metric library or harness change can move scores.
 PROTOCOL_ENV = ("ganbench", "torch", "torch_fidelity")
 # Recorded beside the protocol by early runs but not part of it: how long the classifier
 # took to train says nothing about how the numbers were measured.
 NOT_PROTOCOL = ("classifier_train_s",)
+# Protocol keys recorded only from some version on, with what runs measured before did:
+# a run that predates the key measured that way, so it still pools with newer runs.
+PROTOCOL_ADDED = {"g_mode": "eval"}  # eval.g_mode: G was always sampled in eval mode before
 
 
 class ReportError(Exception):
@@ -111,6 +114,8 @@ def _read(path: Path) -> RunRecord:
     cfg = {k: v for k, v in identity(rec["config"]).items() if k != "seed"}
     env = rec.get("env") or {}
     protocol = {k: v for k, v in (rec.get("protocol") or {}).items() if k not in NOT_PROTOCOL}
+    if protocol:  # a measured run (a run that failed early recorded none)
+        protocol = {**PROTOCOL_ADDED, **protocol}
     for k in PROTOCOL_ENV:
         if env.get(k) is not None:
             # A local build tag (+cu132, +cpu) changes no number a metric computes.

@@ -63,6 +63,10 @@ def write(report: Report, output: Path, fmt: str | None, plots: bool = True, mod
             if not report.comparisons.empty:
                 write_atomic(comps, report.comparisons.to_csv(index=False))
                 written.append(comps)
+            if not report.trends.empty:
+                trends = folder / (f"{stem}.trends.csv" if inferred else "trends.csv")
+                write_atomic(trends, report.trends.to_csv(index=False))
+                written.append(trends)
         elif f == "md":
             images = {}
             if figs:

@@ -58,12 +58,15 @@ class LoadedRun:
             fit_weights(self.G, load_weights(weights), weights)
         except WeightsError as e:
             raise ReportError(str(e)) from None
-        self.G.eval()  # BatchNorm running statistics, as the training loop's sample grids
+        self.G.eval()
+        # Sampled as the run's metrics were (eval.g_mode; runs from before it: eval mode).
+        self.g_mode = (self.config.get("eval") or {}).get("g_mode", "eval")
         self.z_dim = z_dim
 
-    @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        return self.G(z)  # (B, Z) -> (B, *shape)
+        from ..sampling import sample
+
+        return sample(self.G, z, self.g_mode)  # (B, Z) -> (B, *shape)
 
 
 def latent_plane(z_dim: int, axes: tuple[int, int] | None = None, seed: int = 0, span: float = SPAN,
