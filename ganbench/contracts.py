@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: importing them at run time would load torch
+    import torch
+    from torch import nn
+
 
 DATA_KINDS = ("image", "points", "tabular")
 

@@ -6,6 +6,12 @@ classes are looked up when an optimizer is built.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: importing them at run time would load torch
+    import torch
+
+
 # name -> (the torch.optim class's name, the options a suite may set besides `name` and `lr`)
 OPTIONS: dict[str, tuple[str, set[str]]] = {
     "sgd": ("SGD", {"momentum", "dampening", "nesterov", "weight_decay"}),

@@ -473,3 +473,11 @@ def test_ranges_of_the_built_in_metric_plugins():
     assert metric_range("aug_gain_uniform") == (-1.0, 1.0)
     assert metric_range("kid_domain") == metric_range("d_loss") == (-math.inf, math.inf)  # KID's estimate can be < 0
     assert metric_range("is_domain") == (1.0, math.inf) and metric_range("fid_domain.at_epoch_10") == (0.0, math.inf)
+
+
+def test_directions_of_metric_plugin_keys_come_from_the_plugins():
+    from ganbench.report.aggregate import direction
+
+    assert direction("cas") == "higher" and direction("aug_gain_argmax") == "higher"
+    assert direction("cas_real") is None  # declared "none": no verdict either way
+    assert direction("tab_pair_trends.mean") == "higher"

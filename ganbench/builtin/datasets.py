@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..contracts import GanData
 from ..hookspecs import hookimpl
 from .image_datasets import cifar10, digits, fashion_mnist, image_folder, mnist, mnist5k, stacked_mnist, take
+
+if TYPE_CHECKING:  # annotations only: importing them at run time would load torch
+    import torch
+
 
 
 @hookimpl
@@ -144,7 +148,9 @@ def sklearn_table(
     one, as ML efficacy needs); `info` names it (`target`, `target_index`, `task`). For a
     classification table its class codes are also the labels, and `classes` their names.
     """
+    import numpy as np
     import sklearn.datasets
+    import torch
 
     if table not in SKLEARN_TABLES:
         raise ValueError(f"sklearn-table: table must be one of {', '.join(SKLEARN_TABLES)}, got {table!r}")

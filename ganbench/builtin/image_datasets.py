@@ -16,9 +16,14 @@ import math
 import os
 import struct
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..contracts import GanData
+
+if TYPE_CHECKING:  # annotations only: importing them at run time would load torch
+    import numpy as np
+    import torch
+
 
 Channels = Literal[1, 3]
 # Where downloads go and local copies are looked for when a suite gives no `root`.

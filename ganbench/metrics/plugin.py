@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..contracts import DATA_KINDS, GanData
+
+if TYPE_CHECKING:  # annotations only: registering a metric must not import torch
+    import torch
 
 DIRECTIONS = ("higher", "lower", "none")
 

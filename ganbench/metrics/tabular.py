@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 
 from .plugin import Context, Metric
+
+if TYPE_CHECKING:  # annotations only: registering the metric must not import torch
+    import torch
 
 MODEL_SEED = 0  # NumPy's global seed for SDMetrics' models (recorded in the protocol)
 
@@ -64,6 +66,7 @@ class TabularQuality(Metric):
     # ------------------------------------------------------------ set-up
 
     def _real(self, ctx: Context) -> tuple[torch.Tensor, str]:
+
         data = ctx.data
         return (data.test, "test") if data.test is not None and len(data.test) >= 2 else (data.train, "train")
 
@@ -106,6 +109,9 @@ class TabularQuality(Metric):
     # ------------------------------------------------------------ scoring
 
     def _frame(self, x: torch.Tensor, ctx: Context, target: str | None, task: str | None):
+        import numpy as np
+        import torch
+
         import pandas as pd
 
         columns = self._columns(ctx, x.shape[1])
@@ -120,6 +126,8 @@ class TabularQuality(Metric):
         return df
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict[str, float]:
+        import numpy as np
+
         _sdmetrics()
         target, task = self._task(ctx)
         real, _ = self._real(ctx)
@@ -143,6 +151,8 @@ class TabularQuality(Metric):
         return out
 
     def _scores(self, out, real_df, synth_df, categorical, numeric, target, task, ctx) -> None:
+        import numpy as np
+
         from sdmetrics.column_pairs import CorrelationSimilarity
         from sdmetrics.single_column import KSComplement, TVComplement
         from sdmetrics.single_table import LogisticDetection
@@ -169,6 +179,8 @@ def _efficacy(metric, test_df, train_df, metadata, target, seed: int) -> float:
     """metric.compute(test=real, train=train_df), its model seeded alike every time (the
     decision tree breaks ties at random). When the training rows hold one class only,
     SDMetrics predicts that class for every row, which the score reflects."""
+    import numpy as np
+
     np.random.seed(seed)
     value = metric.compute(test_df, train_df, metadata=metadata, target=target)
     return float(value)

@@ -18,11 +18,15 @@ real test split (top-1 accuracy over the K real classes).
 
 from __future__ import annotations
 
-import torch
-from torch.nn import functional as F
+from typing import TYPE_CHECKING
 
-from .classifier import SmallCNN
+
 from .plugin import Context, Metric
+
+if TYPE_CHECKING:  # annotations only: registering the metrics must not import torch
+    import torch
+
+    from .classifier import SmallCNN
 
 SCHEMES = ("extra-class", "argmax", "uniform")
 LR = 2e-3
@@ -45,6 +49,10 @@ def train_classifier(x: torch.Tensor, targets: torch.Tensor, classes: int, seed:
                      device: torch.device) -> SmallCNN:
     """SmallCNN trained on uint8 images x (N, C, H, W) and targets: (N,) class indices or
     (N, classes) probabilities (soft labels); everything random from `seed`."""
+    import torch
+    from torch.nn import functional as F
+    from .classifier import SmallCNN
+
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -65,15 +73,18 @@ def train_classifier(x: torch.Tensor, targets: torch.Tensor, classes: int, seed:
     return net.eval()
 
 
-@torch.no_grad()
 def accuracy(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, classes: int, device: torch.device) -> float:
     """Top-1 accuracy on (x, y) over the first `classes` logits (an extra class never wins)."""
-    pred = torch.cat([net(x[i : i + 1024].to(device).float() / 255.0)[1][:, :classes].argmax(1).cpu() for i in range(0, len(x), 1024)])
+    import torch
+
+    with torch.no_grad():
+        pred = torch.cat([net(x[i : i + 1024].to(device).float() / 255.0)[1][:, :classes].argmax(1).cpu() for i in range(0, len(x), 1024)])
     return float((pred == y).float().mean())
 
 
 def mode_labels(ctx: Context, x: torch.Tensor) -> torch.Tensor:
     """The mode classifier's top class of each image."""
+
     return ctx.classifier.predict(x).argmax(1)
 
 
@@ -100,6 +111,7 @@ class CAS(Metric):
                 "test_images": len(ctx.data.test)}
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict:
+
         if _usable(ctx, "cas"):
             return {}
         data, k, seed = ctx.data, ctx.data.num_classes, SEED_BASE + self.seed
@@ -132,6 +144,8 @@ class Augmentation(Metric):
         self.seeds, self.steps, self.batch_size = seeds, steps, batch_size
 
     def _subset(self, data) -> torch.Tensor:
+        import torch
+
         n = min(self.real, len(data.train))
         return torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))[:n]  # fixed for every run
 
@@ -145,6 +159,9 @@ class Augmentation(Metric):
                 "steps": self.steps, "batch_size": self.batch_size, "test": "real test split", "test_images": len(ctx.data.test)}
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict:
+        import torch
+        from torch.nn import functional as F
+
         if _usable(ctx, "augmentation"):
             return {}
         data, k = ctx.data, ctx.data.num_classes

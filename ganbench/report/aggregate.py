@@ -50,7 +50,14 @@ def direction(metric: str, given: dict[str, str] | None = None) -> str | None:
     base = metric.split(".")[0]
     if given and base in given:
         return given[base]
-    return known_direction(base)
+    return known_direction(base) or _plugin_direction(base)
+
+
+def _plugin_direction(key: str) -> str | None:
+    """What the metric plugin that produces `key` declares (cas: higher), if any does."""
+    from ..metrics.plugin import registry_direction
+
+    return registry_direction(key)
 
 
 @dataclass(frozen=True)
