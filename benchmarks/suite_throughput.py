@@ -71,9 +71,11 @@ def main() -> None:
             ips = [json.loads(p.read_text())["metrics"]["train_img_per_s"] for p in Path(root).glob("throughput/*/run.json")]
         return wall, sum(ips)
 
-    print(f"device: {device_name(devices[0])} ({', '.join(map(str, devices))}); torch {torch.__version__}; "
-          f"{args.seeds} seeds x {args.steps} steps, DCGAN width {args.width}, batch {args.batch_size}, "
-          f"{args.samples} eval samples, {args.threads} thread(s) per run")
+    print(
+        f"device: {device_name(devices[0])} ({', '.join(map(str, devices))}); torch {torch.__version__}; "
+        f"{args.seeds} seeds x {args.steps} steps, DCGAN width {args.width}, batch {args.batch_size}, "
+        f"{args.samples} eval samples, {args.threads} thread(s) per run"
+    )
     rows = []
     if args.single:
         rows.append(("1 seed alone", *timed(1, "local", 1)))

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ganbench.build import Builder, device_name, resolve_device, seed_everything
 from ganbench.config import resolve
 from ganbench.plugins import load_registry
-from ganbench.build import Builder, device_name, resolve_device, seed_everything
 from ganbench.train import train
 
 
@@ -43,8 +43,9 @@ def plain_loop(G, D, x: torch.Tensor, steps: int, warmup: int, bs: int, z_dim: i
         fake = G(torch.randn(bs, z_dim, device=device))
         # D: real -> 1, fake -> 0 (fake detached: G gets no gradient from D's update)
         real_s, fake_s = D(real), D(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(real_s, torch.ones_like(real_s)) + \
-            F.binary_cross_entropy_with_logits(fake_s, torch.zeros_like(fake_s))
+        d_loss = F.binary_cross_entropy_with_logits(real_s, torch.ones_like(real_s)) + F.binary_cross_entropy_with_logits(
+            fake_s, torch.zeros_like(fake_s)
+        )
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
@@ -66,8 +67,13 @@ def main():
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--width", type=int, default=32, help="ngf = ndf")
     ap.add_argument("--batch-size", type=int, nargs="+", default=[64], help="one or more (a sweep)")
-    ap.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"],
-                    help="ganbench's precision setting(s) to sweep; the plain loop is always fp32")
+    ap.add_argument(
+        "--precision",
+        nargs="+",
+        default=["fp32"],
+        choices=["fp32", "bf16", "fp16"],
+        help="ganbench's precision setting(s) to sweep; the plain loop is always fp32",
+    )
     ap.add_argument("--z-dim", type=int, default=100)
     ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--warmup", type=int, default=20, help="steps excluded from the timing (both loops)")
@@ -82,14 +88,24 @@ def main():
     for bs in args.batch_size:
         plain = None
         for precision in args.precision:
-            layers = [("benchmark", {
-                "dataset": {"name": args.dataset, "image_size": args.image_size, "channels": args.channels},
-                "architecture": {"name": "dcgan", "ngf": args.width, "ndf": args.width},
-                "loss": "vanilla",
-                "optimizer": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]},
-                "batch_size": bs, "z_dim": args.z_dim, "steps": args.steps, "precision": precision,
-                "log_every": f"{args.warmup} steps", "grid_every": "none", "eval": {"every": "none"},
-            })]
+            layers = [
+                (
+                    "benchmark",
+                    {
+                        "dataset": {"name": args.dataset, "image_size": args.image_size, "channels": args.channels},
+                        "architecture": {"name": "dcgan", "ngf": args.width, "ndf": args.width},
+                        "loss": "vanilla",
+                        "optimizer": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]},
+                        "batch_size": bs,
+                        "z_dim": args.z_dim,
+                        "steps": args.steps,
+                        "precision": precision,
+                        "log_every": f"{args.warmup} steps",
+                        "grid_every": "none",
+                        "eval": {"every": "none"},
+                    },
+                )
+            ]
             cfg = resolve(layers, registry)
             data = builder.data(cfg["dataset"])
             seed_everything(0)
@@ -105,8 +121,10 @@ def main():
                 plain = plain_loop(G, D, data.train.to(device), args.steps, args.warmup, bs, args.z_dim, device)
                 params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
             rows.append((bs, precision, ours, plain))
-    print(f"model: dcgan {args.image_size}x{args.image_size}x{args.channels}, width {args.width}, "
-          f"G {params[0]:,} / D {params[1]:,} parameters; {args.steps} steps, first {args.warmup} excluded")
+    print(
+        f"model: dcgan {args.image_size}x{args.image_size}x{args.channels}, width {args.width}, "
+        f"G {params[0]:,} / D {params[1]:,} parameters; {args.steps} steps, first {args.warmup} excluded"
+    )
     print(f"{'batch':>6} {'precision':>9} {'ganbench img/s':>15} {'plain fp32 img/s':>17} {'ratio':>6}")
     for bs, precision, ours, plain in rows:
         print(f"{bs:>6} {precision:>9} {ours:>15.1f} {plain:>17.1f} {ours / plain:>6.3f}")

@@ -13,11 +13,21 @@ __version__ = "0.1.0"
 # Bumped on breaking changes, so plugins can declare which one they were written for.
 PLUGIN_API_VERSION = 1
 
-from .hookspecs import hookimpl  # noqa: E402  (plugins write `from ganbench import hookimpl`)
+from .hookspecs import hookimpl  # noqa: E402, F401  (plugins write `from ganbench import hookimpl`)
 
 # The Python API, re-exported lazily (ganbench.api imports torch only inside its functions).
-_API = ("run_suite", "load_suite", "load_results", "render", "write_report", "load_generator", "sample",
-        "plugin_registry", "Outcome", "Results")
+_API = (
+    "run_suite",
+    "load_suite",
+    "load_results",
+    "render",
+    "write_report",
+    "load_generator",
+    "sample",
+    "plugin_registry",
+    "Outcome",
+    "Results",
+)
 
 
 def __getattr__(name: str):

@@ -47,8 +47,19 @@ if TYPE_CHECKING:  # annotations only: importing this module must not import tor
     from .report import Report
     from .suite import Suite
 
-__all__ = ["Outcome", "Results", "load_generator", "load_results", "load_suite", "plugin_registry", "render", "report",
-           "run_suite", "sample", "write_report"]
+__all__ = [
+    "Outcome",
+    "Results",
+    "load_generator",
+    "load_results",
+    "load_suite",
+    "plugin_registry",
+    "render",
+    "report",
+    "run_suite",
+    "sample",
+    "write_report",
+]
 
 
 # ---------------------------------------------------------------- suites
@@ -66,8 +77,9 @@ def plugin_registry(no_plugins: bool = False, plugins: Iterable[str] | None = No
     return load_registry(allow=plugins, no_plugins=no_plugins)
 
 
-def load_suite(suite: str | Path | Mapping | Suite, overrides: Mapping | Iterable[str] | None = None,
-               registry: Registry | None = None) -> Suite:
+def load_suite(
+    suite: str | Path | Mapping | Suite, overrides: Mapping | Iterable[str] | None = None, registry: Registry | None = None
+) -> Suite:
     """A suite expanded into validated runs, as `ganbench run SUITE --dry-run` shows it.
 
     suite: a YAML file's path, the same content as a dict, or an expanded Suite (returned
@@ -80,7 +92,8 @@ def load_suite(suite: str | Path | Mapping | Suite, overrides: Mapping | Iterabl
         [('s0-1c2d...', 0), ('s1-...', 1), ('s2-...', 2)]
     """
     from .config import ConfigError, one_line
-    from .suite import MAX_MESSAGE, Suite, SuiteError, expand, load_suite as load_file, parse_override
+    from .suite import MAX_MESSAGE, Suite, SuiteError, expand, parse_override
+    from .suite import load_suite as load_file
 
     if isinstance(suite, Suite):
         if overrides:
@@ -122,11 +135,23 @@ class Outcome:
         return [self.folder / r.id for r in self.suite.runs if (self.folder / r.id / "run.json").is_file()]
 
 
-def run_suite(suite: str | Path | Mapping | Suite, results: str | Path = "results", *,
-              overrides: Mapping | Iterable[str] | None = None, devices: Any = "auto", rerun: bool = False,
-              jobs: int = 1, executor: str | None = None, threads: int | None = None, address: str | None = None,
-              loggers: Iterable[str] = (), timeout: float | None = None, registry: Registry | None = None,
-              quiet: bool = False, console=None) -> Outcome:
+def run_suite(
+    suite: str | Path | Mapping | Suite,
+    results: str | Path = "results",
+    *,
+    overrides: Mapping | Iterable[str] | None = None,
+    devices: Any = "auto",
+    rerun: bool = False,
+    jobs: int = 1,
+    executor: str | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    loggers: Iterable[str] = (),
+    timeout: float | None = None,
+    registry: Registry | None = None,
+    quiet: bool = False,
+    console=None,
+) -> Outcome:
     """Train every run of `suite` not finished yet into `results`/<suite name>/ (`ganbench run`).
 
     suite: a YAML file's path, a dict, or a Suite from `load_suite`; overrides: the
@@ -157,8 +182,20 @@ def run_suite(suite: str | Path | Mapping | Suite, results: str | Path = "result
     results = Path(results)
     # a run that hangs inside a plugin can only be stopped from outside its process
     executor = executor or ("local" if jobs == 1 and not timeout else "process")
-    out = run(s, registry, results, devices, rerun=rerun, console=console, executor=executor, jobs=jobs, threads=threads,
-              address=address, loggers=list(loggers), timeout=timeout)
+    out = run(
+        s,
+        registry,
+        results,
+        devices,
+        rerun=rerun,
+        console=console,
+        executor=executor,
+        jobs=jobs,
+        threads=threads,
+        address=address,
+        loggers=list(loggers),
+        timeout=timeout,
+    )
     return Outcome(s, results / s.name, out.counts, out.skipped, out.elsewhere, out.kept, out.stopped, out.exit_code)
 
 
@@ -227,7 +264,8 @@ def render(report: Report, fmt: str = "md", plots: bool = False, models: bool = 
         >>> Markdown(api.render(api.report("results/smoke")))            # doctest: +SKIP
     """
     from .report.load import ReportError
-    from .report.output import FORMATS, figures, render as render_text
+    from .report.output import FORMATS, figures
+    from .report.output import render as render_text
 
     if fmt not in FORMATS:
         raise ReportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -235,8 +273,7 @@ def render(report: Report, fmt: str = "md", plots: bool = False, models: bool = 
     return render_text(report, fmt, figs, warnings)
 
 
-def write_report(report: Report, output: str | Path, fmt: str | None = None, plots: bool = True,
-                 models: bool = True) -> list[Path]:
+def write_report(report: Report, output: str | Path, fmt: str | None = None, plots: bool = True, models: bool = True) -> list[Path]:
     """Write a report as `ganbench report --output` does: a .md/.csv/.html/.json file, or a
     folder that gets every format (Markdown with its PNG plots, CSVs, JSON, HTML).
     Returns the files written."""

@@ -80,7 +80,10 @@ def data_problem(data: GanData) -> str | None:
             return "train holds NaN or infinite values"
         if data.kind == "image" and (x.min() < -1 - 1e-3 or x.max() > 1 + 1e-3):
             return f"float images must lie in [-1, 1] (or be uint8 in [0, 255]), got [{x.min().item():.3g}, {x.max().item():.3g}]"
-    for name, labels, n in (("train_labels", data.train_labels, len(x)), ("test_labels", data.test_labels, None if data.test is None else len(data.test))):
+    for name, labels, n in (
+        ("train_labels", data.train_labels, len(x)),
+        ("test_labels", data.test_labels, None if data.test is None else len(data.test)),
+    ):
         if labels is None:
             continue
         if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.dtype not in (torch.int64, torch.int32):

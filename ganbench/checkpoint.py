@@ -102,5 +102,6 @@ def restore_into(state: dict, modules: dict, device: torch.device) -> None:
         try:
             module.load_state_dict(state[key])
         except (RuntimeError, ValueError, KeyError, TypeError) as e:
-            raise CheckpointError(f"the checkpoint's {key} does not fit this run ({str(e).splitlines()[0][:200]}); "
-                                  "pass --rerun to start the run from scratch") from None
+            raise CheckpointError(
+                f"the checkpoint's {key} does not fit this run ({str(e).splitlines()[0][:200]}); pass --rerun to start the run from scratch"
+            ) from None

@@ -94,7 +94,13 @@ class ClaimBook:
                     return None, f"{holder.get('host', '?')} pid {holder.get('pid', '?')} since {holder.get('started', '?')}"
                 note = f"taking over {run_id} from {holder.get('host', '?')} pid {holder.get('pid', '?')} ({why})"
             token = new_token()
-            body = {"run_id": run_id, "host": hostname(), "pid": os.getpid(), "token": token, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            body = {
+                "run_id": run_id,
+                "host": hostname(),
+                "pid": os.getpid(),
+                "token": token,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
             tmp = path.with_name(f".{path.name}.{token}")
             tmp.write_text(json.dumps(body))
             os.replace(tmp, path)

@@ -61,7 +61,11 @@ def _interruptible(command):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ganbench")
-@click.option("--no-plugins", is_flag=True, help="Load the built-in plugins only (reproducible runs); GANBENCH_PLUGINS=dist1,dist2 allows just those distributions.")
+@click.option(
+    "--no-plugins",
+    is_flag=True,
+    help="Load the built-in plugins only (reproducible runs); GANBENCH_PLUGINS=dist1,dist2 allows just those distributions.",
+)
 @click.pass_context
 def main(ctx, no_plugins):
     """ganbench: benchmark GAN training recipes as measurements, not anecdotes.
@@ -75,17 +79,68 @@ def main(ctx, no_plugins):
 
 @main.command()
 @click.argument("suite", type=click.Path(path_type=Path))  # load_suite refuses what is not a file, in one line
-@click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Results root; runs go to RESULTS/<suite name>/<run id>/.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).")
+@click.option(
+    "--results",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results root; runs go to RESULTS/<suite name>/<run id>/.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
 @click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
-@click.option("--devices", "--device", "devices", default="auto", show_default=True, metavar="LIST", help="Where runs train: auto (every visible GPU, else the CPU), cpu, cuda, or a list like cuda:0,cuda:1 (runs are placed round-robin).")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 256), help="Runs at once per device, each in its own worker process (1: one after another in this process).")
-@click.option("--executor", default=None, metavar="NAME", help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process).")
-@click.option("--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray).")
-@click.option("--logger", "loggers", multiple=True, metavar="NAME", help="Also log to this logger plugin, e.g. tensorboard (repeatable; a suite's `loggers:` adds more).")
-@click.option("--timeout", type=click.FloatRange(1, None), default=None, metavar="SECONDS", help="Fail a run that takes longer, stopping its worker (recorded in run.json env; implies the process executor).")
-@click.option("--threads", default=None, type=click.IntRange(1, 1024), help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.")
+@click.option(
+    "--devices",
+    "--device",
+    "devices",
+    default="auto",
+    show_default=True,
+    metavar="LIST",
+    help="Where runs train: auto (every visible GPU, else the CPU), cpu, cuda, or a list like cuda:0,cuda:1 (runs are placed round-robin).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Runs at once per device, each in its own worker process (1: one after another in this process).",
+)
+@click.option(
+    "--executor",
+    default=None,
+    metavar="NAME",
+    help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process).",
+)
+@click.option(
+    "--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray)."
+)
+@click.option(
+    "--logger",
+    "loggers",
+    multiple=True,
+    metavar="NAME",
+    help="Also log to this logger plugin, e.g. tensorboard (repeatable; a suite's `loggers:` adds more).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, None),
+    default=None,
+    metavar="SECONDS",
+    help="Fail a run that takes longer, stopping its worker (recorded in run.json env; implies the process executor).",
+)
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(1, 1024),
+    help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.",
+)
 @_interruptible
 def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads, loggers, timeout):
     """Run every run of SUITE that has not finished yet.
@@ -118,14 +173,27 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     except ValueError as e:
         fail(str(e))
     try:
-        outcome = api.run_suite(s, results, devices=dev, rerun=rerun, jobs=jobs, executor=executor, threads=threads,
-                                address=address, loggers=loggers, timeout=timeout, registry=registry)
+        outcome = api.run_suite(
+            s,
+            results,
+            devices=dev,
+            rerun=rerun,
+            jobs=jobs,
+            executor=executor,
+            threads=threads,
+            address=address,
+            loggers=loggers,
+            timeout=timeout,
+            registry=registry,
+        )
     except (SuiteInvalid, ExecutorError) as e:
         fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
     except KeyboardInterrupt as e:
         how = "terminated" if isinstance(e, Terminated) else "interrupted"
-        fail(f"{how}: unfinished runs left no run folder; run the same command again to finish them (from their checkpoints when they have one)",
-             143 if isinstance(e, Terminated) else 130)
+        fail(
+            f"{how}: unfinished runs left no run folder; run the same command again to finish them (from their checkpoints when they have one)",
+            143 if isinstance(e, Terminated) else 130,
+        )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "nothing to run"
     skipped = f", {outcome.skipped} skipped" if outcome.skipped else ""
     elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""
@@ -208,7 +276,9 @@ def status(results, show_all):
     if not results.is_dir():
         fail(f"{results}: no such results folder")
     rows = collect(results)
-    table = Table(title=f"{results}: " + ", ".join(f"{n} {s}" for s, n in sorted(_count(r.state for r in rows).items())) or f"{results}: no runs")
+    table = Table(
+        title=f"{results}: " + ", ".join(f"{n} {s}" for s, n in sorted(_count(r.state for r in rows).items())) or f"{results}: no runs"
+    )
     for col in ("suite", "run", "state", "step", "D loss", "G loss", "metric", "last write", "note"):
         table.add_column(col, no_wrap=col != "note")
     hidden = 0
@@ -217,7 +287,17 @@ def status(results, show_all):
             hidden += 1
             continue
         loss = lambda v: f"{v:.3f}" if v is not None else ""
-        table.add_row(r.suite, r.run_id, r.state, "" if r.step is None else str(r.step), loss(r.d_loss), loss(r.g_loss), r.headline, ago(r.last_write_s), r.note[:80])
+        table.add_row(
+            r.suite,
+            r.run_id,
+            r.state,
+            "" if r.step is None else str(r.step),
+            loss(r.d_loss),
+            loss(r.g_loss),
+            r.headline,
+            ago(r.last_write_s),
+            r.note[:80],
+        )
     if hidden:
         table.caption = f"{hidden} finished runs not listed (--all lists them)"
     console = Console()
@@ -234,11 +314,17 @@ def _count(values):
 
 @main.command(name="eval")
 @click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Score this folder of images instead of runs (needs --dataset).")
+@click.option(
+    "--images", type=click.Path(file_okay=False, path_type=Path), help="Score this folder of images instead of runs (needs --dataset)."
+)
 @click.option("--dataset", metavar="NAME", help="With --images: the dataset whose real split they are compared with.")
 @click.option("--samples", type=click.IntRange(10, 1_000_000), help="Samples per run (default: the run's own eval.samples).")
-@click.option("--inception", type=click.Choice(["auto", "require", "off"]), help="Inception metrics: when the weights are here, required, or never.")
-@click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), help="A local copy of torch-fidelity's Inception weights.")
+@click.option(
+    "--inception", type=click.Choice(["auto", "require", "off"]), help="Inception metrics: when the weights are here, required, or never."
+)
+@click.option(
+    "--inception-weights", type=click.Path(dir_okay=False, path_type=Path), help="A local copy of torch-fidelity's Inception weights."
+)
 @click.option("--devices", "--device", "devices", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 def evaluate(run_dirs, images, dataset, samples, inception, inception_weights, devices):
     """Score finished runs again from their saved G, or a folder of images, without training.
@@ -335,16 +421,50 @@ def _version_of(dist: str) -> str:
 
 @main.command()
 @click.argument("results", type=click.Path(path_type=Path), default="results")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "html", "json"]), help="Write this format (to stdout without --output) instead of the terminal table.")
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="A .md/.csv/.html/.json file, or a folder that gets every format (default: RESULTS/report/).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "csv", "html", "json"]),
+    help="Write this format (to stdout without --output) instead of the terminal table.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="A .md/.csv/.html/.json file, or a folder that gets every format (default: RESULTS/report/).",
+)
 @click.option("--per-run", is_flag=True, help="Also show one row per run (the terminal table, or CSV on stdout).")
 @click.option("--at", "at", metavar="epoch=N|step=N", help="Compare values at this point of training instead of the final ones.")
-@click.option("--compare", "compare_axes", multiple=True, metavar="AXIS", help="Pairwise tests along AXIS (repeatable); default: every two-valued axis.")
+@click.option(
+    "--compare",
+    "compare_axes",
+    multiple=True,
+    metavar="AXIS",
+    help="Pairwise tests along AXIS (repeatable); default: every two-valued axis.",
+)
 @click.option("--sort", metavar="METRIC[:lower|:higher]", help="Rank cells by METRIC (direction known for built-in metrics).")
 @click.option("--metrics", metavar="A,B,...", help="The metrics the tables show (default: the main quality metrics and throughput).")
-@click.option("--ci", type=click.Choice(["t", "bootstrap"]), default="t", show_default=True, help="95% CI over seeds: Student t, or percentile bootstrap (cells of 10+ seeds; fewer get t).")
-@click.option("--test", type=click.Choice(["welch", "mwu", "perm"]), default="welch", show_default=True, help="Pairwise test: Welch t, Mann-Whitney U, or an exact permutation test; p-values are Holm-adjusted per report.")
-@click.option("--direction", "directions", multiple=True, metavar="METRIC=lower|higher", help="Which way is better for a metric ganbench does not know.")
+@click.option(
+    "--ci",
+    type=click.Choice(["t", "bootstrap"]),
+    default="t",
+    show_default=True,
+    help="95% CI over seeds: Student t, or percentile bootstrap (cells of 10+ seeds; fewer get t).",
+)
+@click.option(
+    "--test",
+    type=click.Choice(["welch", "mwu", "perm"]),
+    default="welch",
+    show_default=True,
+    help="Pairwise test: Welch t, Mann-Whitney U, or an exact permutation test; p-values are Holm-adjusted per report.",
+)
+@click.option(
+    "--direction",
+    "directions",
+    multiple=True,
+    metavar="METRIC=lower|higher",
+    help="Which way is better for a metric ganbench does not know.",
+)
 @click.option("--split-protocols", is_flag=True, help="Keep runs measured under different protocols apart instead of refusing.")
 @click.option("--no-plots", is_flag=True, help="Tables only (faster).")
 @click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
@@ -370,9 +490,16 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
             if how not in ("lower", "higher") or not name:
                 raise ReportError(f"--direction {d}: expected METRIC=lower or METRIC=higher")
             given[name] = how
-        options = dict(at=at, compare_axes=list(compare_axes) or None, sort=sort,
-                       metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
-                       ci=ci, test=test, split_protocols=split_protocols, directions=given)
+        options = dict(
+            at=at,
+            compare_axes=list(compare_axes) or None,
+            sort=sort,
+            metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
+            ci=ci,
+            test=test,
+            split_protocols=split_protocols,
+            directions=given,
+        )
         if not output and not fmt:  # the plain command also leaves every format on disk
             output = Path(results) / "report"
         suites = _suite_folders(Path(results))

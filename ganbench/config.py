@@ -81,6 +81,7 @@ def identity(config: dict) -> dict:
             del node[leaf]
     return out
 
+
 # Evaluation options (ganbench.metrics). null = chosen per data kind by the evaluator.
 EVAL_DEFAULTS: dict[str, Any] = {
     "every": "1 epoch",  # also evaluated at the last step; `none` = no evaluation at all
@@ -272,7 +273,9 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["log_every"] = _interval("log_every", cfg["log_every"])
     out["grid_every"] = _interval("grid_every", cfg["grid_every"], allow_none=True)
     out["seed"] = _int("seed", cfg["seed"], low=0, high=MAX_SEED)
-    out["checkpoint_every"] = "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
+    out["checkpoint_every"] = (
+        "auto" if cfg["checkpoint_every"] == "auto" else _interval("checkpoint_every", cfg["checkpoint_every"], allow_none=True)
+    )
     out["keep_best"] = _keep_best(cfg["keep_best"], registry)
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
@@ -289,7 +292,7 @@ def _callbacks(value, registry: Registry) -> list[dict]:
         try:
             out.append(_plugin({"callback": spec}, "callback", registry))
         except ConfigError as e:
-            raise ConfigError(f"callbacks[{i}]{e.key[len('callback'):]}", e.message) from None
+            raise ConfigError(f"callbacks[{i}]{e.key[len('callback') :]}", e.message) from None
     if len({c["name"] for c in out}) != len(out):
         raise ConfigError("callbacks", "names a callback twice")
     return out
@@ -322,7 +325,7 @@ def _keep_best(value, registry: Registry | None = None) -> str:
 
 
 def parse_interval(text: str) -> tuple[int, str]:
-    """"2 epochs" -> (2, "epoch"); "50 steps" -> (50, "step")."""
+    """ "2 epochs" -> (2, "epoch"); "50 steps" -> (50, "step")."""
     n, unit = INTERVAL.fullmatch(str(text)).groups()
     return int(n), unit.rstrip("s")
 
@@ -411,8 +414,10 @@ def _d_pretrain(value):
             raise ConfigError("d_pretrain.from_run", f"{path / D_WEIGHTS} is not a regular file")
         if not (path / D_WEIGHTS).is_file():
             if (path / "run.json").is_file():  # a committed run: its record, not its weights
-                raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt: weights are not committed; "
-                                  "re-create them by running that run's suite again with --rerun")
+                raise ConfigError(
+                    "d_pretrain.from_run",
+                    f"{path} holds no D.pt: weights are not committed; re-create them by running that run's suite again with --rerun",
+                )
             raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt (give a finished run's folder)")
         return {"from_run": str(path)}
     if "classifier" in spec:
@@ -470,7 +475,9 @@ def _metrics(value, registry: Registry | None) -> dict:
         try:
             checked = _plugin({"metric": {"name": name, **options}}, "metric", registry)
         except ConfigError as e:
-            raise ConfigError(f"eval.metrics.{name}{e.key[len('metric'):]}" if e.key.startswith("metric.") else "eval.metrics", e.message) from None
+            raise ConfigError(
+                f"eval.metrics.{name}{e.key[len('metric') :]}" if e.key.startswith("metric.") else "eval.metrics", e.message
+            ) from None
         out[str(name)] = {k: v for k, v in checked.items() if k != "name"}
     return out
 
@@ -494,8 +501,9 @@ def _plugin(cfg, kind, registry, skip=0, defaults=None) -> dict:
     for k, v in spec.items():
         if k not in params and not takes_any:
             known = [n for n, p in params.items() if p.kind is not p.VAR_KEYWORD]
-            raise ConfigError(f"{kind}.{k}", f"not an option of {kind} {shown(name)}{did_you_mean(k, known)}; "
-                              f"options: {', '.join(known) or 'none'}")
+            raise ConfigError(
+                f"{kind}.{k}", f"not an option of {kind} {shown(name)}{did_you_mean(k, known)}; options: {', '.join(known) or 'none'}"
+            )
         if k in hints:
             spec[k] = _typed(f"{kind}.{k}", v, hints[k])
     for n, p in params.items():

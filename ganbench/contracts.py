@@ -119,7 +119,7 @@ class Models:
     """
 
     generator: nn.Module
-    discriminator: Discriminator
+    discriminator: nn.Module  # a Discriminator (its class is defined on first use, below)
 
 
 class Loss:
@@ -142,20 +142,14 @@ class Loss:
     def d_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_loss(
-        self, fake_scores: torch.Tensor, real_scores: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def g_loss(self, fake_scores: torch.Tensor, real_scores: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def penalty(
-        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
-    ) -> torch.Tensor | None:
+    def penalty(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
         """An extra D loss term that needs D itself (e.g. a gradient penalty)."""
         return None
 
-    def accuracy(
-        self, real_scores: torch.Tensor, fake_scores: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def accuracy(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Share of real samples D calls real, and of fake samples it calls fake.
 
         The default threshold is a score of 0 (probability 0.5 for a logit); losses whose

@@ -153,8 +153,8 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     import torch
 
     from . import checkpoint, metrics
-    from .callbacks import make_callbacks
     from .build import seed_everything
+    from .callbacks import make_callbacks
     from .claims import hostname
     from .loggers import make_loggers
     from .train import train
@@ -187,8 +187,20 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         if job.resume:
             record["resumed_from_step"] = checkpoint.saved_step(out_dir)
         callbacks = make_callbacks(cfg.get("callbacks", []), builder.registry)
-        result = train(cfg, data, models, loss, device, out_dir, on_step, evaluator, donor=donor, loggers=loggers, resume=job.resume,
-                       callbacks=callbacks)
+        result = train(
+            cfg,
+            data,
+            models,
+            loss,
+            device,
+            out_dir,
+            on_step,
+            evaluator,
+            donor=donor,
+            loggers=loggers,
+            resume=job.resume,
+            callbacks=callbacks,
+        )
         record["metrics"] = {k: _number(v, np) for k, v in result.metrics.items()}
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
         if result.status == "diverged":

@@ -293,7 +293,9 @@ def build_registry(pm: PluginManager) -> Registry:
                         with contextlib.redirect_stdout(sys.stderr):
                             returned = impl.function(register=lambda n, f, k=kind, h=hook: register(n, f, k, h))
                         if returned is not None:
-                            raise RegistrationError(f"{hook} returned {type(returned).__name__}; hooks call register(name, factory) and return None")
+                            raise RegistrationError(
+                                f"{hook} returned {type(returned).__name__}; hooks call register(name, factory) and return None"
+                            )
         except RegistrationError as e:
             reg.broken[plugin_id] = str(e)
         except Exception as e:  # a buggy hook sets its plugin aside, not ganbench

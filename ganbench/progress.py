@@ -16,7 +16,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .job import Finished, Progress as RunProgress, Started
+from .job import Finished, Started
+from .job import Progress as RunProgress
 from .store import DIVERGED, FAILED, TRACEBACK_FILE
 
 PLAIN_EVERY_S = 30.0
@@ -35,7 +36,14 @@ class SuiteDisplay:
         self.last_plain = self.t0
         self.progress = None
         if self.live:
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+            )
             self.progress = Progress(*columns, console=console)
             self.progress.start()
             self.suite_task = self.progress.add_task(f"suite {suite} ({capacity} at once)", total=total)

@@ -75,7 +75,9 @@ def rescore_run(run_dir: Path, builder: Builder, device: torch.device, samples=N
     protocol = dict(evaluator.protocol)
     changed = protocol != record.get("protocol") or new != old
     if protocol != record.get("protocol"):
-        record.setdefault("earlier", []).append({"protocol": record.get("protocol"), "metrics": old, "notes": record.get("notes", []), "until": now()})
+        record.setdefault("earlier", []).append(
+            {"protocol": record.get("protocol"), "metrics": old, "notes": record.get("notes", []), "until": now()}
+        )
         record["metrics"] = {k: v for k, v in record["metrics"].items() if k not in keys.SAMPLE_KEYS}
         record["protocol"], record["notes"] = protocol, list(evaluator.notes)
     record["metrics"].update(new)

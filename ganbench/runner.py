@@ -78,7 +78,11 @@ def run_suite(
     pending = [r for r in suite.runs if rerun or store.status(r.id) not in FINISHED]
     outcome.skipped = len(suite.runs) - len(pending)
     if outcome.skipped:
-        console.print(f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)", markup=False, highlight=False)
+        console.print(
+            f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)",
+            markup=False,
+            highlight=False,
+        )
     for run in pending:
         why = store.damage(run.id)
         if why:
@@ -86,7 +90,9 @@ def run_suite(
     if not pending:
         return outcome
     device_list = _devices(devices)
-    options = ExecutorOptions(devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry, timeout=timeout)
+    options = ExecutorOptions(
+        devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry, timeout=timeout
+    )
     loggers = tuple(dict.fromkeys([*suite.loggers, *loggers]))
     for name in loggers:
         try:
@@ -216,9 +222,19 @@ def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex, loggers=
         folder = Path(cfg["d_pretrain"]["from_run"]).resolve()
         donor = {"path": str(folder), "run_id": _run_id_of(folder)}
     return RunJob(
-        run_id=run.id, suite=suite.name, config=cfg, cell=run.cell, seed=run.seed, out_dir=str(tmp.resolve()),
-        device="", plugins=registry.source, plugin_versions=registry.distributions(), execution=ex.execution(), donor=donor,
-        loggers=tuple(loggers), resume=resume,
+        run_id=run.id,
+        suite=suite.name,
+        config=cfg,
+        cell=run.cell,
+        seed=run.seed,
+        out_dir=str(tmp.resolve()),
+        device="",
+        plugins=registry.source,
+        plugin_versions=registry.distributions(),
+        execution=ex.execution(),
+        donor=donor,
+        loggers=tuple(loggers),
+        resume=resume,
     )
 
 
@@ -258,7 +274,9 @@ def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
             raise SuiteInvalid(f"run {run.id}: precision fp16 needs a CUDA device (on the CPU use bf16)")
         n = len(data.train)
         if cfg["batch_size"] > n:
-            raise SuiteInvalid(f"run {run.id}: batch_size {cfg['batch_size']} is larger than dataset {cfg['dataset']['name']}'s {n} training samples")
+            raise SuiteInvalid(
+                f"run {run.id}: batch_size {cfg['batch_size']} is larger than dataset {cfg['dataset']['name']}'s {n} training samples"
+            )
         key = repr((cfg["dataset"], cfg["architecture"], cfg["z_dim"]))
         if key in built:
             continue

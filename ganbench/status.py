@@ -65,8 +65,9 @@ def _status(suite: str, run_id: str, state: str, folder: Path, record: dict | No
     metrics = (record or {}).get("metrics") or {}
     source = {**last, **{k: v for k, v in metrics.items() if v is not None}}
     headline = next((f"{k} {source[k]:.4g}" for k in HEADLINES if isinstance(source.get(k), (int, float))), "")
-    return RunStatus(suite, run_id, state, _int(last.get("step")), _float(last.get("d_loss")), _float(last.get("g_loss")),
-                     headline, _age(folder), note)
+    return RunStatus(
+        suite, run_id, state, _int(last.get("step")), _float(last.get("d_loss")), _float(last.get("g_loss")), headline, _age(folder), note
+    )
 
 
 def _last_row(path: Path) -> dict:

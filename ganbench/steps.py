@@ -43,8 +43,16 @@ class Precision:
 FP32 = Precision("fp32", torch.device("cpu"))
 
 
-def d_step(D, G, loss: Loss, opt: torch.optim.Optimizer, real: torch.Tensor, z_dim: int, fake: torch.Tensor | None = None,
-           precision: Precision = FP32):
+def d_step(
+    D,
+    G,
+    loss: Loss,
+    opt: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z_dim: int,
+    fake: torch.Tensor | None = None,
+    precision: Precision = FP32,
+):
     """Update D on a real batch vs. a batch from G (G gets no gradient from it).
 
     fake: G's batch when the caller made it (with G's graph, to reuse it for G's own update,

@@ -74,7 +74,9 @@ def read_run(run_dir: Path) -> dict:
     if rec["status"] not in STATUSES:
         raise DamagedRun(f"{path}: unknown status {rec['status'][:40]!r} (expected one of {', '.join(STATUSES)})")
     metrics = rec.get("metrics") or {}
-    if not isinstance(metrics, dict) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in metrics.values()):
+    if not isinstance(metrics, dict) or not all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in metrics.values()
+    ):
         raise DamagedRun(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
     rec["metrics"] = metrics
     if rec["status"] in FINISHED:

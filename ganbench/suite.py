@@ -200,9 +200,12 @@ def expand_matrix(matrix, exclude, include, n_seeds: int = 1) -> list[tuple[str,
     n_cells = math.prod(len(v) for v in matrix.values()) + len(include)
     limit = max_runs()
     if n_cells * n_seeds > limit:
-        raise ConfigError("matrix" if matrix else "seeds", f"up to {n_cells * n_seeds:,} runs ({n_cells:,} "
-                          f"combinations, {n_seeds:,} seeds each), more than the limit of {limit:,} "
-                          f"({MAX_RUNS_ENV}=N raises it)")
+        raise ConfigError(
+            "matrix" if matrix else "seeds",
+            f"up to {n_cells * n_seeds:,} runs ({n_cells:,} "
+            f"combinations, {n_seeds:,} seeds each), more than the limit of {limit:,} "
+            f"({MAX_RUNS_ENV}=N raises it)",
+        )
     axes = list(matrix)
     cells = [dict(zip(axes, combo)) for combo in itertools.product(*matrix.values())] if axes else []
     for i, ex in enumerate(exclude):
@@ -254,11 +257,7 @@ def _seeds(value) -> range | list[int]:
         if value > MAX_SEED + 1:
             raise ConfigError("seeds", f"a count must be at most {MAX_SEED + 1:,} (seeds are 0 to {MAX_SEED:,})")
         return range(value)
-    if (
-        isinstance(value, list)
-        and value
-        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in value)
-    ):
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in value):
         if len(set(value)) != len(value):
             raise ConfigError("seeds", "lists a seed twice")
         return value

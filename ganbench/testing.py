@@ -132,10 +132,10 @@ def smoke_train(
     """
     import torch
 
+    from .build import Builder, seed_everything
     from .config import resolve
     from .contracts import GanData
     from .plugins import Entry
-    from .build import Builder, seed_everything
     from .sampling import sample
     from .train import train
 

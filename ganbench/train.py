@@ -17,8 +17,8 @@ from torchvision.utils import save_image
 from . import checkpoint
 from .callbacks import Loop
 from .contracts import GanData, Loss, Models
-from .metrics.keys import LOWER
 from .metrics.cost import StepTimer
+from .metrics.keys import LOWER
 from .optimizers import build_optimizer
 from .pretrain import pretrain_discriminator
 from .sampling import sample
@@ -109,8 +109,9 @@ def train(
     opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g)
     wall0 = time.perf_counter()
     state = checkpoint.load(out_dir, device) if resume else None
-    metrics: dict[str, float] = {"d_pretrain_s": state["metrics"]["d_pretrain_s"] if state else
-                                 pretrain_discriminator(cfg, D, G, loss, data, batches, device, donor)}
+    metrics: dict[str, float] = {
+        "d_pretrain_s": state["metrics"]["d_pretrain_s"] if state else pretrain_discriminator(cfg, D, G, loss, data, batches, device, donor)
+    }
 
     # Freezing: `all` skips D's updates entirely, `trunk` trains only D's last layer.
     # Frozen parts run in eval mode, so their BatchNorm statistics stay fixed too.
@@ -141,8 +142,18 @@ def train(
     last_row = 0  # step of the last history row
     first = 1
     if state:  # ---- resume: every piece of state the loop reads, as it was at the checkpoint
-        checkpoint.restore_into(state, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d, "loss": loss if hasattr(loss, "load_state_dict") else None,
-                                        "evaluator": evaluate if hasattr(evaluate, "load_state_dict") else None}, device)
+        checkpoint.restore_into(
+            state,
+            {
+                "G": G,
+                "D": D,
+                "opt_g": opt_g,
+                "opt_d": opt_d,
+                "loss": loss if hasattr(loss, "load_state_dict") else None,
+                "evaluator": evaluate if hasattr(evaluate, "load_state_dict") else None,
+            },
+            device,
+        )
         for cb, cb_state in zip(callbacks, state.get("callbacks") or []):
             cb.load_state_dict(cb_state)
         for s_, st in zip(sched, state["sched"]):
@@ -164,11 +175,22 @@ def train(
 
     def snapshot(step: int) -> dict:
         return {
-            "step": step, "history": history, "metrics": {"d_pretrain_s": metrics["d_pretrain_s"]},
-            "train_s": train_s, "warm_s": warm_s, "warm_steps": warm_steps, "last_row": last_row,
-            "wall_s": time.perf_counter() - wall0, "best": result.best,
-            "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict() if opt_d else None,
-            "sched": [s_.state_dict() for s_ in sched], "batches": batches.state_dict(), "rng": checkpoint.rng_state(device),
+            "step": step,
+            "history": history,
+            "metrics": {"d_pretrain_s": metrics["d_pretrain_s"]},
+            "train_s": train_s,
+            "warm_s": warm_s,
+            "warm_steps": warm_steps,
+            "last_row": last_row,
+            "wall_s": time.perf_counter() - wall0,
+            "best": result.best,
+            "G": G.state_dict(),
+            "D": D.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict() if opt_d else None,
+            "sched": [s_.state_dict() for s_ in sched],
+            "batches": batches.state_dict(),
+            "rng": checkpoint.rng_state(device),
             "loss": loss.state_dict() if hasattr(loss, "state_dict") else None,
             "evaluator": evaluate.state_dict() if hasattr(evaluate, "state_dict") else None,
             "callbacks": [cb.state_dict() for cb in callbacks],
@@ -329,8 +351,9 @@ def _keep_best(spec: str, row: dict, result: TrainResult, G, D, out_dir: Path) -
         return
     best = result.best
     if best is None or (value < best["value"] if how == LOWER else value > best["value"]):
-        checkpoint.save(out_dir, {"step": row["step"], "metric": metric, "value": value, "G": G.state_dict(), "D": D.state_dict()},
-                        checkpoint.BEST_FILE)
+        checkpoint.save(
+            out_dir, {"step": row["step"], "metric": metric, "value": value, "G": G.state_dict(), "D": D.state_dict()}, checkpoint.BEST_FILE
+        )
         result.best = {"metric": metric, "direction": how, "value": value, "step": row["step"], "file": checkpoint.BEST_FILE}
 
 

@@ -36,8 +36,9 @@ class SuiteLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         event = self.peek_event()
         if isinstance(event, AliasEvent):
-            raise UnsupportedYAML(None, None, f"YAML aliases (*{event.anchor[:40]}) are not supported "
-                                  "in suite files: write the value out", event.start_mark)
+            raise UnsupportedYAML(
+                None, None, f"YAML aliases (*{event.anchor[:40]}) are not supported in suite files: write the value out", event.start_mark
+            )
         if self.depth >= MAX_DEPTH:
             raise UnsupportedYAML(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
         self.depth += 1
@@ -58,8 +59,7 @@ class SuiteLoader(yaml.SafeLoader):
                 continue
             if line is not None:
                 text = key if isinstance(key, str) else repr(key)
-                raise UnsupportedYAML(None, None, f"duplicate key {text[:80]!r} (first on line {line})",
-                                      key_node.start_mark)
+                raise UnsupportedYAML(None, None, f"duplicate key {text[:80]!r} (first on line {line})", key_node.start_mark)
             first_line[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 

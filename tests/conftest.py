@@ -70,5 +70,10 @@ def ganbench(*args, cwd=None, timeout=300, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "ganbench.cli", *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kw,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
     )

@@ -7,13 +7,12 @@ import json
 
 import pytest
 import torch
+from conftest import TINY_BASE
 
 import ganbench
 from ganbench import api
 from ganbench.report import Report, ReportError
 from ganbench.suite import SuiteError
-
-from conftest import TINY_BASE
 
 SUITE = {"name": "api", "base": TINY_BASE, "matrix": {"loss": ["vanilla", "hinge"]}, "seeds": 1}
 
@@ -102,4 +101,4 @@ def test_the_package_root_re_exports_the_api_lazily():
     assert ganbench.run_suite is api.run_suite and ganbench.sample is api.sample
     assert ganbench.load_results is api.load_results
     with pytest.raises(AttributeError):
-        ganbench.no_such_function
+        _ = ganbench.no_such_function

@@ -13,10 +13,9 @@ import resource
 
 import pytest
 import yaml
+from conftest import TINY_BASE, ganbench
 
 from ganbench.suite import SuiteError, load_suite
-
-from conftest import TINY_BASE, ganbench
 
 BASE_YAML = "base: {dataset: digits, steps: 2, batch_size: 32}\n"
 
@@ -194,16 +193,20 @@ def test_deep_nesting_is_one_line(tmp_path, registry):
 # ---------------------------------------------------------------- 8. values that fail every run
 
 
-@pytest.mark.parametrize("patch,words", [
-    ({"seeds": [4294967296]}, "seeds: must be a count or a list of integers from 0 to 2,147,483,647"),
-    ({"seeds": 2**40}, "seeds: a count must be at most"),
-    ({"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e300}}}, "base.optimizer.lr: must be <= 10"),
-    ({"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.5, 1.0]}}}, "optimizer.betas: must be < 1"),
-    ({"base": {**TINY_BASE, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 1.5}}}, "optimizer.momentum: must be < 1"),
-    ({"base": {**TINY_BASE, "optimizer": {"name": "sgd", "lr": 0.1, "weight_decay": 1e300}}}, "weight_decay: must be <= 10"),
-    ({"base": {**TINY_BASE, "lr_ratio": 1e300}}, "base.lr_ratio: must be <= 100"),
-    ({"base": {**TINY_BASE, "z_dim": 2**63}}, "base.z_dim: must be <= 2,147,483,647"),
-], ids=["seed-2**32", "seed-count", "lr", "betas", "momentum", "weight_decay", "lr_ratio", "z_dim"])
+@pytest.mark.parametrize(
+    "patch,words",
+    [
+        ({"seeds": [4294967296]}, "seeds: must be a count or a list of integers from 0 to 2,147,483,647"),
+        ({"seeds": 2**40}, "seeds: a count must be at most"),
+        ({"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e300}}}, "base.optimizer.lr: must be <= 10"),
+        ({"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.5, 1.0]}}}, "optimizer.betas: must be < 1"),
+        ({"base": {**TINY_BASE, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 1.5}}}, "optimizer.momentum: must be < 1"),
+        ({"base": {**TINY_BASE, "optimizer": {"name": "sgd", "lr": 0.1, "weight_decay": 1e300}}}, "weight_decay: must be <= 10"),
+        ({"base": {**TINY_BASE, "lr_ratio": 1e300}}, "base.lr_ratio: must be <= 100"),
+        ({"base": {**TINY_BASE, "z_dim": 2**63}}, "base.z_dim: must be <= 2,147,483,647"),
+    ],
+    ids=["seed-2**32", "seed-count", "lr", "betas", "momentum", "weight_decay", "lr_ratio", "z_dim"],
+)
 def test_values_that_would_fail_every_run(tmp_path, registry, patch, words):
     assert words in message(registry, dumped(tmp_path, **patch))
 
@@ -242,11 +245,14 @@ def test_dry_run_prints_on_an_ascii_stdout(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- 11. traverse
 
 
-@pytest.mark.parametrize("args,words", [
-    (["--steps", "100000"], "--steps must be from 2 to 64"),
-    (["--span", "nan"], "--span must be a finite number > 0"),
-    (["--span", "inf"], "--span must be a finite number > 0"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--steps", "100000"], "--steps must be from 2 to 64"),
+        (["--span", "nan"], "--span must be a finite number > 0"),
+        (["--span", "inf"], "--span must be a finite number > 0"),
+    ],
+)
 def test_traverse_bounds(tmp_path, args, words):
     out = cli("traverse", tmp_path / "no-run", *args, "-o", tmp_path / "t.png")
     line = out.stderr.strip()

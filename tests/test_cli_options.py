@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import TINY_BASE
 
 from ganbench.cli import main
-
-from conftest import TINY_BASE
 
 SGD_ADAM = [{"name": "sgd", "lr": 0.01, "momentum": 0.9}, {"name": "adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}]
 
@@ -76,12 +75,15 @@ def test_set_seeds_replaces_the_suites_seeds(tmp_path, registry):
     assert len(rows) == 10
 
 
-@pytest.mark.parametrize("value,words", [
-    ("0", "--set seeds: must be >= 1"),
-    ("[1, 1]", "--set seeds: lists a seed twice"),
-    ("x", "--set seeds: must be a count or a list"),
-    ("100000", "--set seeds: up to 100,000 runs"),
-])
+@pytest.mark.parametrize(
+    "value,words",
+    [
+        ("0", "--set seeds: must be >= 1"),
+        ("[1, 1]", "--set seeds: lists a seed twice"),
+        ("x", "--set seeds: must be a count or a list"),
+        ("100000", "--set seeds: up to 100,000 runs"),
+    ],
+)
 def test_bad_set_seeds_name_the_flag(tmp_path, value, words):
     out = invoke("run", suite(tmp_path), "--dry-run", "--set", f"seeds={value}", "--results", tmp_path / "results")
     assert out.exit_code == 2 and words in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
@@ -90,22 +92,48 @@ def test_bad_set_seeds_name_the_flag(tmp_path, value, words):
 # ---------------------------------------------------------------- did you mean
 
 
-@pytest.mark.parametrize("keys,words", [
-    ({"base": {**TINY_BASE, "optimiser": {"name": "adam", "lr": 1e-3}}}, "base.optimiser: unknown key (did you mean 'optimizer'?); known keys: "),
-    ({"base": {**TINY_BASE, "batchsize": 32}}, "base.batchsize: unknown key (did you mean 'batch_size'?); known keys: "),
-    ({"base": {**TINY_BASE, "loss": "wgan_gp"}}, "base.loss: unknown loss 'wgan_gp' (did you mean 'wgan-gp'?); available: "),
-    ({"base": {**TINY_BASE, "architecture": "DCGAN"}}, "unknown architecture 'DCGAN' (did you mean 'dcgan'?)"),
-    ({"matrix": {"loss": ["vanilla", "hinj"]}}, "matrix.loss: unknown loss 'hinj' (did you mean 'hinge'?)"),
-    ({"matrices": {"n_disc": [1, 2]}}, "matrices: unknown suite key (did you mean 'matrix'?); known: "),
-    ({"matrix": {"n_disc": [1, 2]}, "exclude": [{"ndisc": 1}]}, "exclude[0].ndisc: is not a matrix axis (did you mean 'n_disc'?)"),
-    ({"base": {**TINY_BASE, "eval": {"every": "none", "sample": 100}}}, "base.eval.sample: unknown key (did you mean 'samples'?)"),
-    ({"base": {**TINY_BASE, "optimizer": {"name": "adm", "lr": 1e-3}}}, "got 'adm' (did you mean 'adam'?)"),
-    ({"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e-3, "beta": [0.5, 0.9]}}}, "not an option of adam (did you mean 'betas'?)"),
-    ({"base": {**TINY_BASE, "architecture": {"name": "dcgan", "ngff": 8}}}, "not an option of architecture 'dcgan' (did you mean 'ngf'?)"),
-    ({"base": {**TINY_BASE, "freeze_d": "trunc"}}, "got 'trunc' (did you mean 'trunk'?)"),
-    ({"base": {**TINY_BASE, "colour": 1}}, "base.colour: unknown key; known keys: "),  # nothing close: no guess
-], ids=["optimiser", "batchsize", "wgan_gp", "DCGAN", "matrix-loss", "matrices", "exclude", "eval", "optimizer-name",
-        "optimizer-option", "architecture-option", "choice", "no-guess"])
+@pytest.mark.parametrize(
+    "keys,words",
+    [
+        (
+            {"base": {**TINY_BASE, "optimiser": {"name": "adam", "lr": 1e-3}}},
+            "base.optimiser: unknown key (did you mean 'optimizer'?); known keys: ",
+        ),
+        ({"base": {**TINY_BASE, "batchsize": 32}}, "base.batchsize: unknown key (did you mean 'batch_size'?); known keys: "),
+        ({"base": {**TINY_BASE, "loss": "wgan_gp"}}, "base.loss: unknown loss 'wgan_gp' (did you mean 'wgan-gp'?); available: "),
+        ({"base": {**TINY_BASE, "architecture": "DCGAN"}}, "unknown architecture 'DCGAN' (did you mean 'dcgan'?)"),
+        ({"matrix": {"loss": ["vanilla", "hinj"]}}, "matrix.loss: unknown loss 'hinj' (did you mean 'hinge'?)"),
+        ({"matrices": {"n_disc": [1, 2]}}, "matrices: unknown suite key (did you mean 'matrix'?); known: "),
+        ({"matrix": {"n_disc": [1, 2]}, "exclude": [{"ndisc": 1}]}, "exclude[0].ndisc: is not a matrix axis (did you mean 'n_disc'?)"),
+        ({"base": {**TINY_BASE, "eval": {"every": "none", "sample": 100}}}, "base.eval.sample: unknown key (did you mean 'samples'?)"),
+        ({"base": {**TINY_BASE, "optimizer": {"name": "adm", "lr": 1e-3}}}, "got 'adm' (did you mean 'adam'?)"),
+        (
+            {"base": {**TINY_BASE, "optimizer": {"name": "adam", "lr": 1e-3, "beta": [0.5, 0.9]}}},
+            "not an option of adam (did you mean 'betas'?)",
+        ),
+        (
+            {"base": {**TINY_BASE, "architecture": {"name": "dcgan", "ngff": 8}}},
+            "not an option of architecture 'dcgan' (did you mean 'ngf'?)",
+        ),
+        ({"base": {**TINY_BASE, "freeze_d": "trunc"}}, "got 'trunc' (did you mean 'trunk'?)"),
+        ({"base": {**TINY_BASE, "colour": 1}}, "base.colour: unknown key; known keys: "),  # nothing close: no guess
+    ],
+    ids=[
+        "optimiser",
+        "batchsize",
+        "wgan_gp",
+        "DCGAN",
+        "matrix-loss",
+        "matrices",
+        "exclude",
+        "eval",
+        "optimizer-name",
+        "optimizer-option",
+        "architecture-option",
+        "choice",
+        "no-guess",
+    ],
+)
 def test_misspellings_get_a_suggestion_in_the_one_line_message(tmp_path, keys, words):
     out = invoke("run", suite(tmp_path, **keys), "--dry-run", "--results", tmp_path / "results")
     lines = out.stderr.strip().splitlines()

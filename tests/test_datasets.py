@@ -14,6 +14,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from ganbench.build import Builder
 from ganbench.builtin import image_datasets
 from ganbench.builtin.datasets import grid25, ring8, tabular_csv
 from ganbench.builtin.image_datasets import (
@@ -31,7 +32,6 @@ from ganbench.cli import main
 from ganbench.config import ConfigError, resolve
 from ganbench.contracts import GanData
 from ganbench.plugins import load_registry
-from ganbench.build import Builder
 from ganbench.train import train
 
 
@@ -122,8 +122,23 @@ def test_fashion_mnist_from_the_debian_package(registry, tmp_path):
     small = fashion_mnist(image_size=32, channels=3, subset=512)
     check_images(small, (3, 32, 32), 512, 10000, 10)
     # and it trains, offline
-    cfg = resolve([("test", {"dataset": {"name": "fashion-mnist", "subset": 512}, "architecture": {"name": "dcgan", "ngf": 8, "ndf": 8},
-                             "steps": 2, "batch_size": 16, "z_dim": 16, "grid_every": "none", "eval": {"every": "none"}})], registry)
+    cfg = resolve(
+        [
+            (
+                "test",
+                {
+                    "dataset": {"name": "fashion-mnist", "subset": 512},
+                    "architecture": {"name": "dcgan", "ngf": 8, "ndf": 8},
+                    "steps": 2,
+                    "batch_size": 16,
+                    "z_dim": 16,
+                    "grid_every": "none",
+                    "eval": {"every": "none"},
+                },
+            )
+        ],
+        registry,
+    )
     builder = Builder(registry)
     data = builder.data(cfg["dataset"])
     assert train(cfg, data, builder.models(cfg, data), builder.loss(cfg), torch.device("cpu"), tmp_path).status == "complete"
@@ -299,8 +314,22 @@ def test_tabular_csv(registry, tmp_path):
     for row, y in zip(rows, torch.cat([d.train_labels, d.test_labels])):
         assert classes[int(y)] == lab[round(row[0].item())]
     # an MLP GAN trains on it
-    cfg = resolve([("test", {"dataset": {"name": "tabular-csv", "path": str(path), "label": "cls"}, "steps": 2, "batch_size": 4,
-                             "architecture": {"name": "mlp", "g_hidden": [8], "d_hidden": [8]}, "z_dim": 4, "eval": {"every": "none"}})], registry)
+    cfg = resolve(
+        [
+            (
+                "test",
+                {
+                    "dataset": {"name": "tabular-csv", "path": str(path), "label": "cls"},
+                    "steps": 2,
+                    "batch_size": 4,
+                    "architecture": {"name": "mlp", "g_hidden": [8], "d_hidden": [8]},
+                    "z_dim": 4,
+                    "eval": {"every": "none"},
+                },
+            )
+        ],
+        registry,
+    )
     builder = Builder(registry)
     data = builder.data(cfg["dataset"])
     models = builder.models(cfg, data)

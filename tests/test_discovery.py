@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import types
 
+from conftest import ganbench
+
 from ganbench import hookimpl
 from ganbench.builtin.losses import Hinge
 from ganbench.plugins import add_plugin, build_registry, get_plugin_manager
-
-from conftest import ganbench
 
 
 def test_builtins_come_through_the_entry_point_group(registry):
@@ -45,9 +45,7 @@ def test_duplicate_name_names_both_plugins():
     copycat = _module("copycat", register_losses=lambda register: register("vanilla", Hinge))
     add_plugin(pm, copycat, "ganbench-copycat:losses", "ganbench-copycat", "0.1")
     reg = build_registry(pm)
-    assert reg.broken["ganbench-copycat:losses"] == (
-        "loss 'vanilla' is registered by both ganbench:losses and ganbench-copycat:losses"
-    )
+    assert reg.broken["ganbench-copycat:losses"] == ("loss 'vanilla' is registered by both ganbench:losses and ganbench-copycat:losses")
     assert reg.get("loss", "vanilla").plugin == "ganbench:losses"  # the first one stays
 
 

@@ -60,8 +60,15 @@ def test_train_mode_sampling_uses_batch_statistics_and_changes_nothing(was_train
 
 
 def _ring_cfg(**ev):
-    return {"dataset": {"name": "ring8"}, "steps": 1, "z_dim": 2, "seed": 0, "batch_size": 64, "n_disc": 1,
-            "eval": _eval({"samples": 257, "batch_size": 128, **ev})}
+    return {
+        "dataset": {"name": "ring8"},
+        "steps": 1,
+        "z_dim": 2,
+        "seed": 0,
+        "batch_size": 64,
+        "n_disc": 1,
+        "eval": _eval({"samples": 257, "batch_size": 128, **ev}),
+    }
 
 
 def test_the_evaluator_records_and_applies_g_mode():

@@ -17,18 +17,16 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import plugin_for_tests
 import pytest
 import torch
+from conftest import ganbench
 from rich.console import Console
 
-import plugin_for_tests
 from ganbench.claims import ClaimBook, hostname
 from ganbench.runner import SuiteInvalid, run_suite
-from ganbench.store import ResultsStore
 from ganbench.suite import load_suite
 from ganbench.testing import make_registry
-
-from conftest import ganbench
 
 TIMING = {"train_img_per_s", "train_s", "wall_s", "d_pretrain_s", "d_step_ms", "g_step_ms", "peak_mem_mb", "eval_s"}
 
@@ -226,7 +224,10 @@ def test_sigterm_stops_the_workers_leaves_no_half_run_and_exits_143(tmp_path, wr
     results = tmp_path / "results"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ganbench.cli", "run", str(path), "--results", str(results), "--jobs", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1", "GANBENCH_PROGRESS_EVERY": "3600"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "GANBENCH_PROGRESS_EVERY": "3600"},
     )
     deadline = time.time() + 120
     while time.time() < deadline and len(list((results / "tiny").glob(".*.tmp-*"))) < 2:
@@ -244,7 +245,10 @@ def test_plain_progress_when_stdout_is_not_a_terminal(tmp_path, write_suite):
     path = write_suite(seeds=2, base={"eval": {"every": "6 steps", "samples": 100}})
     out = subprocess.run(
         [sys.executable, "-m", "ganbench.cli", "run", str(path), "--results", str(tmp_path / "r"), "--jobs", "2"],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1", "GANBENCH_PROGRESS_EVERY": "0"}, timeout=300,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "GANBENCH_PROGRESS_EVERY": "0"},
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     lines = out.stderr.splitlines()  # progress goes to stderr: stdout stays for what commands output

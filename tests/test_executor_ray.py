@@ -137,7 +137,10 @@ def test_without_ray_the_cli_says_how_to_install_it(tmp_path, write_suite):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-c", code, "run", str(write_suite()), "--executor", "ray", "--results", str(results)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()

@@ -8,16 +8,15 @@ import os
 import subprocess
 import sys
 
+import plugin_for_tests
 import pytest
 import torch
+from conftest import ganbench
 from rich.console import Console
 
-import plugin_for_tests
 from ganbench.runner import SuiteInvalid, run_suite
 from ganbench.suite import load_suite
 from ganbench.testing import make_registry
-
-from conftest import ganbench
 
 
 @pytest.fixture
@@ -92,7 +91,10 @@ def test_a_disk_too_full_for_the_weights_fails_each_run_with_its_reason_and_goes
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     records = [json.loads(p.read_text()) for p in (tmp_path / "r" / "tiny").glob("*/run.json")]
     assert len(records) == 2  # the second run was tried too
-    assert all(r["status"] == "failed" and "File too large" in r["error"] and not (tmp_path / "r" / "tiny" / r["id"] / "G.pt").exists() for r in records)
+    assert all(
+        r["status"] == "failed" and "File too large" in r["error"] and not (tmp_path / "r" / "tiny" / r["id"] / "G.pt").exists()
+        for r in records
+    )
 
 
 def test_a_disk_where_nothing_can_be_written_stops_the_suite_with_a_message(tmp_path, write_suite):
@@ -122,8 +124,12 @@ def test_unusable_results_locations_are_one_line_exit_2(tmp_path, write_suite):
 
 @pytest.mark.parametrize(
     "breach, reason",
-    [("int64", "uint8 images or floats, got torch.int64"), ("float255", "must lie in [-1, 1]"),
-     ("video", "kind 'video'"), ("labels", "10 labels for 64 samples")],
+    [
+        ("int64", "uint8 images or floats, got torch.int64"),
+        ("float255", "must lie in [-1, 1]"),
+        ("video", "kind 'video'"),
+        ("labels", "10 labels for 64 samples"),
+    ],
 )
 def test_a_dataset_breaking_the_contract_is_refused_naming_the_plugin(tmp_path, test_registry, write_suite, breach, reason):
     path = write_suite(base={"dataset": {"name": "bad-data", "breach": breach}, "architecture": "mlp", "batch_size": 16})
@@ -134,8 +140,7 @@ def test_a_dataset_breaking_the_contract_is_refused_naming_the_plugin(tmp_path, 
 
 
 def test_a_hung_plugin_is_stopped_by_the_timeout_and_the_suite_goes_on(tmp_path, test_registry, write_suite):
-    path = write_suite(base={"architecture": "mlp", "steps": 6},
-                       matrix={"architecture": [{"name": "dies", "how": "hang"}, "mlp"]})
+    path = write_suite(base={"architecture": "mlp", "steps": 6}, matrix={"architecture": [{"name": "dies", "how": "hang"}, "mlp"]})
     _, outcome = run(path, test_registry, tmp_path / "r", executor="process", timeout=20, threads=1)
     assert outcome.counts == {"failed": 1, "complete": 1}
     records = [json.loads(p.read_text()) for p in (tmp_path / "r" / "tiny").glob("*/run.json")]
@@ -188,12 +193,19 @@ def test_weight_files_that_cannot_be_used_say_why_naming_the_file(finished_run, 
 
 
 def test_a_plugin_printing_at_import_does_not_reach_the_reports_stdout(tmp_path, monkeypatch, capsys):
-    from ganbench.plugins import build_registry, get_plugin_manager
     from plugin_helpers import entry_points_in, write_dist
 
+    from ganbench.plugins import build_registry, get_plugin_manager
+
     site = tmp_path / "site"
-    write_dist(site, "fake-chatty", "0.1", "chatty", "print('hello from a plugin')\nfrom ganbench import hookimpl\n\n"
-               "@hookimpl\ndef register_losses(register):\n    print('registering')\n")
+    write_dist(
+        site,
+        "fake-chatty",
+        "0.1",
+        "chatty",
+        "print('hello from a plugin')\nfrom ganbench import hookimpl\n\n"
+        "@hookimpl\ndef register_losses(register):\n    print('registering')\n",
+    )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("GANBENCH_PLUGINS", raising=False)
     build_registry(get_plugin_manager(found=entry_points_in(site)))

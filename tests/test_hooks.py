@@ -136,8 +136,19 @@ def register_callbacks(register):
 
 # ---------------------------------------------------------------- one test per hook
 
-SUITE = {"name": "hooks", "base": {"dataset": "test-two-points", "architecture": "test-tiny-pair", "loss": "test-squared",
-                                   "batch_size": 16, "z_dim": 4, "steps": 4, "log_every": "2 steps", "eval": {"every": "none"}}}
+SUITE = {
+    "name": "hooks",
+    "base": {
+        "dataset": "test-two-points",
+        "architecture": "test-tiny-pair",
+        "loss": "test-squared",
+        "batch_size": 16,
+        "z_dim": 4,
+        "steps": 4,
+        "log_every": "2 steps",
+        "eval": {"every": "none"},
+    },
+}
 
 
 def run_it(tmp_path, **kw):

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import math
 
+import known_answer_plugin
 import pytest
 import torch
 
-import known_answer_plugin
 from ganbench.build import Builder
 from ganbench.config import resolve
 from ganbench.metrics import fidelity, keys, make_evaluator
@@ -49,8 +49,21 @@ def score(registry):
     builder = Builder(registry)
 
     def run(dataset: str, sampler: str, samples: int = IMAGES):
-        cfg = resolve([("known-answer", {"dataset": dataset, "architecture": {"name": "fixed-sampler", "sampler": sampler},
-                                         "z_dim": 64, "steps": 1, "eval": {"every": "1 step", "samples": samples}})], registry)
+        cfg = resolve(
+            [
+                (
+                    "known-answer",
+                    {
+                        "dataset": dataset,
+                        "architecture": {"name": "fixed-sampler", "sampler": sampler},
+                        "z_dim": 64,
+                        "steps": 1,
+                        "eval": {"every": "1 step", "samples": samples},
+                    },
+                )
+            ],
+            registry,
+        )
         data = builder.data(cfg["dataset"])
         G = builder.models(cfg, data).generator
         evaluator = make_evaluator(cfg, data, CPU)

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from ganbench.build import Builder
 from ganbench.builtin.losses import LSGAN, WGANGP, Hinge, Vanilla
 from ganbench.config import ConfigError, merge, resolve
 from ganbench.contracts import Discriminator
 from ganbench.plugins import load_registry
-from ganbench.build import Builder
 from ganbench.train import train
 
 LOSSES = ["vanilla", "lsgan", "wgan-gp", "hinge"]
@@ -138,9 +138,14 @@ def test_wgan_accuracy_ignores_the_critics_arbitrary_offset():
     assert [a.item() for a in loss.accuracy(real - 100, fake - 100)] == base
 
 
-@pytest.mark.parametrize("options,key", [({"name": "vanilla", "generator_loss": "saturating"}, "loss.generator_loss"),
-                                         ({"name": "wgan-gp", "gp_weight": "ten"}, "loss.gp_weight"),
-                                         ({"name": "hinge", "margin": 2}, "loss.margin")])
+@pytest.mark.parametrize(
+    "options,key",
+    [
+        ({"name": "vanilla", "generator_loss": "saturating"}, "loss.generator_loss"),
+        ({"name": "wgan-gp", "gp_weight": "ten"}, "loss.gp_weight"),
+        ({"name": "hinge", "margin": 2}, "loss.margin"),
+    ],
+)
 def test_bad_loss_options_are_refused(registry, options, key):
     with pytest.raises(ConfigError, match=key.replace(".", "\\.")):
         resolve([("test", {"steps": 1, "loss": options})], registry)
@@ -171,7 +176,7 @@ def builder(registry):
     return Builder(registry)
 
 
-@pytest.mark.parametrize("arch,loss_name,dataset", TRAIN_CASES, ids=[f"{a}-{l}-{d}" for a, l, d in TRAIN_CASES])
+@pytest.mark.parametrize("arch,loss_name,dataset", TRAIN_CASES, ids=[f"{a}-{loss}-{d}" for a, loss, d in TRAIN_CASES])
 def test_a_few_training_steps(registry, builder, tmp_path, arch, loss_name, dataset):
     cfg = resolve([("test", merge(TINY, {"architecture": TINY_ARCH[arch], "loss": loss_name, "dataset": dataset}))], registry)
     torch.manual_seed(0)

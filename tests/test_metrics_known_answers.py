@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import pytest
 import torch
@@ -189,8 +188,19 @@ def test_run_json_has_metrics_protocol_and_notes(classifier, tmp_path):
     (run_dir,) = (tmp_path / "results" / "tiny").glob("[!.]*")
     record = json.loads((run_dir / "run.json").read_text())
     m = record["metrics"]
-    for key in (*keys.DOMAIN_KEYS, keys.MODES_COVERED, keys.MODES_TOTAL, keys.MODE_KL, keys.CONFIDENT_FRAC, keys.TRAIN_IMG_PER_S,
-                keys.D_STEP_MS, keys.G_STEP_MS, keys.PEAK_MEM_MB, keys.EVAL_S, keys.WALL_S):
+    for key in (
+        *keys.DOMAIN_KEYS,
+        keys.MODES_COVERED,
+        keys.MODES_TOTAL,
+        keys.MODE_KL,
+        keys.CONFIDENT_FRAC,
+        keys.TRAIN_IMG_PER_S,
+        keys.D_STEP_MS,
+        keys.G_STEP_MS,
+        keys.PEAK_MEM_MB,
+        keys.EVAL_S,
+        keys.WALL_S,
+    ):
         assert isinstance(m[key], (int, float)), key
     assert m[keys.D_STEP_MS] > 0 and m[keys.G_STEP_MS] > 0
     assert record["protocol"]["samples"] == 200 and record["protocol"]["curve_samples"] == 100

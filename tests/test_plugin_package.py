@@ -21,11 +21,20 @@ PACKAGE = REPO / "plugins" / "ganbench-sngan"
 def test_the_example_plugins_own_tests_pass(tmp_path):
     tests = sorted((PACKAGE / "tests").glob("test_*.py"))
     assert tests, "the example package has tests"
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           # the package from its source folder, and this checkout's ganbench (and test kit)
-           "PYTHONPATH": os.pathsep.join([str(PACKAGE / "src"), str(REPO)])}
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "t"),
-                          str(PACKAGE / "tests")], cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        # the package from its source folder, and this checkout's ganbench (and test kit)
+        "PYTHONPATH": os.pathsep.join([str(PACKAGE / "src"), str(REPO)]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "t"), str(PACKAGE / "tests")],
+        cwd=PACKAGE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", summary).group(1))

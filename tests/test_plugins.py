@@ -1,11 +1,11 @@
 """Safe plugin loading, in process: real entry points of distributions written to tmp_path."""
 
 import pytest
+from plugin_helpers import BROKEN_REASONS, entry_points_in, write_all, write_dist
 
 import ganbench
 from ganbench.plugins import PluginError, build_registry, get_plugin_manager
-from ganbench.suite import SuiteError, expand
-from plugin_helpers import BROKEN_REASONS, entry_points_in, write_all, write_dist
+from ganbench.suite import expand
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +105,9 @@ def test_plugin_api_declarations(tmp_path, monkeypatch, declared, ok):
 
 
 def test_architecture_factory_must_take_data_and_z_dim(tmp_path, monkeypatch):
-    code = "from ganbench import hookimpl\n\n@hookimpl\ndef register_architectures(register):\n    register('no-args', lambda width=4: None)\n"
+    code = (
+        "from ganbench import hookimpl\n\n@hookimpl\ndef register_architectures(register):\n    register('no-args', lambda width=4: None)\n"
+    )
     site = tmp_path / "site"
     write_dist(site, "fake-arch", "1.0", "arch_plugin", code)
     monkeypatch.syspath_prepend(str(site))

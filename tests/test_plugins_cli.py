@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
+from plugin_helpers import BROKEN_REASONS, TINY_SUITE, dists_in, ganbench, write_all
 
 from ganbench.cli import main
-from plugin_helpers import BROKEN_REASONS, TINY_SUITE, dists_in, ganbench, write_all
 
 
 @pytest.fixture
@@ -47,7 +47,9 @@ def test_plugins_lists_broken_ones_with_distribution_and_reason_and_traces(works
         dist, ep = plugin_id.split(":")
         assert any(dist in r and ep in r and "broken:" in r for r in rows), plugin_id
         # rich may fold a long reason over lines; the warning on stderr is one line
-        assert any(line.startswith(f"warning: plugin {plugin_id} is broken") and fragment in line for line in out.stderr.splitlines()), plugin_id
+        assert any(line.startswith(f"warning: plugin {plugin_id} is broken") and fragment in line for line in out.stderr.splitlines()), (
+            plugin_id
+        )
     assert "call fake-good:good.register_losses(register)" in out.stderr
     assert "Traceback" not in out.stderr
 

@@ -55,7 +55,7 @@ def tutorial(tmp_path, monkeypatch):
         if mark:
             path = tmp_path / mark[1]
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(code[mark.end():])
+            path.write_text(code[mark.end() :])
             written.append(mark[1])
     root = tmp_path / "my-gan-plugin"
     monkeypatch.syspath_prepend(str(root / "src"))

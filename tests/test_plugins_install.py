@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from plugin_helpers import BROKEN_PLUGINS, write_dist
 
 from ganbench.cli import main
-from plugin_helpers import BROKEN_PLUGINS, write_dist
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "plugins" / "ganbench-sngan"
@@ -39,7 +39,9 @@ matrix:
 
 
 def pip(*args):
-    return subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check"], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check"], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +85,19 @@ def test_ganbench_plugins_lists_the_installed_package_with_its_version(installed
 def test_a_suite_benchmarks_the_plugin_against_a_builtin(installed):
     root, target, site = installed
     # this checkout's ganbench first, then the installed plugin and the broken one
-    env = {"PYTHONPATH": os.pathsep.join(map(str, (REPO, target, site))), "COLUMNS": "200", "OMP_NUM_THREADS": "1",
-           "GANBENCH_PLUGINS": PINNED}
-    out = subprocess.run([sys.executable, "-m", "ganbench.cli", "run", str(root / "suite.yaml"), "--results", str(root / "results")],
-                         capture_output=True, text=True, env={**_base_env(), **env}, timeout=300)
+    env = {
+        "PYTHONPATH": os.pathsep.join(map(str, (REPO, target, site))),
+        "COLUMNS": "200",
+        "OMP_NUM_THREADS": "1",
+        "GANBENCH_PLUGINS": PINNED,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "ganbench.cli", "run", str(root / "suite.yaml"), "--results", str(root / "results")],
+        capture_output=True,
+        text=True,
+        env={**_base_env(), **env},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     records = [json.loads(p.read_text()) for p in (root / "results" / "sngan-installed").glob("*/run.json")]
     assert sorted(r["config"]["loss"]["name"] for r in records) == ["hinge", "ragan"]

@@ -32,7 +32,7 @@ def marked_examples(block: str) -> set[str]:
     lines = block.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("base:"))
     base_lines = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.strip() and not line.startswith(" "):  # the next top-level key: base is over
             break
         base_lines.append(line)
@@ -41,7 +41,7 @@ def marked_examples(block: str) -> set[str]:
 
 def test_the_readme_says_how_its_defaults_are_marked():
     block = suite_block()
-    assert "each value shown is" in block and "the default, unless its comment says \"example\"" in block
+    assert "each value shown is" in block and 'the default, unless its comment says "example"' in block
 
 
 def test_every_base_value_not_marked_as_an_example_is_the_default(registry):

@@ -2,17 +2,16 @@
 
 import math
 
-import pandas as pd
-
 import numpy as np
+import pandas as pd
 import pytest
+from report_fixtures import ADAM, ADAM_FID, ADAM_IPS, PROTOCOL, SGD, SGD_FID, hand_made, write_cell_run, write_run
 from scipy import stats
 
 from ganbench.report import ReportError, build_report
 from ganbench.report.aggregate import ci, direction
 from ganbench.report.compare import adjust, compare, holm, permutation, trends
 from ganbench.report.formats import display_table, fingerprint_lines, footnotes
-from report_fixtures import ADAM, ADAM_FID, ADAM_IPS, PROTOCOL, SGD, SGD_FID, hand_made, write_cell_run, write_run
 
 
 @pytest.fixture
@@ -207,8 +206,14 @@ def test_missing_metric_is_blank_with_a_note(results):
 
 def test_mixed_protocols_refused_or_split(tmp_path):
     root = hand_made(tmp_path / "r")
-    write_run(root, "adam_s9", ADAM, 9, fid=11.0, protocol={"samples": 50000, "real_samples": 1000,
-                                                             "real_split": "test", "features": "domain classifier"})
+    write_run(
+        root,
+        "adam_s9",
+        ADAM,
+        9,
+        fid=11.0,
+        protocol={"samples": 50000, "real_samples": 1000, "real_split": "test", "features": "domain classifier"},
+    )
     with pytest.raises(ReportError, match="2 different protocols.*samples"):
         build_report(root)
     r = build_report(root, split_protocols=True)
@@ -245,6 +250,7 @@ def test_no_spread_gets_an_exact_permutation_test(tmp_path):
     xa, xb = np.array([1.0, 5.0, 2.0, 9.0]), np.array([3.0, 4.0, 8.0, 0.5, 7.0])
     pooled, observed = np.concatenate([xa, xb]), abs(xa.mean() - xb.mean())
     import itertools
+
     splits = [abs(pooled[list(c)].mean() - np.delete(pooled, list(c)).mean()) for c in itertools.combinations(range(9), 4)]
     assert permutation(xa, xb)[0] == pytest.approx(np.mean(np.array(splits) >= observed - 1e-12))  # every split, counted
 
@@ -305,9 +311,18 @@ def _null_frame(rng, levels=("0.25", "0.5", "1", "2", "4"), seeds=3):
     rows = []
     for level in levels:
         for s in range(seeds):
-            rows.append({"status": "complete", "protocol": "p", "cost_context": "c", "axis:lr_ratio": level,
-                         "fid_domain": rng.normal(50, 10), "precision_domain": rng.normal(0.5, 0.05),
-                         "modes_covered": float(rng.integers(6, 11)), "modes_total": 10.0})
+            rows.append(
+                {
+                    "status": "complete",
+                    "protocol": "p",
+                    "cost_context": "c",
+                    "axis:lr_ratio": level,
+                    "fid_domain": rng.normal(50, 10),
+                    "precision_domain": rng.normal(0.5, 0.05),
+                    "modes_covered": float(rng.integers(6, 11)),
+                    "modes_total": 10.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -342,15 +357,32 @@ def test_raw_and_adjusted_p_are_shown_and_verdicts_use_the_adjusted(tmp_path):
     root = tmp_path / "r"
     # fid: p = 0.029 alone, not once 4 metrics are tested together
     for s, (a, b) in enumerate([(10.0, 13.0), (11.0, 14.0), (12.0, 15.5)]):
-        write_run(root, f"a{s}", ADAM, s, fid=a, extra={"precision_domain": 0.5, "recall_domain": 0.4 + s / 100,
-                                                         "modes_covered": 9.0 + s % 2, "modes_total": 10.0})
-        write_run(root, f"b{s}", SGD, s, fid=b, extra={"precision_domain": 0.51 - s / 100, "recall_domain": 0.41 + s / 90,
-                                                        "modes_covered": 9.0 + (s + 1) % 2, "modes_total": 10.0})
+        write_run(
+            root,
+            f"a{s}",
+            ADAM,
+            s,
+            fid=a,
+            extra={"precision_domain": 0.5, "recall_domain": 0.4 + s / 100, "modes_covered": 9.0 + s % 2, "modes_total": 10.0},
+        )
+        write_run(
+            root,
+            f"b{s}",
+            SGD,
+            s,
+            fid=b,
+            extra={
+                "precision_domain": 0.51 - s / 100,
+                "recall_domain": 0.41 + s / 90,
+                "modes_covered": 9.0 + (s + 1) % 2,
+                "modes_total": 10.0,
+            },
+        )
     r = build_report(root, metrics=["fid_domain", "precision_domain", "recall_domain", "modes_covered"])
     row = r.comparisons[r.comparisons["metric"] == "fid_domain"].iloc[0]
     assert row["p"] < 0.05 <= row["p_adj"] and row["better"] == ""
     assert "before the adjustment only" in row["note"]
-    text = "\n".join(l for l in __import__("ganbench.report.formats", fromlist=["x"]).comparison_lines(r))
+    text = "\n".join(line for line in __import__("ganbench.report.formats", fromlist=["x"]).comparison_lines(r))
     assert f"p={row['p']:.3g}, Holm p={row['p_adj']:.3g}" in text and "Holm over all" in text
 
 
@@ -360,8 +392,9 @@ def test_raw_and_adjusted_p_are_shown_and_verdicts_use_the_adjusted(tmp_path):
 def test_bounded_metrics_get_intervals_inside_their_range_and_seed_values(tmp_path):
     root = tmp_path / "r"
     for s, (modes, prec) in enumerate([(1.0, 0.05), (9.0, 0.6), (9.0, 0.62)]):
-        write_run(root, f"a{s}", ADAM, s, fid=100.0 * (s + 1),
-                  extra={"modes_covered": modes, "modes_total": 10.0, "precision_domain": prec})
+        write_run(
+            root, f"a{s}", ADAM, s, fid=100.0 * (s + 1), extra={"modes_covered": modes, "modes_total": 10.0, "precision_domain": prec}
+        )
     r = build_report(root, metrics=["modes_covered", "precision_domain", "fid_domain"])
     c = r.cells.iloc[0]
     raw = stats.t.interval(0.95, 2, loc=19 / 3, scale=stats.sem([1, 9, 9]))
@@ -394,8 +427,9 @@ def test_a_metric_missing_for_some_seeds_shows_its_own_n(tmp_path):
 def _ratio_suite(root, fids):
     for level, values in fids.items():
         for s, f in enumerate(values):
-            write_cell_run(root, f"r{level}_s{s}", {"lr_ratio": level}, s, {"fid_domain": f},
-                           history={"step": [10], "epoch": [1.0], "fid_domain": [f]})
+            write_cell_run(
+                root, f"r{level}_s{s}", {"lr_ratio": level}, s, {"fid_domain": f}, history={"step": [10], "epoch": [1.0], "fid_domain": [f]}
+            )
     return root
 
 
@@ -415,8 +449,10 @@ def test_numeric_axes_with_three_values_get_a_spearman_trend(tmp_path):
     pair = r.comparisons[(r.comparisons["a"] == "0.25") & (r.comparisons["b"] == "0.5")].iloc[0]
     assert pair["better"] == ""
     assert r.trends.iloc[0]["better"] == "lower lr_ratio"
-    assert any(l.startswith("lr_ratio trend: fid_domain ρ=+") for l in
-               [s.strip() for s in __import__("ganbench.report.formats", fromlist=["x"]).trend_lines(r)])
+    assert any(
+        line.startswith("lr_ratio trend: fid_domain ρ=+")
+        for line in [s.strip() for s in __import__("ganbench.report.formats", fromlist=["x"]).trend_lines(r)]
+    )
 
 
 def test_small_trends_use_an_exact_permutation_p_and_names_are_not_trends(tmp_path):
@@ -425,6 +461,7 @@ def test_small_trends_use_an_exact_permutation_p_and_names_are_not_trends(tmp_pa
     x, y = np.repeat([1.0, 2.0, 3.0], 2), np.arange(10.0, 16.0)
     rho = stats.spearmanr(x, y).statistic
     import itertools
+
     pairings = [stats.spearmanr(x, y[list(order)]).statistic for order in itertools.permutations(range(6))]  # all 720
     assert row.rho == pytest.approx(rho) and row.test == "spearman (exact permutation)"
     assert row.p == pytest.approx(np.mean(np.abs(pairings) >= abs(rho) - 1e-12)) and row.n == 6

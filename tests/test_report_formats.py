@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from report_fixtures import ADAM, hand_made, write_run
 
 from ganbench.cli import main
-from report_fixtures import ADAM, hand_made, write_run
 
 
 @pytest.fixture
@@ -126,8 +126,14 @@ def test_bad_input_one_line_exit_2(tmp_path, setup, args, message):
         (lambda d: (d / "history.csv").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe"), "not a text file"),
         (lambda d: (d / "history.csv").write_text(""), "no `step` column"),
         (lambda d: (d / "run.json").write_text('{"status": "complete"}'), "`id` missing"),
-        (lambda d: (d / "run.json").write_text((d / "run.json").read_text().replace('"fid_domain": 10.0', '"fid_domain": "10"')), "`metrics` must map"),
-        (lambda d: (d / "run.json").write_text((d / "run.json").read_text().replace('"complete"', '"running"')), "unknown status 'running'"),
+        (
+            lambda d: (d / "run.json").write_text((d / "run.json").read_text().replace('"fid_domain": 10.0', '"fid_domain": "10"')),
+            "`metrics` must map",
+        ),
+        (
+            lambda d: (d / "run.json").write_text((d / "run.json").read_text().replace('"complete"', '"running"')),
+            "unknown status 'running'",
+        ),
     ],
 )
 def test_a_damaged_run_is_listed_as_damaged_not_a_dead_end(results, damage, message):
@@ -143,7 +149,9 @@ def test_cli_direction_split_protocols_and_bootstrap(results):
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())  # rich wraps lines at the terminal width
     assert "ranked first by the share" in text and "(lower is better)" in text
-    assert "bootstrap needs 10+ seeds" in text and "cannot go below p = 0.1" in text and "bootstrap" in r.output and "Mann-Whitney" in r.output
+    assert (
+        "bootstrap needs 10+ seeds" in text and "cannot go below p = 0.1" in text and "bootstrap" in r.output and "Mann-Whitney" in r.output
+    )
     write_run(results, "adam_s9", ADAM, 9, fid=11.0, protocol={"samples": 50000})
     r = report(results, "--no-plots", "--split-protocols", "--format", "json")
     assert r.exit_code == 0, r.output
@@ -156,8 +164,7 @@ def test_a_root_of_several_suites_gets_a_report_per_suite(results):
     from report_fixtures import write_run
 
     for s in range(2):  # a second suite, measured under its own protocol
-        write_run(results, f"ring_s{s}", {"name": "adam", "lr": 1e-3}, s, fid=3.0 + s, suite="ring",
-                  protocol={"samples": 2500, "modes": 8})
+        write_run(results, f"ring_s{s}", {"name": "adam", "lr": 1e-3}, s, fid=3.0 + s, suite="ring", protocol={"samples": 2500, "modes": 8})
     r = report(results, "--no-plots")
     assert r.exit_code == 0, r.output
     assert r.output.count("ganbench report:") == 2  # one table per suite

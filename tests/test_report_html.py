@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from cdp_pipe import Browser, find_chromium
 from click.testing import CliRunner
 from PIL import Image
 
-from cdp_pipe import Browser, find_chromium
 from ganbench.cli import main
 
 TINY_2D = """
@@ -69,11 +69,17 @@ def load_page(browser: Browser, path: Path, screenshot: Path | None = None) -> d
         browser.send(f"{domain}.enable", session=session)
     browser.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
     browser.wait_event("Page.loadEventFired")
-    seen = browser.send("Runtime.evaluate", {
-        "expression": "Promise.allSettled([...document.images].map(i => i.decode())).then(() => JSON.stringify({"
-                      "rows: document.querySelectorAll('#cells tbody tr').length,"
-                      "widths: [...document.images].map(i => i.naturalWidth)}))",
-        "awaitPromise": True, "returnByValue": True}, session=session)
+    seen = browser.send(
+        "Runtime.evaluate",
+        {
+            "expression": "Promise.allSettled([...document.images].map(i => i.decode())).then(() => JSON.stringify({"
+            "rows: document.querySelectorAll('#cells tbody tr').length,"
+            "widths: [...document.images].map(i => i.naturalWidth)}))",
+            "awaitPromise": True,
+            "returnByValue": True,
+        },
+        session=session,
+    )
     seen = json.loads(seen["result"]["value"])
     errors = []
     for e in browser.events:
@@ -88,8 +94,15 @@ def load_page(browser: Browser, path: Path, screenshot: Path | None = None) -> d
     seen["errors"], seen["external"] = errors, [u for u in requests if not u.startswith(("file:", "data:"))]
     if screenshot:
         size = browser.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-        shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
-            "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}}, session=session)
+        shot = browser.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+            },
+            session=session,
+        )
         screenshot.write_bytes(base64.b64decode(shot["data"]))
     browser.events.clear()
     browser.send("Target.closeTarget", {"targetId": target})
@@ -111,8 +124,10 @@ def test_html_page_in_headless_chromium(runs, tmp_path):
         print(f"\nscreenshot of the report page: {shot}")
         # The check can fail: a page with a script error and a broken image is caught.
         bad = tmp_path / "bad.html"
-        bad.write_text('<table id="cells"><tbody><tr><td>1</td></tr></tbody></table>'
-                       '<img src="data:image/png;base64,AAAA"><script>throw new Error("boom")</script>')
+        bad.write_text(
+            '<table id="cells"><tbody><tr><td>1</td></tr></tbody></table>'
+            '<img src="data:image/png;base64,AAAA"><script>throw new Error("boom")</script>'
+        )
         broken = load_page(browser, bad)
     finally:
         browser.close()
@@ -144,9 +159,11 @@ def test_traverse_points_and_bad_input(runs, tmp_path):
     out = tmp_path / "p.png"
     r = CliRunner().invoke(main, ["traverse", str(run_dir), "-o", str(out)])
     assert r.exit_code == 0 and Image.open(out).size[0] > 100
-    for args, message in (([str(tmp_path)], "not a run folder"),
-                          ([str(run_dir), "--axes", "1,1"], "two different latent indices"),
-                          ([str(run_dir), "--axes", "0,x"], "expected two latent indices")):
+    for args, message in (
+        ([str(tmp_path)], "not a run folder"),
+        ([str(run_dir), "--axes", "1,1"], "two different latent indices"),
+        ([str(run_dir), "--axes", "0,x"], "expected two latent indices"),
+    ):
         r = CliRunner().invoke(main, ["traverse", *args, "-o", str(out)])
         assert r.exit_code == 2 and r.output.startswith("error: ") and message in r.output, r.output
     # A corrupt G.pt, in a copy: the module's runs are shared with the other tests and stay intact.

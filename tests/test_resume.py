@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from ganbench.store import ResultsStore
-
 from conftest import ganbench
+
+from ganbench.store import ResultsStore
 
 
 def complete_runs(suite_dir):
@@ -33,7 +33,9 @@ def test_kill_9_mid_suite_then_rerun_finishes_each_run_once(tmp_path, write_suit
     suite_dir = results / "tiny"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ganbench.cli", "run", str(path), "--results", str(results)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     try:
         # Wait until one run is in place and the next one is being written, then kill.

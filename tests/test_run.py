@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import plugin_for_tests
 import pytest
 import torch
+from conftest import ganbench
 from rich.console import Console
 
-import plugin_for_tests
 from ganbench.plugins import add_plugin, build_registry, get_plugin_manager
 from ganbench.runner import run_suite
 from ganbench.suite import load_suite
-
-from conftest import ganbench
 
 
 @pytest.fixture
@@ -105,8 +104,9 @@ def test_pretraining_and_freezing(tmp_path, registry, write_suite, pretrain):
     Every run of a seed starts from the same initial D, so D.pt of the runs compare directly:
     `none` + `all` is the initial D, `pretrained` + `all` is D right after pretraining.
     """
-    path = write_suite(matrix={"d_pretrain": [pretrain], "freeze_d": ["none", "trunk", "all"]},
-                       include=[{"d_pretrain": "none", "freeze_d": "all"}])
+    path = write_suite(
+        matrix={"d_pretrain": [pretrain], "freeze_d": ["none", "trunk", "all"]}, include=[{"d_pretrain": "none", "freeze_d": "all"}]
+    )
     suite, outcome = run(path, registry, tmp_path / "r")
     assert outcome.counts == {"complete": 4}
     folders = {(r.config["d_pretrain"] != "none", r.config["freeze_d"]): tmp_path / "r" / "tiny" / r.id for r in suite.runs}

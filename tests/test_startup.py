@@ -16,7 +16,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import TINY_BASE
 
 # Packages that cost a second or more to import, none of which these commands need.
@@ -26,8 +25,9 @@ HEAVY = ("torch", "torchvision", "torch_fidelity", "pandas", "matplotlib", "scip
 def imported(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run the CLI with -X importtime; return the process and the top-level packages it imported."""
     env = {**os.environ, "GANBENCH_PLUGINS": "", "COLUMNS": "200"}
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "ganbench.cli", *args],
-                         capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ganbench.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
     lines = [line for line in out.stderr.splitlines() if line.startswith("import time:")]
     assert lines, out.stderr[-2000:]  # -X importtime wrote its report
     modules = {line.rsplit("|", 1)[-1].strip() for line in lines}
@@ -37,10 +37,16 @@ def imported(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
 @pytest.fixture
 def suites(tmp_path):
     good = tmp_path / "good.yaml"
-    good.write_text(yaml.safe_dump({
-        "name": "good", "base": TINY_BASE, "seeds": 2,
-        "matrix": {"loss": ["vanilla", "wgan-gp"], "optimizer": [{"name": "sgd", "lr": 0.01}, {"name": "adam", "lr": 1e-3}]},
-    }))
+    good.write_text(
+        yaml.safe_dump(
+            {
+                "name": "good",
+                "base": TINY_BASE,
+                "seeds": 2,
+                "matrix": {"loss": ["vanilla", "wgan-gp"], "optimizer": [{"name": "sgd", "lr": 0.01}, {"name": "adam", "lr": 1e-3}]},
+            }
+        )
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"name": "bad", "base": {**TINY_BASE, "optimiser": {"name": "adam"}}}))
     return good, bad
@@ -81,8 +87,9 @@ def test_the_builtin_plugins_register_without_torch():
         "expand({'name': 's', 'base': {'architecture': 'mlp', 'dataset': 'ring8', 'loss': 'wgan-gp'}}, reg)\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "GANBENCH_PLUGINS": ""}, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "GANBENCH_PLUGINS": ""}, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "[]"
 

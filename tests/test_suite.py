@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TINY_BASE
 
 from ganbench.config import DEFAULTS, ConfigError, merge
 from ganbench.suite import expand, expand_matrix, parse_override
-
-from conftest import TINY_BASE
 
 
 def suite(**keys):

@@ -66,9 +66,17 @@ def test_tabular_quality_known_answers():
 def test_tabular_quality_runs_in_a_suite(tmp_path):
     pytest.importorskip("sdmetrics")
     registry = make_registry()
-    spec = {"name": "tab", "base": {"dataset": {"name": "sklearn-table", "table": "wine"}, "architecture": "mlp", "steps": 3,
-                                    "batch_size": 32, "z_dim": 8, "eval": {"every": "2 steps", "samples": 200,
-                                                                           "metrics": {"tabular-quality": {"detection": False}}}}}
+    spec = {
+        "name": "tab",
+        "base": {
+            "dataset": {"name": "sklearn-table", "table": "wine"},
+            "architecture": "mlp",
+            "steps": 3,
+            "batch_size": 32,
+            "z_dim": 8,
+            "eval": {"every": "2 steps", "samples": 200, "metrics": {"tabular-quality": {"detection": False}}},
+        },
+    }
     run_suite(expand(spec, registry), registry, tmp_path, "cpu", console=Console(quiet=True))
     (run_dir,) = (tmp_path / "tab").glob("[!.]*")
     record = json.loads((run_dir / "run.json").read_text())
@@ -85,7 +93,9 @@ def test_eval_metrics_are_validated_and_keep_old_run_ids():
     assert plain["eval"]["metrics"] == {} and "metrics" not in identity(plain)["eval"]  # ADDED_DEFAULTS: ids unchanged
     on = resolve([("base", {**base, "eval": {"metrics": {"tabular-quality": None}}})], registry)
     assert on["eval"]["metrics"] == {"tabular-quality": {}} and identity(on)["eval"]["metrics"] == {"tabular-quality": {}}
-    assert resolve([("base", {**base, "keep_best": "tab_detection"})], registry)["keep_best"] == "tab_detection:higher"  # a plugin's direction
+    assert (
+        resolve([("base", {**base, "keep_best": "tab_detection"})], registry)["keep_best"] == "tab_detection:higher"
+    )  # a plugin's direction
     with pytest.raises(ConfigError, match="unknown metric 'nope'"):
         resolve([("base", {**base, "eval": {"metrics": {"nope": {}}}})], registry)
     with pytest.raises(ConfigError, match=r"eval.metrics.tabular-quality.rows: not an option"):
@@ -99,6 +109,8 @@ def test_a_metric_for_other_data_is_skipped_with_a_note():
     from ganbench.metrics import make_evaluator
 
     registry = make_registry()
-    cfg = resolve([("base", {"dataset": "ring8", "architecture": "mlp", "steps": 2, "eval": {"metrics": {"tabular-quality": {}}}})], registry)
+    cfg = resolve(
+        [("base", {"dataset": "ring8", "architecture": "mlp", "steps": 2, "eval": {"metrics": {"tabular-quality": {}}}})], registry
+    )
     evaluator = make_evaluator(cfg, ring8(n_train=100, n_test=50), torch.device("cpu"), registry)
     assert evaluator.metrics == {} and any("tabular-quality skipped" in n for n in evaluator.notes)

@@ -31,9 +31,17 @@ def build(data=None, **config):
     registry = make_registry()
     given = data if data is not None else tiny_data("image", n=128, shape=(1, 16, 16))
     registry.entries["dataset"][SMOKE_DATASET] = Entry(SMOKE_DATASET, "dataset", lambda: given, "tests", "tests", "")
-    layer = {"dataset": SMOKE_DATASET, "architecture": {"name": "dcgan", "ngf": 4, "ndf": 4}, "batch_size": 16, "z_dim": 8,
-             "optimizer": {"name": "adam", "lr": LR, "betas": [0.5, 0.999]}, "log_every": "1 step",
-             "grid_every": "none", "eval": {"every": "none"}, **config}
+    layer = {
+        "dataset": SMOKE_DATASET,
+        "architecture": {"name": "dcgan", "ngf": 4, "ndf": 4},
+        "batch_size": 16,
+        "z_dim": 8,
+        "optimizer": {"name": "adam", "lr": LR, "betas": [0.5, 0.999]},
+        "log_every": "1 step",
+        "grid_every": "none",
+        "eval": {"every": "none"},
+        **config,
+    }
     if "epochs" not in layer:
         layer.setdefault("steps", 4)
     cfg = resolve([("test", layer)], registry)
@@ -47,8 +55,7 @@ class OptimizerSteps:
     """Every optimizer step of the training loop: (which model, its learning rate)."""
 
     def __init__(self, models):
-        self.ids = {"G": {id(p) for p in models.generator.parameters()},
-                    "D": {id(p) for p in models.discriminator.parameters()}}
+        self.ids = {"G": {id(p) for p in models.generator.parameters()}, "D": {id(p) for p in models.discriminator.parameters()}}
         self.steps: list[tuple[str, float]] = []
 
     def __enter__(self):
@@ -131,7 +138,8 @@ def test_frozen_trunk_optimizer_holds_only_the_head(tmp_path):
     head = {id(p) for p in models.discriminator.head.parameters()}
     held = []
     handle = register_optimizer_step_post_hook(
-        lambda opt, args, kwargs: held.append({id(p) for g in opt.param_groups for p in g["params"]}))
+        lambda opt, args, kwargs: held.append({id(p) for g in opt.param_groups for p in g["params"]})
+    )
     try:
         train(cfg, data, models, loss, CPU, tmp_path)
     finally:
@@ -180,8 +188,12 @@ def test_classifier_pretraining_teaches_d_the_labels():
     it did untrained, and a linear probe on it is far above chance (50%) and above the
     untrained trunk's. Measured over seeds 0-2: separation 0.011-0.017 -> 0.060-0.070,
     probe 70-77% -> 85-89%."""
-    cfg, data, models, loss = build(data=faint_pattern(), architecture={"name": "dcgan", "ngf": 4, "ndf": 1},
-                                    batch_size=64, d_pretrain={"classifier": True, "steps": 100})
+    cfg, data, models, loss = build(
+        data=faint_pattern(),
+        architecture={"name": "dcgan", "ngf": 4, "ndf": 1},
+        batch_size=64,
+        d_pretrain={"classifier": True, "steps": 100},
+    )
     D = models.discriminator
     untrained = copy.deepcopy(D)
     head = _head_state(D)

@@ -13,19 +13,42 @@ from ganbench.train import train
 
 
 def build(registry, **layer):
-    cfg = resolve([("test", {"dataset": "ring8", "architecture": {"name": "mlp", "g_hidden": [16], "d_hidden": [16]},
-                             "batch_size": 32, "z_dim": 4, "steps": 5, "log_every": "5 steps", "eval": {"every": "none"},
-                             "grid_every": "none", **layer})], registry)
+    cfg = resolve(
+        [
+            (
+                "test",
+                {
+                    "dataset": "ring8",
+                    "architecture": {"name": "mlp", "g_hidden": [16], "d_hidden": [16]},
+                    "batch_size": 32,
+                    "z_dim": 4,
+                    "steps": 5,
+                    "log_every": "5 steps",
+                    "eval": {"every": "none"},
+                    "grid_every": "none",
+                    **layer,
+                },
+            )
+        ],
+        registry,
+    )
     builder = Builder(registry)
     data = builder.data(cfg["dataset"])
     seed_everything(cfg["seed"])
     return cfg, data, builder.models(cfg, data), builder.loss(cfg)
 
 
-@pytest.mark.parametrize("n_disc, fresh, freeze, forwards", [
-    (1, False, "none", 1), (1, True, "none", 2), (3, False, "none", 3), (3, True, "none", 4),
-    (2, False, "all", 1), (2, True, "all", 2),
-])
+@pytest.mark.parametrize(
+    "n_disc, fresh, freeze, forwards",
+    [
+        (1, False, "none", 1),
+        (1, True, "none", 2),
+        (3, False, "none", 3),
+        (3, True, "none", 4),
+        (2, False, "all", 1),
+        (2, True, "all", 2),
+    ],
+)
 def test_g_forwards_per_step(tmp_path, n_disc, fresh, freeze, forwards):
     registry = make_registry()
     cfg, data, models, loss = build(registry, n_disc=n_disc, g_step_fresh_fake=fresh, freeze_d=freeze)
@@ -138,11 +161,11 @@ def test_bf16_trains_on_the_cpu_with_losses_and_penalty_in_fp32(tmp_path):
 
     class Watched(WGANGP):
         def d_loss(self, real_scores, fake_scores):
-            seen.append(("d_loss", real_scores.dtype, torch.is_autocast_enabled('cpu')))
+            seen.append(("d_loss", real_scores.dtype, torch.is_autocast_enabled("cpu")))
             return super().d_loss(real_scores, fake_scores)
 
         def penalty(self, discriminator, real, fake):
-            seen.append(("penalty", fake.dtype, torch.is_autocast_enabled('cpu')))
+            seen.append(("penalty", fake.dtype, torch.is_autocast_enabled("cpu")))
             return super().penalty(discriminator, real, fake)
 
     registry = make_registry()

@@ -35,8 +35,9 @@ def test_augmentation_with_real_images_as_synthetic(held_out):
     assert out["aug_gain_argmax"] >= -0.01  # more (correctly labelled) data does not hurt
     # The argmax scheme is training on the true labels (the classifier agrees with them).
     subset = metric._subset(data)
-    truth = train_classifier(torch.cat([data.train[subset], xs]), torch.cat([data.train_labels[subset], data.train_labels[rest]]),
-                             10, 20_000, 80, 128, CPU)
+    truth = train_classifier(
+        torch.cat([data.train[subset], xs]), torch.cat([data.train_labels[subset], data.train_labels[rest]]), 10, 20_000, 80, 128, CPU
+    )
     assert out["aug_acc_argmax"] == pytest.approx(accuracy(truth, data.test, data.test_labels, 10, CPU), abs=0.03)
     protocol = metric.protocol(ctx)
     assert protocol["seeds"] == "20000" and protocol["real"] == 300 and protocol["synthetic"] == len(rest)
@@ -61,8 +62,20 @@ def test_utility_metrics_skip_unlabelled_data_with_a_note():
     data = tiny_data("image", n=64, num_classes=2)
     data.train_labels = data.test_labels = None
     data.num_classes = None
-    cfg = resolve([("base", {"dataset": "digits", "architecture": "dcgan", "steps": 2,
-                             "eval": {"inception": "off", "metrics": {"cas": {}, "augmentation": {"seeds": 1}}}})], registry)
+    cfg = resolve(
+        [
+            (
+                "base",
+                {
+                    "dataset": "digits",
+                    "architecture": "dcgan",
+                    "steps": 2,
+                    "eval": {"inception": "off", "metrics": {"cas": {}, "augmentation": {"seeds": 1}}},
+                },
+            )
+        ],
+        registry,
+    )
     evaluator = make_evaluator(cfg, data, CPU, registry)
     assert any(n.startswith("cas skipped") for n in evaluator.notes) and any(n.startswith("augmentation skipped") for n in evaluator.notes)
     assert not any(k.startswith(("cas.", "augmentation.")) for k in evaluator.protocol)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from conftest import TINY_BASE, ganbench
 
 from ganbench.suite import SuiteError, load_suite
-
-from conftest import TINY_BASE, ganbench
 
 # (what the suite sets, the key the message must name, words the message must contain)
 BAD_BASE = [

@@ -14,13 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from conftest import ganbench
 from rich.console import Console
 
 from ganbench.runner import run_suite
 from ganbench.status import collect
 from ganbench.suite import load_suite
-
-from conftest import ganbench
 
 TIMING = {"train_img_per_s", "train_s", "wall_s", "d_pretrain_s", "d_step_ms", "g_step_ms", "peak_mem_mb", "eval_s"}
 HISTORY_TIMING = ["wall_s", "train_s", "eval_s"]
@@ -28,8 +27,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "GANBENCH_
 
 
 def cli(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ganbench.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganbench.cli", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
 
 
 def wait_for(predicate, timeout=120, what="condition"):
@@ -93,8 +93,14 @@ def test_an_unknown_logger_is_refused_up_front(tmp_path, write_suite):
     assert not (tmp_path / "r").exists()
 
 
-RESUMABLE = {"steps": 600, "log_every": "10 steps", "grid_every": "200 steps", "checkpoint_every": "50 steps",
-             "eval": {"every": "300 steps", "samples": 200, "curve_samples": 100}, "keep_best": "fid_domain"}
+RESUMABLE = {
+    "steps": 600,
+    "log_every": "10 steps",
+    "grid_every": "200 steps",
+    "checkpoint_every": "50 steps",
+    "eval": {"every": "300 steps", "samples": 200, "curve_samples": 100},
+    "keep_best": "fid_domain",
+}
 
 
 def test_killed_at_a_checkpoint_and_resumed_ends_bitwise_as_uninterrupted(tmp_path, write_suite):
@@ -114,8 +120,9 @@ def test_killed_at_a_checkpoint_and_resumed_ends_bitwise_as_uninterrupted(tmp_pa
     ra, rb = (json.loads((d / "run.json").read_text()) for d in (a, b))
     assert rb["resumed_from_step"] >= 200 and "resumed_from_step" not in ra
     assert {k: v for k, v in ra["metrics"].items() if k not in TIMING} == {k: v for k, v in rb["metrics"].items() if k not in TIMING}
-    pd.testing.assert_frame_equal(pd.read_csv(a / "history.csv").drop(columns=HISTORY_TIMING),
-                                  pd.read_csv(b / "history.csv").drop(columns=HISTORY_TIMING))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(a / "history.csv").drop(columns=HISTORY_TIMING), pd.read_csv(b / "history.csv").drop(columns=HISTORY_TIMING)
+    )
     for name in ("G.pt", "D.pt"):
         sa, sb = torch.load(a / name), torch.load(b / name)
         assert all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -42,8 +42,16 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--md", help="write only this Markdown file, without figures")
     args = ap.parse_args(argv)
     directions = dict(d.split("=", 1) for d in args.direction)
-    report = build_report(args.results, at=args.at, compare_axes=args.compare, sort=args.sort, ci=args.ci, test=args.test,
-                          metrics=args.metrics.split(",") if args.metrics else None, directions=directions)
+    report = build_report(
+        args.results,
+        at=args.at,
+        compare_axes=args.compare,
+        sort=args.sort,
+        ci=args.ci,
+        test=args.test,
+        metrics=args.metrics.split(",") if args.metrics else None,
+        directions=directions,
+    )
     if args.md:
         write_atomic(args.folder / args.md, markdown(report))
         return
@@ -63,8 +71,10 @@ def main(argv: list[str]) -> None:
             write_atomic(args.folder / name, frame.to_csv(index=False))
         elif (args.folder / name).exists():
             (args.folder / name).unlink()
-    print(f"{args.folder}: {len(report.cells)} cells, {len(report.comparisons)} comparisons, {len(report.trends)} trends, "
-          f"{len(figures)} figures kept")
+    print(
+        f"{args.folder}: {len(report.cells)} cells, {len(report.comparisons)} comparisons, {len(report.trends)} trends, "
+        f"{len(figures)} figures kept"
+    )
 
 
 if __name__ == "__main__":

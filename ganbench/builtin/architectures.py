@@ -110,8 +110,7 @@ def dcgan(
 
 # The torch modules, still importable from here (`from ganbench.builtin.architectures
 # import DCGANGenerator`): looked up in architecture_modules on first access.
-_MODULES = ("dcgan_init", "keras_init", "spectral_normalize", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator",
-            "DCGANDiscriminator")
+_MODULES = ("dcgan_init", "keras_init", "spectral_normalize", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator")
 
 
 def __getattr__(name: str):

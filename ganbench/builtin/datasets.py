@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # annotations only: importing them at run time would load tor
     import torch
 
 
-
 @hookimpl
 def register_datasets(register):
     register("mnist5k", mnist5k)
@@ -103,7 +102,9 @@ def tabular_csv(
     complete = features.notna().all(axis=1) & (df[label].notna() if label else True)
     features, rows = features[complete], int((~complete).sum())
     if features.shape[1] == 0 or len(features) < 2:
-        raise ValueError(f"tabular-csv: {path} has {features.shape[1]} numeric columns and {len(features)} complete rows; need >= 1 and >= 2")
+        raise ValueError(
+            f"tabular-csv: {path} has {features.shape[1]} numeric columns and {len(features)} complete rows; need >= 1 and >= 2"
+        )
 
     x = torch.as_tensor(features.to_numpy(np.float32))  # (N, F)
     y = classes = None
@@ -118,12 +119,20 @@ def tabular_csv(
     std = torch.where(std > 0, std, torch.ones_like(std))  # a constant column stays 0, not NaN
     x = (x - mean) / std
     return GanData(
-        x[train_idx], "tabular", take(y, train_idx),
-        x[test_idx] if n_test else None, take(y, test_idx) if n_test else None,
+        x[train_idx],
+        "tabular",
+        take(y, train_idx),
+        x[test_idx] if n_test else None,
+        take(y, test_idx) if n_test else None,
         num_classes=len(classes) if classes else None,
         info={
-            "source": str(path), "columns": list(map(str, features.columns)), "classes": classes,
-            "mean": mean.tolist(), "std": std.tolist(), "dropped_columns": dropped, "dropped_rows": rows,
+            "source": str(path),
+            "columns": list(map(str, features.columns)),
+            "classes": classes,
+            "mean": mean.tolist(),
+            "std": std.tolist(),
+            "dropped_columns": dropped,
+            "dropped_rows": rows,
         },
     )
 
@@ -173,12 +182,20 @@ def sklearn_table(
     x = (x - mean) / std
     classes = [str(c) for c in bunch.target_names] if classification else None
     return GanData(
-        x[train_idx], "tabular", take(y, train_idx),
-        x[test_idx] if n_test else None, take(y, test_idx) if n_test else None,
+        x[train_idx],
+        "tabular",
+        take(y, train_idx),
+        x[test_idx] if n_test else None,
+        take(y, test_idx) if n_test else None,
         num_classes=len(classes) if classes else None,
         info={
-            "source": f"sklearn.datasets.{loader}", "columns": columns, "classes": classes,
-            "target": "target", "target_index": len(columns) - 1, "task": task,
-            "mean": mean.tolist(), "std": std.tolist(),
+            "source": f"sklearn.datasets.{loader}",
+            "columns": columns,
+            "classes": classes,
+            "target": "target",
+            "target_index": len(columns) - 1,
+            "task": task,
+            "mean": mean.tolist(),
+            "std": std.tolist(),
         },
     )

@@ -208,8 +208,7 @@ def load_idx_dataset(name: str, tv_class, root: str | None, extra_dirs: list[Pat
                 tv_class(str(base), train=train, download=True)
         except Exception as e:  # offline: urllib's multi-line report -> one line
             raise RuntimeError(
-                f"{name}: no local copy in {', '.join(map(str, dirs))} and the download failed "
-                f"({_last_line(e)}); {hint}"
+                f"{name}: no local copy in {', '.join(map(str, dirs))} and the download failed ({_last_line(e)}); {hint}"
             ) from None
         files = find_idx(dirs)
     if files is None:
@@ -275,13 +274,22 @@ def cifar10(
         folder = base / "cifar-10-batches-py"
         why = f"the download failed ({_last_line(e)})" if download else "download: false"
         if (folder / "data_batch_1").is_file():  # files are there, but torchvision rejected them
-            raise RuntimeError(f"cifar10: the files in {folder} fail torchvision's checksum (a partial or altered copy): "
-                               f"delete the folder and download again; {why}") from None
+            raise RuntimeError(
+                f"cifar10: the files in {folder} fail torchvision's checksum (a partial or altered copy): "
+                f"delete the folder and download again; {why}"
+            ) from None
         raise RuntimeError(f"cifar10: no local copy in {folder} and {why}; give `root` or run online once") from None
     x, xt = (np.ascontiguousarray(s.data.transpose(0, 3, 1, 2)) for s in (train, test))  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return split_images(
-        x, train.targets, xt, test.targets,
-        image_size, channels, subset, 10, source=str(base / "cifar-10-batches-py"),
+        x,
+        train.targets,
+        xt,
+        test.targets,
+        image_size,
+        channels,
+        subset,
+        10,
+        source=str(base / "cifar-10-batches-py"),
     )
 
 
@@ -378,8 +386,11 @@ def image_folder(
     n_test = math.ceil(test_fraction * len(x)) if test_fraction > 0 and len(x) > 1 else 0
     test_idx, train_idx = order[:n_test].sort().values, order[n_test:].sort().values
     return GanData(
-        x[train_idx], "image", take(labels, train_idx),
-        x[test_idx] if n_test else None, take(labels, test_idx) if n_test else None,
+        x[train_idx],
+        "image",
+        take(labels, train_idx),
+        x[test_idx] if n_test else None,
+        take(labels, test_idx) if n_test else None,
         num_classes=len(classes) if classes else None,
         info={"source": str(folder), "classes": classes, "images": len(x)},
     )

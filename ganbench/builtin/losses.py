@@ -35,8 +35,9 @@ class Vanilla(Loss):
         import torch
         import torch.nn.functional as F
 
-        return F.binary_cross_entropy_with_logits(real_scores, torch.ones_like(real_scores)) + \
-            F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores))
+        return F.binary_cross_entropy_with_logits(real_scores, torch.ones_like(real_scores)) + F.binary_cross_entropy_with_logits(
+            fake_scores, torch.zeros_like(fake_scores)
+        )
 
     def g_loss(self, fake_scores, real_scores=None):
         import torch
@@ -74,8 +75,7 @@ class WGAN(Loss):
     which this loss brings with it). The paper's settings are its defaults: 5 critic steps,
     RMSprop with lr 5e-5 (momentum-based optimizers made the critic unstable there)."""
 
-    defaults = {"n_disc": 5, "optimizer": {"name": "rmsprop", "lr": 5.0e-5},
-                "callbacks": [{"name": "weight-clip", "c": 0.01}]}
+    defaults = {"n_disc": 5, "optimizer": {"name": "rmsprop", "lr": 5.0e-5}, "callbacks": [{"name": "weight-clip", "c": 0.01}]}
 
     def d_loss(self, real_scores, fake_scores):
         return fake_scores.mean() - real_scores.mean()

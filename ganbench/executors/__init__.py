@@ -98,8 +98,7 @@ class Executor(ABC):
         return out
 
     @abstractmethod
-    def run(self, jobs: Iterable[RunJob], report: Callable[[Event], None]) -> None:
-        ...
+    def run(self, jobs: Iterable[RunJob], report: Callable[[Event], None]) -> None: ...
 
     def close(self) -> None:
         """Release what the constructor acquired (a cluster connection) when `run` is never

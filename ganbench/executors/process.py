@@ -65,7 +65,8 @@ class _Slot:
         if self.proc is None or not self.proc.is_alive():
             self.conn, child = self.ctx.Pipe()
             self.proc = self.ctx.Process(
-                target=_worker, args=(child, self.device, self.threads, self.plugins, os.getpid()),
+                target=_worker,
+                args=(child, self.device, self.threads, self.plugins, os.getpid()),
                 name=f"ganbench-worker-{self.device}",
             )
             self.proc.start()

@@ -130,7 +130,9 @@ class RayExecutor(Executor):
                         more = False
                         break
                     job = dataclasses.replace(job, device="cuda:0" if self.gpu else "cpu", threads=self.threads, execution=self.execution())
-                    ref = task.options(name=f"ganbench:{job.run_id}", **resources).remote(job, _donor(ray, job, donors), paths, events, _resume_files(job))
+                    ref = task.options(name=f"ganbench:{job.run_id}", **resources).remote(
+                        job, _donor(ray, job, donors), paths, events, _resume_files(job)
+                    )
                     inflight[ref] = job
                 if not inflight:
                     return
@@ -315,7 +317,7 @@ def _train_task(job, donor: bytes | None, paths: list[str], events, resume: dict
 def _sweep_temporary_folders() -> None:
     """Remove the folders of tasks whose worker was killed (no `finally` ran in it)."""
     for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
-        pid = folder.name[len(TMP_PREFIX):].split("-")[0]
+        pid = folder.name[len(TMP_PREFIX) :].split("-")[0]
         try:
             os.kill(int(pid), 0)  # signal 0: is that worker still alive?
         except ProcessLookupError:

@@ -72,11 +72,16 @@ class SmallCNN(nn.Module):
         # Strided convolutions, no full-resolution layer: ~0.3 MMAC per 28x28 image, so it
         # trains in seconds on a 2-core CPU (mnist5k: ~97% held out; digits: ~96%).
         self.trunk = nn.Sequential(
-            nn.Conv2d(in_channels, w, 5, stride=first_stride, padding=2), nn.BatchNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(),
+            nn.Conv2d(in_channels, w, 5, stride=first_stride, padding=2),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
             nn.AdaptiveAvgPool2d(4),  # any input size (8x8 digits, 28x28, 32x32) -> 4x4
             nn.Flatten(),
-            nn.Linear(2 * w * 16, FEATURE_DIM), nn.ReLU(),
+            nn.Linear(2 * w * 16, FEATURE_DIM),
+            nn.ReLU(),
         )
         self.head = nn.Linear(FEATURE_DIM, num_classes)
 
@@ -232,7 +237,11 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def classifier_path(name: str, options: dict, data: GanData) -> tuple[Path, str, str]:
     """(cache file, key, spec) of a dataset's classifier: keyed by recipe and data content."""
     chash = content_hash(data.train, data.train_labels, data.test, data.test_labels)
-    spec = json.dumps({"dataset": name, "options": options, "version": CLASSIFIER_VERSION, "info": data.info.get("channel_classes")}, sort_keys=True, default=str)
+    spec = json.dumps(
+        {"dataset": name, "options": options, "version": CLASSIFIER_VERSION, "info": data.info.get("channel_classes")},
+        sort_keys=True,
+        default=str,
+    )
     key = hashlib.sha256((spec + chash).encode()).hexdigest()[:20]
     return cache_dir() / "classifiers" / f"{_safe(name)}-{key}.pt", key, spec
 

@@ -48,17 +48,26 @@ class Evaluator:
         self.eval_s = 0.0
         self.reached: tuple[float, int] | None = None  # (seconds, step) fid_domain first <= threshold
         self.notes: list[str] = []
-        self.protocol: dict = {"samples": self.samples, "curve_samples": self.curve_samples, "batch_size": self.batch_size,
-                               "g_mode": self.g_mode}
+        self.protocol: dict = {
+            "samples": self.samples,
+            "curve_samples": self.curve_samples,
+            "batch_size": self.batch_size,
+            "g_mode": self.g_mode,
+        }
         self.classifier = self.real = self.weights = None
         self.mixture = data.kind == "points" and data.modes is not None
         if data.kind == "image":
             self._setup_images(cfg)
         elif self.mixture:
-            self.protocol.update(mode_assignment="nearest centre", high_quality_sigmas=coverage.HQ_SIGMAS, mode_std=data.mode_std, modes=len(data.modes))
+            self.protocol.update(
+                mode_assignment="nearest centre", high_quality_sigmas=coverage.HQ_SIGMAS, mode_std=data.mode_std, modes=len(data.modes)
+            )
         else:
-            self.notes.append(f"no sample-quality metrics for {data.kind} data without known modes: only cost is measured"
-                              if not ev.get("metrics") else f"no built-in sample-quality metrics for {data.kind} data without known modes")
+            self.notes.append(
+                f"no sample-quality metrics for {data.kind} data without known modes: only cost is measured"
+                if not ev.get("metrics")
+                else f"no built-in sample-quality metrics for {data.kind} data without known modes"
+            )
         self._setup_plugins(cfg, registry)
 
     # ------------------------------------------------------------ set-up
@@ -128,8 +137,7 @@ class Evaluator:
 
         self.metrics, skipped = metric_plugins.make_metrics(specs, registry or current_registry(), self.kind)
         self.notes.extend(skipped)
-        self.context = metric_plugins.Context(self.data, cfg["dataset"], self.device, cfg["seed"], True, self.samples,
-                                              self.classifier)
+        self.context = metric_plugins.Context(self.data, cfg["dataset"], self.device, cfg["seed"], True, self.samples, self.classifier)
         for name, metric in self.metrics.items():
             fields = metric.protocol(self.context)
             self.protocol.update({f"{name}.{k}": v for k, v in fields.items()})
@@ -158,7 +166,11 @@ class Evaluator:
 
     def state_dict(self) -> dict:
         """What a resumed run needs to go on measuring as if uninterrupted."""
-        return {"eval_s": self.eval_s, "elapsed": time.perf_counter() - self.created, "reached": list(self.reached) if self.reached else None}
+        return {
+            "eval_s": self.eval_s,
+            "elapsed": time.perf_counter() - self.created,
+            "reached": list(self.reached) if self.reached else None,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.eval_s = state["eval_s"]
@@ -173,7 +185,9 @@ class Evaluator:
         n = self.samples if final else self.curve_samples
         # torch-fidelity's DataLoader draws from the global RNG: fork it, so evaluating
         # never changes the training run's random stream.
-        devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()] if self.device.type == "cuda" else []
+        devices = (
+            [self.device.index if self.device.index is not None else torch.cuda.current_device()] if self.device.type == "cuda" else []
+        )
         with torch.random.fork_rng(devices=devices):
             x = self._generate(G, n)
             out = self._score(x, fidelity.KID_SUBSETS if final else fidelity.KID_SUBSETS_CURVE)

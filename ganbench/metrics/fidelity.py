@@ -109,20 +109,38 @@ def _common(device: torch.device, batch_size: int, n_gen: int, n_real: int, real
     }
 
 
-def domain_metrics(model: clf.ModeClassifier, gen: torch.Tensor, real: torch.Tensor, real_hash: str, device, batch_size: int, kid_subsets: int = KID_SUBSETS) -> dict:
+def domain_metrics(
+    model: clf.ModeClassifier,
+    gen: torch.Tensor,
+    real: torch.Tensor,
+    real_hash: str,
+    device,
+    batch_size: int,
+    kid_subsets: int = KID_SUBSETS,
+) -> dict:
     """FID/KID/IS/precision/recall of uint8 images `gen` (N, C, H, W) vs `real` (M, C, H, W)."""
     register_domain_extractor()
     common = _common(device, batch_size, len(gen), len(real), f"ganbench-real-{real_hash[:16]}-domain-{model.key}", kid_subsets)
     with _on(device):
         out = torch_fidelity.calculate_metrics(
-            input1=ImageTensors(gen), input2=ImageTensors(real), isc=True, fid=True, kid=True,
-            feature_extractor=DOMAIN_EXTRACTOR, feature_extractor_weights_path=str(model.path), **common,
+            input1=ImageTensors(gen),
+            input2=ImageTensors(real),
+            isc=True,
+            fid=True,
+            kid=True,
+            feature_extractor=DOMAIN_EXTRACTOR,
+            feature_extractor_weights_path=str(model.path),
+            **common,
         )
         # Precision/recall compare k-NN radii of the two sets: equal sizes keep it unbiased.
         m = min(len(gen), len(real))
         prc = torch_fidelity.calculate_metrics(
-            input1=ImageTensors(gen[:m]), input2=ImageTensors(real[:m]), prc=True, prc_neighborhood=PRC_NEIGHBORHOOD,
-            feature_extractor=DOMAIN_EXTRACTOR, feature_extractor_weights_path=str(model.path),
+            input1=ImageTensors(gen[:m]),
+            input2=ImageTensors(real[:m]),
+            prc=True,
+            prc_neighborhood=PRC_NEIGHBORHOOD,
+            feature_extractor=DOMAIN_EXTRACTOR,
+            feature_extractor_weights_path=str(model.path),
             **{**common, "input2_cache_name": f"{common['input2_cache_name']}-n{m}"},
         )
     return {
@@ -163,8 +181,10 @@ def fetch_inception_weights() -> Path:
     try:
         torch.hub.download_url_to_file(_inception_url(), str(hub), progress=False)
     except Exception as e:
-        raise OSError(f"cannot download {_inception_url()} ({type(e).__name__}: {str(e).strip()[:120]}); "
-                      f"copy {INCEPTION_FILE} to {hub} by hand, or set {INCEPTION_ENV} to its path") from None
+        raise OSError(
+            f"cannot download {_inception_url()} ({type(e).__name__}: {str(e).strip()[:120]}); "
+            f"copy {INCEPTION_FILE} to {hub} by hand, or set {INCEPTION_ENV} to its path"
+        ) from None
     return hub
 
 
@@ -174,13 +194,23 @@ def weights_id(path: Path) -> str:
     return hashlib.sha256(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
-def inception_metrics(weights: Path, gen: torch.Tensor, real: torch.Tensor, real_hash: str, device, batch_size: int, kid_subsets: int = KID_SUBSETS) -> dict:
+def inception_metrics(
+    weights: Path, gen: torch.Tensor, real: torch.Tensor, real_hash: str, device, batch_size: int, kid_subsets: int = KID_SUBSETS
+) -> dict:
     """Inception FID/IS/KID of uint8 images (torch-fidelity resizes to 299 itself)."""
-    common = _common(device, batch_size, len(gen), len(real), f"ganbench-real-{real_hash[:16]}-inception-{weights_id(weights)}", kid_subsets)
+    common = _common(
+        device, batch_size, len(gen), len(real), f"ganbench-real-{real_hash[:16]}-inception-{weights_id(weights)}", kid_subsets
+    )
     with _on(device):
         out = torch_fidelity.calculate_metrics(
-            input1=ImageTensors(gen), input2=ImageTensors(real), isc=True, fid=True, kid=True,
-            feature_extractor=INCEPTION_EXTRACTOR, feature_extractor_weights_path=str(weights), **common,
+            input1=ImageTensors(gen),
+            input2=ImageTensors(real),
+            isc=True,
+            fid=True,
+            kid=True,
+            feature_extractor=INCEPTION_EXTRACTOR,
+            feature_extractor_weights_path=str(weights),
+            **common,
         )
     return {
         keys.FID: out[torch_fidelity.KEY_METRIC_FID],

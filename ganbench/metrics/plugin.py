@@ -75,7 +75,7 @@ def metric_problem(factory) -> str | None:
 
 
 def registry_direction(key: str, registry=None) -> str | None:
-    """"higher", "lower" or None for a result key some metric plugin declares (None also
+    """ "higher", "lower" or None for a result key some metric plugin declares (None also
     for "none" and for keys no plugin declares). The report can call this for keys
     ``ganbench.metrics.keys.direction`` does not know; `registry` defaults to the
     current one (``ganbench.plugins.current_registry``)."""

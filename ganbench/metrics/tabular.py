@@ -26,7 +26,6 @@ import itertools
 import warnings
 from typing import TYPE_CHECKING
 
-
 from .plugin import Context, Metric
 
 if TYPE_CHECKING:  # annotations only: registering the metric must not import torch
@@ -89,9 +88,13 @@ class TabularQuality(Metric):
         real, split = self._real(ctx)
         target, task = self._task(ctx)
         out = {
-            "sdmetrics": _sdmetrics().__version__, "real_split": split, "real_rows": len(real),
-            "synthetic_rows": min(self.max_rows, ctx.samples), "pair_coefficient": "Pearson",
-            "detection": "LogisticDetection" if self.detection else "off", "model_seed": MODEL_SEED,
+            "sdmetrics": _sdmetrics().__version__,
+            "real_split": split,
+            "real_rows": len(real),
+            "synthetic_rows": min(self.max_rows, ctx.samples),
+            "pair_coefficient": "Pearson",
+            "detection": "LogisticDetection" if self.detection else "off",
+            "model_seed": MODEL_SEED,
         }
         if self.ml_efficacy and target is not None:
             out.update(target=target, ml_model=self._efficacy_metric(ctx, task).__name__)
@@ -110,9 +113,8 @@ class TabularQuality(Metric):
 
     def _frame(self, x: torch.Tensor, ctx: Context, target: str | None, task: str | None):
         import numpy as np
-        import torch
-
         import pandas as pd
+        import torch
 
         columns = self._columns(ctx, x.shape[1])
         x = torch.nan_to_num(x.double(), nan=0.0, posinf=1e6, neginf=-1e6).numpy()
@@ -152,17 +154,20 @@ class TabularQuality(Metric):
 
     def _scores(self, out, real_df, synth_df, categorical, numeric, target, task, ctx) -> None:
         import numpy as np
-
         from sdmetrics.column_pairs import CorrelationSimilarity
         from sdmetrics.single_column import KSComplement, TVComplement
         from sdmetrics.single_table import LogisticDetection
 
         metadata = {"columns": {c: {"sdtype": "categorical" if c in categorical else "numerical"} for c in real_df.columns}}
-        shapes = [TVComplement.compute(real_df[c], synth_df[c]) if c in categorical else KSComplement.compute(real_df[c], synth_df[c])
-                  for c in real_df.columns]
+        shapes = [
+            TVComplement.compute(real_df[c], synth_df[c]) if c in categorical else KSComplement.compute(real_df[c], synth_df[c])
+            for c in real_df.columns
+        ]
         out["tab_column_shapes"] = float(np.mean(shapes))
-        pairs = [CorrelationSimilarity.compute(real_df[[a, b]], synth_df[[a, b]], coefficient="Pearson")
-                 for a, b in itertools.combinations(numeric, 2)]
+        pairs = [
+            CorrelationSimilarity.compute(real_df[[a, b]], synth_df[[a, b]], coefficient="Pearson")
+            for a, b in itertools.combinations(numeric, 2)
+        ]
         pairs = [p for p in pairs if np.isfinite(p)]  # a constant column has no correlation
         if pairs:
             out["tab_pair_trends"] = float(np.mean(pairs))

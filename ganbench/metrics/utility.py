@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-
 from .plugin import Context, Metric
 
 if TYPE_CHECKING:  # annotations only: registering the metrics must not import torch
@@ -45,12 +44,14 @@ def _usable(ctx: Context, name: str) -> str | None:
     return None
 
 
-def train_classifier(x: torch.Tensor, targets: torch.Tensor, classes: int, seed: int, steps: int, batch_size: int,
-                     device: torch.device) -> SmallCNN:
+def train_classifier(
+    x: torch.Tensor, targets: torch.Tensor, classes: int, seed: int, steps: int, batch_size: int, device: torch.device
+) -> SmallCNN:
     """SmallCNN trained on uint8 images x (N, C, H, W) and targets: (N,) class indices or
     (N, classes) probabilities (soft labels); everything random from `seed`."""
     import torch
     from torch.nn import functional as F
+
     from .classifier import SmallCNN
 
     gen = torch.Generator().manual_seed(seed)
@@ -106,9 +107,15 @@ class CAS(Metric):
         if why:
             ctx.notes.append(why)
             return {}
-        return {"synthetic": min(self.synthetic, ctx.samples), "steps": self.steps, "batch_size": self.batch_size,
-                "seed": SEED_BASE + self.seed, "labels": "mode classifier argmax", "test": "real test split",
-                "test_images": len(ctx.data.test)}
+        return {
+            "synthetic": min(self.synthetic, ctx.samples),
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "seed": SEED_BASE + self.seed,
+            "labels": "mode classifier argmax",
+            "test": "real test split",
+            "test_images": len(ctx.data.test),
+        }
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict:
 
@@ -118,8 +125,10 @@ class CAS(Metric):
         x = samples[: self.synthetic]
         net = train_classifier(x, mode_labels(ctx, x), k, seed, self.steps, self.batch_size, ctx.device)
         real = train_classifier(data.train, data.train_labels, k, seed, self.steps, self.batch_size, ctx.device)
-        return {"cas": accuracy(net, data.test, data.test_labels, k, ctx.device),
-                "cas_real": accuracy(real, data.test, data.test_labels, k, ctx.device)}
+        return {
+            "cas": accuracy(net, data.test, data.test_labels, k, ctx.device),
+            "cas_real": accuracy(real, data.test, data.test_labels, k, ctx.device),
+        }
 
 
 class Augmentation(Metric):
@@ -133,8 +142,15 @@ class Augmentation(Metric):
     kinds = ("image",)
     final_only = True
 
-    def __init__(self, real: int = 2000, synthetic: int = 10_000, schemes: list[str] = list(SCHEMES), seeds: int = 3,
-                 steps: int = 500, batch_size: int = 128):
+    def __init__(
+        self,
+        real: int = 2000,
+        synthetic: int = 10_000,
+        schemes: list[str] = list(SCHEMES),
+        seeds: int = 3,
+        steps: int = 500,
+        batch_size: int = 128,
+    ):
         if real < 10 or synthetic < 10 or seeds < 1 or steps < 1 or batch_size < 1:
             raise ValueError("augmentation: real and synthetic must be >= 10, seeds, steps and batch_size >= 1")
         unknown = [s for s in schemes if s not in SCHEMES]
@@ -154,9 +170,17 @@ class Augmentation(Metric):
         if why:
             ctx.notes.append(why)
             return {}
-        return {"real": len(self._subset(ctx.data)), "real_subset_seed": 0, "synthetic": min(self.synthetic, ctx.samples),
-                "schemes": ",".join(self.schemes), "seeds": ",".join(str(SEED_BASE + s) for s in range(self.seeds)),
-                "steps": self.steps, "batch_size": self.batch_size, "test": "real test split", "test_images": len(ctx.data.test)}
+        return {
+            "real": len(self._subset(ctx.data)),
+            "real_subset_seed": 0,
+            "synthetic": min(self.synthetic, ctx.samples),
+            "schemes": ",".join(self.schemes),
+            "seeds": ",".join(str(SEED_BASE + s) for s in range(self.seeds)),
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "test": "real test split",
+            "test_images": len(ctx.data.test),
+        }
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict:
         import torch

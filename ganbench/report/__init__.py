@@ -1,12 +1,12 @@
 """`ganbench report`: which setting is better, by how much, and is it more than seed noise?
 
-    load.py       run folders -> RunRecords and a per-run pandas frame
-    aggregate.py  per-cell mean, std, 95% CI over seeds, final/best/--at values, ranking
-    compare.py    pairwise tests and trend tests along an axis, Holm-adjusted as one family
-    formats.py    terminal (rich), Markdown, CSV and JSON output
-    plots.py      matplotlib figures (PNG) of curves, sample grids, 2-D scatters
-    traverse.py   latent-space traversal of a trained generator (`ganbench traverse`)
-    html.py       one self-contained HTML page
+load.py       run folders -> RunRecords and a per-run pandas frame
+aggregate.py  per-cell mean, std, 95% CI over seeds, final/best/--at values, ranking
+compare.py    pairwise tests and trend tests along an axis, Holm-adjusted as one family
+formats.py    terminal (rich), Markdown, CSV and JSON output
+plots.py      matplotlib figures (PNG) of curves, sample grids, 2-D scatters
+traverse.py   latent-space traversal of a trained generator (`ganbench traverse`)
+html.py       one self-contained HTML page
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import (CI_METHODS, HIGHER, LOWER, At, cell_table, direction, find_axes, headline, label_runs, rank,
-                        run_values)
+from ..metrics.keys import COST_KEYS
+from .aggregate import CI_METHODS, HIGHER, LOWER, At, cell_table, direction, find_axes, headline, label_runs, rank, run_values
 from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
 from .compare import COLUMNS as COMPARE_COLUMNS
-from ..metrics.keys import COST_KEYS
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
 
 __all__ = ["Report", "ReportError", "build_report", "parse_sort"]
@@ -133,8 +132,27 @@ def build_report(
     notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
     notes += mixed_cost
     notes += [f"damaged run left out: {d}" for d in damaged]
-    return Report(Path(root), runs, protocols, axes, frame, cells, shown, chosen, comparisons, ci, test, at_point,
-                  order, given, notes, trend_rows, family, clipped, fallback)
+    return Report(
+        Path(root),
+        runs,
+        protocols,
+        axes,
+        frame,
+        cells,
+        shown,
+        chosen,
+        comparisons,
+        ci,
+        test,
+        at_point,
+        order,
+        given,
+        notes,
+        trend_rows,
+        family,
+        clipped,
+        fallback,
+    )
 
 
 def separate_cost_contexts(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -150,7 +168,9 @@ def separate_cost_contexts(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
         contexts = sorted(group["cost_context"].unique())
         if len(contexts) > 1:
             frame.loc[group.index, cost] = float("nan")
-            notes.append(f"cell {group['label'].iloc[0]}: cost metrics left blank, its seeds ran in different contexts ({'; '.join(contexts)})")
+            notes.append(
+                f"cell {group['label'].iloc[0]}: cost metrics left blank, its seeds ran in different contexts ({'; '.join(contexts)})"
+            )
     return frame, notes
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metrics.keys import HIGHER, LOWER
+from ..metrics.keys import LOWER
 from ..metrics.keys import direction as known_direction
 from ..store import COMPLETE, DIVERGED, FAILED
 from .load import RUN_COLUMNS, ReportError, RunRecord, flatten, history_metrics, lookup
@@ -36,8 +36,20 @@ SHOW_SEEDS_BELOW = 5  # with fewer values, the tables show each seed's value, no
 # Direction of a metric: "lower" / "higher" is better; unknown metrics get none (no ranking, no best).
 
 # What the terminal table shows first when present: sample quality, then D's view of training.
-QUALITY = ("fid_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain", "fid", "kid", "is",
-           "modes_covered", "mode_kl", "high_quality_frac", "confident_frac")
+QUALITY = (
+    "fid_domain",
+    "kid_domain",
+    "is_domain",
+    "precision_domain",
+    "recall_domain",
+    "fid",
+    "kid",
+    "is",
+    "modes_covered",
+    "mode_kl",
+    "high_quality_frac",
+    "confident_frac",
+)
 TRAINING = ("d_acc_real", "d_acc_fake", "d_loss", "g_loss")
 THROUGHPUT = "train_img_per_s"
 HEADLINE_QUALITY = 3  # more columns than this no longer fits a terminal
@@ -82,8 +94,10 @@ class At:
 # ---------------------------------------------------------------- ranges of bounded metrics
 
 # [0, 1]: shares, accuracies, precision/recall, SDMetrics scores; built-in metric plugins too.
-_UNIT = re.compile(r"^(precision|recall)(_.*)?$|_frac$|^d_acc_(real|fake)$|^cas(_real)?$|^aug_acc_.*$"
-                   r"|^tab_(column_shapes|pair_trends|detection)$")
+_UNIT = re.compile(
+    r"^(precision|recall)(_.*)?$|_frac$|^d_acc_(real|fake)$|^cas(_real)?$|^aug_acc_.*$"
+    r"|^tab_(column_shapes|pair_trends|detection)$"
+)
 _AT_MOST_ONE = re.compile(r"^tab_ml_efficacy(_real)?$")  # F1 in [0, 1], or R^2 (at most 1, any negative)
 _GAIN = re.compile(r"^aug_gain_.*$")  # a difference of two accuracies
 _NON_NEGATIVE = re.compile(r"^fid(_.*)?$|^mode_kl$|_ms$|^peak_mem_mb$|_s$|^time_to_.*$|^train_img_per_s$|^(steps|epochs)$")
@@ -157,8 +171,14 @@ def _interval(x: np.ndarray, mean: float, method: str) -> tuple[float, float]:
         return float(lo), float(hi)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns that tiny samples give degenerate intervals
-        res = stats.bootstrap((x,), np.mean, confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES,
-                              method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED))
+        res = stats.bootstrap(
+            (x,),
+            np.mean,
+            confidence_level=CONFIDENCE,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            method="percentile",
+            rng=np.random.default_rng(BOOTSTRAP_SEED),
+        )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -313,15 +333,17 @@ def cell_table(frame: pd.DataFrame, axes: list[str], method: str) -> pd.DataFram
         counts = group["status"].value_counts()
         row = {"cell": cell, "label": group["label"].iloc[0]}
         row.update({f"axis:{a}": group[f"axis:{a}"].iloc[0] for a in axes})
-        row.update({
-            "suite": ",".join(sorted(group["suite"].unique())),
-            "protocol": ",".join(sorted(group["protocol"].unique())),
-            "runs": len(group),
-            COMPLETE: int(counts.get(COMPLETE, 0)),
-            DIVERGED: int(counts.get(DIVERGED, 0)),
-            FAILED: int(counts.get(FAILED, 0)),
-            "seeds": " ".join(str(s) for s in sorted(group["seed"].dropna().astype(int))),
-        })
+        row.update(
+            {
+                "suite": ",".join(sorted(group["suite"].unique())),
+                "protocol": ",".join(sorted(group["protocol"].unique())),
+                "runs": len(group),
+                COMPLETE: int(counts.get(COMPLETE, 0)),
+                DIVERGED: int(counts.get(DIVERGED, 0)),
+                FAILED: int(counts.get(FAILED, 0)),
+                "seeds": " ".join(str(s) for s in sorted(group["seed"].dropna().astype(int))),
+            }
+        )
         row["outcomes"] = row[COMPLETE] + row[DIVERGED]
         row["success_rate"] = row[COMPLETE] / row["outcomes"] if row["outcomes"] else math.nan
         for v in values:

@@ -40,8 +40,29 @@ PERM_RESAMPLES = 100_000
 PERM_SEED = 0  # the same folder gives the same report
 SPEARMAN_EXACT_MAX_N = 8  # up to 8! = 40,320 pairings: an exact permutation p; above, the t approximation
 SUCCESS = "success_rate"  # the metric name of the success-rate rows (complete / (complete + diverged))
-COLUMNS = ("axis", "a", "b", "context", "metric", "column", "mean_a", "mean_b", "diff", "ci_low", "ci_high",
-           "test", "p", "p_adj", "p_min", "n_a", "n_b", "runs_a", "runs_b", "better", "note")
+COLUMNS = (
+    "axis",
+    "a",
+    "b",
+    "context",
+    "metric",
+    "column",
+    "mean_a",
+    "mean_b",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "test",
+    "p",
+    "p_adj",
+    "p_min",
+    "n_a",
+    "n_b",
+    "runs_a",
+    "runs_b",
+    "better",
+    "note",
+)
 TREND_COLUMNS = ("axis", "context", "metric", "column", "rho", "test", "p", "p_adj", "n", "levels", "better", "note")
 OUTCOMES = (COMPLETE, DIVERGED)
 
@@ -174,8 +195,9 @@ def _contexts(frame: pd.DataFrame, axes: list[str], axis: str):
         yield ", ".join(f"{o[5:]}={v}" for o, v in zip(others, ctx)), group
 
 
-def compare(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str], shown: dict, test: str = "welch",
-            given: dict | None = None) -> pd.DataFrame:
+def compare(
+    frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str], shown: dict, test: str = "welch", given: dict | None = None
+) -> pd.DataFrame:
     """One row per (pair of axis values, context, metric); see COLUMNS.
 
     `p_adj` and `better` are left for `adjust`, which sees the whole family of the report.
@@ -196,15 +218,28 @@ def compare(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str],
         for a, b in itertools.combinations([v for v in values if v in parts], 2):
             ga, gb = parts[a], parts[b]
             runs_a, runs_b = len(ga), len(gb)
-            base = {"axis": axis, "a": a, "b": b, "context": context, "runs_a": runs_a, "runs_b": runs_b,
-                    "p_adj": math.nan, "better": ""}
+            base = {"axis": axis, "a": a, "b": b, "context": context, "runs_a": runs_a, "runs_b": runs_b, "p_adj": math.nan, "better": ""}
             done_a, done_b = int((ga["status"] == COMPLETE).sum()), int((gb["status"] == COMPLETE).sum())
             if done_a < runs_a or done_b < runs_b:  # diverged runs: is one recipe less reliable?
                 p = float(stats.fisher_exact([[done_a, runs_a - done_a], [done_b, runs_b - done_b]])[1])
-                rows.append({**base, "metric": SUCCESS, "column": "status", "mean_a": done_a / runs_a,
-                             "mean_b": done_b / runs_b, "diff": done_a / runs_a - done_b / runs_b, "ci_low": math.nan,
-                             "ci_high": math.nan, "test": "fisher", "p": p, "p_min": math.nan, "n_a": runs_a,
-                             "n_b": runs_b, "note": ""})
+                rows.append(
+                    {
+                        **base,
+                        "metric": SUCCESS,
+                        "column": "status",
+                        "mean_a": done_a / runs_a,
+                        "mean_b": done_b / runs_b,
+                        "diff": done_a / runs_a - done_b / runs_b,
+                        "ci_low": math.nan,
+                        "ci_high": math.nan,
+                        "test": "fisher",
+                        "p": p,
+                        "p_min": math.nan,
+                        "n_a": runs_a,
+                        "n_b": runs_b,
+                        "note": "",
+                    }
+                )
             contexts = set(ga["cost_context"]) | set(gb["cost_context"]) if "cost_context" in group else set()
             for m, c in columns.items():
                 if m in COST_KEYS and len(contexts) > 1:
@@ -217,8 +252,19 @@ def compare(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str],
                 width = high - low
                 if np.isfinite(width):  # a difference of bounded values is bounded too
                     res["ci_low"], res["ci_high"] = max(res["ci_low"], -width), min(res["ci_high"], width)
-                rows.append({**base, "metric": m, "column": c, "mean_a": float(xa.mean()), "mean_b": float(xb.mean()),
-                             "diff": float(xa.mean() - xb.mean()), "n_a": len(xa), "n_b": len(xb), **res})
+                rows.append(
+                    {
+                        **base,
+                        "metric": m,
+                        "column": c,
+                        "mean_a": float(xa.mean()),
+                        "mean_b": float(xb.mean()),
+                        "diff": float(xa.mean() - xb.mean()),
+                        "n_a": len(xa),
+                        "n_b": len(xb),
+                        **res,
+                    }
+                )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -244,8 +290,7 @@ def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
     return rho, float(p), "spearman (exact permutation)"
 
 
-def trends(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str], shown: dict,
-           given: dict | None = None) -> pd.DataFrame:
+def trends(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str], shown: dict, given: dict | None = None) -> pd.DataFrame:
     """One row per (context, metric): Spearman's rho of the metric with a numeric axis."""
     levels = numeric_levels(frame, axis)
     if levels is None:
@@ -263,9 +308,22 @@ def trends(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str], 
             if n_levels < 3:
                 continue
             rho, p, how = spearman(x, y.to_numpy(float))
-            rows.append({"axis": axis, "context": context, "metric": m, "column": c, "rho": rho, "test": how, "p": p,
-                         "p_adj": math.nan, "n": len(y), "levels": n_levels, "better": "",
-                         "note": "" if np.isfinite(p) else "no spread over runs"})
+            rows.append(
+                {
+                    "axis": axis,
+                    "context": context,
+                    "metric": m,
+                    "column": c,
+                    "rho": rho,
+                    "test": how,
+                    "p": p,
+                    "p_adj": math.nan,
+                    "n": len(y),
+                    "levels": n_levels,
+                    "better": "",
+                    "note": "" if np.isfinite(p) else "no spread over runs",
+                }
+            )
     return pd.DataFrame(rows, columns=list(TREND_COLUMNS))
 
 
@@ -294,7 +352,7 @@ def adjust(comparisons: pd.DataFrame, trend_rows: pd.DataFrame, given: dict | No
     adjusted = np.full(len(ps), math.nan)
     adjusted[finite] = holm(ps[finite])
     comparisons["p_adj"] = adjusted[: len(comparisons)]
-    trend_rows["p_adj"] = adjusted[len(comparisons):]
+    trend_rows["p_adj"] = adjusted[len(comparisons) :]
     for frame, kind in ((comparisons, "pair"), (trend_rows, "trend")):
         better, notes = [], []
         for _, r in frame.iterrows():
@@ -334,8 +392,10 @@ def sentence(row) -> str:
     test = f" ({row['test']})" if row["test"] in ("perm", "fisher") else ""
     better = f" → {row['better']} better" if row["better"] else ""
     note = f" [{row['note']}]" if row["note"] else ""
-    return (f"{row['a']} vs {row['b']}{ctx}: {what} {_g(row['diff'], signed=True)}{ci}, {_p(row)}{test}, "
-            f"n={row['n_a']}/{row['runs_a']} vs {row['n_b']}/{row['runs_b']}{better}{note}")
+    return (
+        f"{row['a']} vs {row['b']}{ctx}: {what} {_g(row['diff'], signed=True)}{ci}, {_p(row)}{test}, "
+        f"n={row['n_a']}/{row['runs_a']} vs {row['n_b']}/{row['runs_b']}{better}{note}"
+    )
 
 
 def trend_sentence(row) -> str:

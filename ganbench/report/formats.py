@@ -34,7 +34,7 @@ def num(x, digits: int = 3) -> str:
     x = float(x)
     if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
         return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
+    return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:.0f}"
 
 
 def stat_text(cells: pd.Series, column: str, with_ci: bool = True, sep: str = " ", seeds=None) -> str:
@@ -83,7 +83,7 @@ def display_table(report: Report, with_ci: bool = True, sep: str = " ") -> tuple
     missing = set(report.missing())
     rows = []
     for _, c in report.cells.iterrows():
-        row = ([str(int(c["rank"])) if pd.notna(c["rank"]) else ""] if report.sort else [])
+        row = [str(int(c["rank"])) if pd.notna(c["rank"]) else ""] if report.sort else []
         row += [str(c[f"axis:{a}"]) for a in report.axes] + ([c["suite"]] if multi_suite else [])
         row += [f"{c[COMPLETE]}/{c['outcomes']}", str(c[DIVERGED]), str(c[FAILED])]
         for h, col, m in value_cols:
@@ -116,16 +116,22 @@ def fingerprint_lines(report: Report) -> list[str]:
 
 
 def footnotes(report: Report) -> list[str]:
-    notes = [f"mean ± std over seeds, [95% CI: {CI_NAMES[report.ci_method]}], (each seed's value when fewer than "
-             f"{SHOW_SEEDS_BELOW}), n = values averaged / the cell's complete + diverged runs. Final values average "
-             "complete runs only; diverged and failed runs are counted (complete column: complete / complete + diverged)."]
+    notes = [
+        f"mean ± std over seeds, [95% CI: {CI_NAMES[report.ci_method]}], (each seed's value when fewer than "
+        f"{SHOW_SEEDS_BELOW}), n = values averaged / the cell's complete + diverged runs. Final values average "
+        "complete runs only; diverged and failed runs are counted (complete column: complete / complete + diverged)."
+    ]
     if report.at:
-        notes.append(f"@{report.at.unit} {report.at.value:g}: the latest value logged at or before that point, from every "
-                     "run that reached it (diverged later or not); blank for runs that never reached it.")
+        notes.append(
+            f"@{report.at.unit} {report.at.value:g}: the latest value logged at or before that point, from every "
+            "run that reached it (diverged later or not); blank for runs that never reached it."
+        )
     if report.sort:
         col, how = report.sort
-        notes.append(f"ranked first by the share of the cell's runs that produced {col} (a cell whose seeds diverged "
-                     f"ranks below one whose seeds finished), then by its mean ({how} is better).")
+        notes.append(
+            f"ranked first by the share of the cell's runs that produced {col} (a cell whose seeds diverged "
+            f"ranks below one whose seeds finished), then by its mean ({how} is better)."
+        )
         if col.endswith(".best"):
             notes.append(f"{col} is optimistic: each run's best evaluation, selected on the same test split it reports.")
     shown = {report.shown[m] for m in report.metrics} | ({report.sort[0]} if report.sort else set())
@@ -135,10 +141,14 @@ def footnotes(report: Report) -> list[str]:
         notes.append("intervals clipped to the metric's range: " + ", ".join(ranges) + ".")
     fallback = [c for c in report.ci_fallback if c in shown]
     if fallback:
-        notes.append(f"a percentile bootstrap needs {BOOTSTRAP_MIN_N}+ seeds (at n = 3 it covers about 75%, not 95%): "
-                     f"Student t intervals for cells with fewer ({', '.join(fallback)}).")
-    notes.append("best-of-run values (<metric>.best in the CSV and JSON files) are not shown: each is the best of a run's "
-                 "evaluations, selected on the split it is measured on, and mixes curve and final sample counts.")
+        notes.append(
+            f"a percentile bootstrap needs {BOOTSTRAP_MIN_N}+ seeds (at n = 3 it covers about 75%, not 95%): "
+            f"Student t intervals for cells with fewer ({', '.join(fallback)})."
+        )
+    notes.append(
+        "best-of-run values (<metric>.best in the CSV and JSON files) are not shown: each is the best of a run's "
+        "evaluations, selected on the split it is measured on, and mixes curve and final sample counts."
+    )
     missing = report.missing()
     if missing:
         why = " ".join(report.notes)
@@ -154,23 +164,27 @@ def _range_text(metric: str) -> str:
 
 
 def family_text(report: Report) -> str:
-    return (f"p adjusted by Holm over all {report.family} tests of this report (pairwise and trends); "
-            f"verdicts only where the adjusted p < {report.alpha:g} (family-wise) and the metric has a direction")
+    return (
+        f"p adjusted by Holm over all {report.family} tests of this report (pairwise and trends); "
+        f"verdicts only where the adjusted p < {report.alpha:g} (family-wise) and the metric has a direction"
+    )
 
 
 def comparison_lines(report: Report) -> list[str]:
     if report.comparisons.empty:
         return []
     welch = f"; Welch's t gives no verdict below {MIN_N_WELCH} seeds per side" if report.test == "welch" else ""
-    head = (f"pairwise ({TESTS[report.test]}; difference a − b with its 95% Welch CI; n = values / runs per side; "
-            f"{family_text(report)}{welch}):")
+    head = (
+        f"pairwise ({TESTS[report.test]}; difference a − b with its 95% Welch CI; n = values / runs per side; "
+        f"{family_text(report)}{welch}):"
+    )
     return [head] + [f"  {sentence(r)}" for _, r in report.comparisons.iterrows()]
 
 
 def trend_lines(report: Report) -> list[str]:
     if report.trends.empty:
         return []
-    head = (f"trends (Spearman's ρ of each metric with a numeric axis, over runs; {family_text(report)}):")
+    head = f"trends (Spearman's ρ of each metric with a numeric axis, over runs; {family_text(report)}):"
     return [head] + [f"  {trend_sentence(r)}" for _, r in report.trends.iterrows()]
 
 
@@ -178,8 +192,7 @@ def trend_lines(report: Report) -> list[str]:
 
 
 def terminal(report: Report, console: Console, per_run: bool = False) -> None:
-    console.print(Panel("\n".join(fingerprint_lines(report)), title=f"ganbench report: {report.root}", expand=False),
-                  highlight=False)
+    console.print(Panel("\n".join(fingerprint_lines(report)), title=f"ganbench report: {report.root}", expand=False), highlight=False)
     header, rows = display_table(report, sep="\n")  # the CI on its own line keeps columns narrow
     table = Table(show_lines=True)
     for i, h in enumerate(header):
@@ -272,5 +285,17 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", double_precision=15))
 
 
-__all__ = ["terminal", "markdown", "cells_csv", "runs_csv", "to_json", "display_table", "footnotes", "num", "stat_text",
-           "comparison_lines", "trend_lines", "fingerprint_lines"]
+__all__ = [
+    "terminal",
+    "markdown",
+    "cells_csv",
+    "runs_csv",
+    "to_json",
+    "display_table",
+    "footnotes",
+    "num",
+    "stat_text",
+    "comparison_lines",
+    "trend_lines",
+    "fingerprint_lines",
+]

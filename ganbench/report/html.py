@@ -52,11 +52,16 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
         f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>',
         '<div class="fingerprint">' + "<br>".join(esc(line) for line in fingerprint_lines(report)) + "</div>",
         "<h2>Cells</h2>",
-        '<table id="cells"><thead><tr>' + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>",
+        '<table id="cells"><thead><tr>'
+        + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header)
+        + "</tr></thead><tbody>",
     ]
     for row in rows:
-        parts.append("<tr>" + "".join(f'<td class="axis">{esc(v)}</td>' if h in axes else f"<td>{esc(v)}</td>"
-                                      for h, v in zip(header, row)) + "</tr>")
+        parts.append(
+            "<tr>"
+            + "".join(f'<td class="axis">{esc(v)}</td>' if h in axes else f"<td>{esc(v)}</td>" for h, v in zip(header, row))
+            + "</tr>"
+        )
     parts.append("</tbody></table>")
     parts += [f'<p class="note">{esc(n)}</p>' for n in footnotes(report)]
     parts += _comparisons(report)
@@ -65,8 +70,9 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
         parts.append("<h2>Plots</h2>")
         for caption, png in figures.items():
             data = base64.b64encode(png).decode()
-            parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
-                         f"<figcaption>{esc(caption)}</figcaption></figure>")
+            parts.append(
+                f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}"><figcaption>{esc(caption)}</figcaption></figure>'
+            )
     if warnings:
         parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>")
     parts += _runs(report)
@@ -80,16 +86,28 @@ def _comparisons(report: Report) -> list[str]:
         return []
     lines = comparison_lines(report)
     out = ["<h2>Pairwise comparisons</h2>", f'<p class="note">{esc(lines[0])}</p>', '<table id="comparisons"><thead><tr>']
-    cols = ["a", "b", "context", "metric", "mean_a", "mean_b", "diff", "95% CI", "test", "p", "Holm p", "n (values/runs)",
-            "better", "note"]
+    cols = ["a", "b", "context", "metric", "mean_a", "mean_b", "diff", "95% CI", "test", "p", "Holm p", "n (values/runs)", "better", "note"]
     out.append("".join(f"<th>{esc(h)}</th>" for h in cols) + "</tr></thead><tbody>")
     for _, r in c.iterrows():
         ci = f"[{num(r['ci_low'])}, {num(r['ci_high'])}]" if np.isfinite(r["ci_low"]) else ""
-        cells = [r["a"], r["b"], r["context"], r["column"] if r["column"] != "status" else r["metric"], num(r["mean_a"]),
-                 num(r["mean_b"]), num(r["diff"]), ci, r["test"], num(r["p"]), num(r["p_adj"]),
-                 f"{r['n_a']}/{r['runs_a']} vs {r['n_b']}/{r['runs_b']}"]
-        out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
-                   f'<td class="note">{esc(r["note"])}</td></tr>')
+        cells = [
+            r["a"],
+            r["b"],
+            r["context"],
+            r["column"] if r["column"] != "status" else r["metric"],
+            num(r["mean_a"]),
+            num(r["mean_b"]),
+            num(r["diff"]),
+            ci,
+            r["test"],
+            num(r["p"]),
+            num(r["p_adj"]),
+            f"{r['n_a']}/{r['runs_a']} vs {r['n_b']}/{r['runs_b']}",
+        ]
+        out.append(
+            "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
+            f'<td class="note">{esc(r["note"])}</td></tr>'
+        )
     out.append("</tbody></table>")
     return out
 
@@ -103,8 +121,10 @@ def _trends(report: Report) -> list[str]:
     out.append("".join(f"<th>{esc(h)}</th>" for h in cols) + "</tr></thead><tbody>")
     for _, r in t.iterrows():
         cells = [r["axis"], r["context"], r["column"], num(r["rho"]), r["test"], num(r["p"]), num(r["p_adj"]), r["n"], r["levels"]]
-        out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
-                   f'<td class="note">{esc(r["note"])}</td></tr>')
+        out.append(
+            "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
+            f'<td class="note">{esc(r["note"])}</td></tr>'
+        )
     out.append("</tbody></table>")
     return out
 
@@ -113,8 +133,11 @@ def _runs(report: Report) -> list[str]:
     f = report.frame
     cols = ["id", "suite", "status", "seed", "label"] + [report.shown[m] for m in report.metrics]
     cols += [c for c in ("diverged_at_step", "error") if f[c].notna().any()]
-    out = ["<details><summary>Runs (" + str(len(f)) + ")</summary>", '<table id="runs"><thead><tr>',
-           "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr></thead><tbody>"]
+    out = [
+        "<details><summary>Runs (" + str(len(f)) + ")</summary>",
+        '<table id="runs"><thead><tr>',
+        "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr></thead><tbody>",
+    ]
     for _, r in f.iterrows():
         vals = [num(r[c]) if isinstance(r[c], float) and c != "seed" else ("" if pd.isna(r[c]) else r[c]) for c in cols]
         out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>")

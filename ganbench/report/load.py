@@ -20,8 +20,20 @@ from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE, DamagedR
 
 STATUSES = (COMPLETE, DIVERGED, FAILED)
 # Columns of the per-run table that are not metrics (documented in docs/report.md).
-RUN_COLUMNS = ("suite", "id", "status", "seed", "cell", "protocol", "cost_context", "diverged_at_step", "error", "params_g",
-               "params_d", "path")
+RUN_COLUMNS = (
+    "suite",
+    "id",
+    "status",
+    "seed",
+    "cell",
+    "protocol",
+    "cost_context",
+    "diverged_at_step",
+    "error",
+    "params_g",
+    "params_d",
+    "path",
+)
 # History columns that describe the row rather than measure the model.
 HISTORY_INDEX = ("step", "epoch", "wall_s", "train_s", "lr_g", "lr_d", "grid")
 # Versions that belong to the protocol: a metric library or harness change can move scores.
@@ -161,7 +173,9 @@ def check_protocols(runs: list[RunRecord]) -> dict[str, dict]:
         found = [ex.protocol for ex in examples.values()]
         keys = sorted({k for p in found for k in p})
         differ = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in found}) > 1]
-        detail = "; ".join(f"{ex.id}: " + ", ".join(f"{k}={ex.protocol.get(k, '-')}" for k in differ[:3]) for ex in list(examples.values())[:3])
+        detail = "; ".join(
+            f"{ex.id}: " + ", ".join(f"{k}={ex.protocol.get(k, '-')}" for k in differ[:3]) for ex in list(examples.values())[:3]
+        )
         raise ReportError(
             f"runs of one cell were measured under {len(examples)} different protocols (differ in {', '.join(differ)}: {detail}); "
             "their numbers are not comparable: report each set separately, or pass --split-protocols to keep them apart in one report"

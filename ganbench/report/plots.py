@@ -56,13 +56,15 @@ def _band(runs, column: str) -> pd.DataFrame | None:
             continue
         h = r.history()
         if column in h and h[column].notna().any():
-            parts.append(h[["step", "wall_s", column]].dropna(subset=[column]) if "wall_s" in h else
-                         h[["step", column]].dropna(subset=[column]).assign(wall_s=np.nan))
+            parts.append(
+                h[["step", "wall_s", column]].dropna(subset=[column])
+                if "wall_s" in h
+                else h[["step", column]].dropna(subset=[column]).assign(wall_s=np.nan)
+            )
     if not parts:
         return None
     g = pd.concat(parts).groupby("step")
-    return pd.DataFrame({"mean": g[column].mean(), "std": g[column].std(ddof=1).fillna(0.0),
-                         "wall_s": g["wall_s"].mean()}).reset_index()
+    return pd.DataFrame({"mean": g[column].mean(), "std": g[column].std(ddof=1).fillna(0.0), "wall_s": g["wall_s"].mean()}).reset_index()
 
 
 def _diverged(ax, runs, column: str, x: str, color) -> None:
@@ -104,9 +106,15 @@ def metric_curves(report) -> dict[str, bytes]:
     for _, runs in cells:
         for r in runs:
             h = r.history()
-            names += [c for c in h.columns
-                      if c not in HISTORY_INDEX and c not in TRAINING and c not in names
-                      and pd.api.types.is_numeric_dtype(h[c]) and h[c].notna().any()]
+            names += [
+                c
+                for c in h.columns
+                if c not in HISTORY_INDEX
+                and c not in TRAINING
+                and c not in names
+                and pd.api.types.is_numeric_dtype(h[c])
+                and h[c].notna().any()
+            ]
     # The table's metrics first, then the quality metrics, then whatever else was logged.
     logged = list(names)
     names.sort(key=lambda m: (m not in report.metrics, m not in QUALITY, logged.index(m)))
@@ -122,7 +130,7 @@ def metric_curves(report) -> dict[str, bytes]:
             if b is None:
                 continue
             for ax, x in ((a1, "step"), (a2, "wall_s")):
-                line, = ax.plot(b[x], b["mean"], label=label, marker="." if len(b) < 20 else None)
+                (line,) = ax.plot(b[x], b["mean"], label=label, marker="." if len(b) < 20 else None)
                 ax.fill_between(b[x], b["mean"] - b["std"], b["mean"] + b["std"], alpha=0.2, color=line.get_color())
                 _diverged(ax, runs, m, x, line.get_color())
         a1.set_xlabel("step"), a2.set_xlabel("wall time (s)")
@@ -161,13 +169,13 @@ def _pair_curves(report, columns: tuple[str, str], styles, title: str, ylabel: s
 
 
 def d_accuracy(report) -> dict[str, bytes]:
-    return _pair_curves(report, ("d_acc_real", "d_acc_fake"), (("tab:green", "-"), ("tab:red", "--")),
-                        "D accuracy on real and on fake samples", "accuracy")
+    return _pair_curves(
+        report, ("d_acc_real", "d_acc_fake"), (("tab:green", "-"), ("tab:red", "--")), "D accuracy on real and on fake samples", "accuracy"
+    )
 
 
 def losses(report) -> dict[str, bytes]:
-    return _pair_curves(report, ("d_loss", "g_loss"), (("tab:blue", "-"), ("tab:orange", "-")),
-                        "D and G losses", "loss")
+    return _pair_curves(report, ("d_loss", "g_loss"), (("tab:blue", "-"), ("tab:orange", "-")), "D and G losses", "loss")
 
 
 def final_grids(report) -> dict[str, bytes]:
@@ -194,8 +202,8 @@ def model_figures(report, traverse: bool = True) -> tuple[dict[str, bytes], list
     Returns (figures, warnings); a run whose generator cannot be rebuilt is a warning,
     not a failed report.
     """
-    from ..plugins import load_registry
     from ..build import Builder
+    from ..plugins import load_registry
     from .traverse import LoadedRun, _modes, traverse_png
 
     builder, loaded, warnings = None, [], []

@@ -25,9 +25,9 @@ class LoadedRun:
     """A run's generator rebuilt from its config through the plugin registry, and its data."""
 
     def __init__(self, run_dir: str | Path, builder=None):
-        from ..plugins import PluginError, load_registry
         from ..build import Builder, stored_config
         from ..config import ConfigError
+        from ..plugins import PluginError, load_registry
 
         self.dir = Path(run_dir)
         try:
@@ -69,8 +69,9 @@ class LoadedRun:
         return sample(self.G, z, self.g_mode)  # (B, Z) -> (B, *shape)
 
 
-def latent_plane(z_dim: int, axes: tuple[int, int] | None = None, seed: int = 0, span: float = SPAN,
-                 steps: int = STEPS) -> tuple[torch.Tensor, tuple[int, int]]:
+def latent_plane(
+    z_dim: int, axes: tuple[int, int] | None = None, seed: int = 0, span: float = SPAN, steps: int = STEPS
+) -> tuple[torch.Tensor, tuple[int, int]]:
     """(steps*steps, Z) latents: row i sets axes[0] to v_i, column j sets axes[1] to v_j."""
     gen = torch.Generator().manual_seed(seed)
     if axes is None:

@@ -1,6 +1,5 @@
-import pytest
-
 import ganbench_sngan.plugin
+import pytest
 
 
 # ganbench's pytest plugin (installed with ganbench) builds ganbench_registry and

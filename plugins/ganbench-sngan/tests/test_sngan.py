@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
-
-from ganbench.contracts import DataSpec
 from ganbench_sngan.architectures import sngan_cnn
 from ganbench_sngan.datasets import swissroll
-from ganbench_sngan.losses import RaGAN, RaLSGAN, RSGAN
+from ganbench_sngan.losses import RSGAN, RaGAN, RaLSGAN
+
+from ganbench.contracts import DataSpec
 
 
 def test_registers_everything(ganbench_registry):
@@ -24,7 +24,9 @@ def test_each_loss_trains_the_sngan_cnn(ganbench_smoke, ganbench_tiny_images, lo
 
 
 def test_relativistic_loss_on_swissroll_with_the_builtin_mlp(ganbench_smoke):
-    result = ganbench_smoke({"name": "mlp", "g_hidden": [32], "d_hidden": [32]}, "ragan", {"name": "swissroll", "n_train": 256, "n_test": 64})
+    result = ganbench_smoke(
+        {"name": "mlp", "g_hidden": [32], "d_hidden": [32]}, "ragan", {"name": "swissroll", "n_train": 256, "n_test": 64}
+    )
     assert result.samples.shape[1:] == (2,)
 
 

@@ -8,7 +8,7 @@ from ganbench import hookimpl
 
 from .architectures import sngan_cnn
 from .datasets import swissroll
-from .losses import RaGAN, RaLSGAN, RSGAN
+from .losses import RSGAN, RaGAN, RaLSGAN
 
 # ganbench refuses (marks broken, with this reason) a plugin whose API it does not provide.
 GANBENCH_PLUGIN_API = ">=1,<2"
