@@ -229,3 +229,28 @@ def test_recovery_removes_leftover_links_and_read_only_folders_but_never_follows
     store.recover(set())
     assert not (store.dir / ".run-a.tmp-dead-1-x").exists() and (target / "data").read_text() == "keep me"
     assert not locked.exists()
+
+
+def test_a_classifier_cache_without_meta_is_rebuilt_and_eval_none_trains_none(tmp_path, monkeypatch, write_suite):
+    from ganbench.builtin.datasets import digits
+    from ganbench.metrics import classifier as clf
+
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    data = digits()
+    path, _, _ = clf.classifier_path("digits", {}, data)
+    path.parent.mkdir(parents=True)
+    torch.save({"state": {}}, path)  # an old or foreign file: no `meta`
+    monkeypatch.setattr(clf, "_LOADED", {})
+    model = clf.get_classifier("digits", {}, data, torch.device("cpu"))
+    assert model.trained_here and "meta" in torch.load(path, weights_only=True)
+
+    env_cache = tmp_path / "cache-eval-none"
+    out = subprocess.run(
+        [sys.executable, "-m", "ganbench.cli", "run", str(write_suite()), "--results", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GANBENCH_CACHE": str(env_cache), "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr  # TINY_BASE has eval.every: none
+    assert not list(env_cache.rglob("*.pt"))  # no classifier was trained for a run that scores nothing
