@@ -20,6 +20,7 @@ from . import PLUGIN_API_VERSION, __version__
 
 EXIT_BAD_INPUT = 2  # exit 1 (some run failed) is SuiteOutcome.exit_code's
 TRAVERSE_STEPS = (2, 64)  # a 64x64 grid is 4,096 samples; more is an allocation, not a figure
+PIPED_WIDTH = 100  # `ganbench report` table width when stdout is not a terminal (--width sets it)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT):
@@ -468,7 +469,30 @@ def _version_of(dist: str) -> str:
 @click.option("--split-protocols", is_flag=True, help="Keep runs measured under different protocols apart instead of refusing.")
 @click.option("--no-plots", is_flag=True, help="Tables only (faster).")
 @click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
-def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, test, directions, split_protocols, no_plots, no_traverse):
+@click.option(
+    "--width",
+    type=click.IntRange(min=40),
+    help="Terminal table width in characters (default: the terminal's, else 100 when piped).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Terminal: also, per metric, the 95% CI, each seed's value and n.")
+def report(
+    results,
+    fmt,
+    output,
+    per_run,
+    at,
+    compare_axes,
+    sort,
+    metrics,
+    ci,
+    test,
+    directions,
+    split_protocols,
+    no_plots,
+    no_traverse,
+    width,
+    verbose,
+):
     """Compare the runs under RESULTS (one suite's folder or many).
 
     Prints the comparison table and writes Markdown, CSV, JSON and a self-contained
@@ -526,8 +550,10 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
         fail(str(e))
     except OSError as e:  # an output folder that cannot be written
         fail(f"--output {output}: cannot write {e.filename or ''}: {e.strerror or e}")
+    if width is None and not sys.stdout.isatty():
+        width = PIPED_WIDTH
     for rep in reports:
-        terminal(rep, Console(), per_run=per_run)
+        terminal(rep, Console(width=width), per_run=per_run, verbose=verbose)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
     for path in written:

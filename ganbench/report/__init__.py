@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..metrics.keys import COST_KEYS
-from .aggregate import CI_METHODS, HIGHER, LOWER, At, cell_table, direction, find_axes, headline, label_runs, rank, run_values
+from ..metrics.keys import COST_KEYS, HIGHER, LOWER
+from .aggregate import CI_METHODS, At, cell_table, direction, find_axes, headline, label_runs, rank, run_values
 from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
 from .compare import COLUMNS as COMPARE_COLUMNS
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame

@@ -1,0 +1,81 @@
+"""How the report is shown: a compact terminal view that fits its width, and the files' extras."""
+
+import pytest
+from click.testing import CliRunner
+from report_fixtures import hand_made, write_cell_run
+from rich.console import Console
+
+from ganbench.cli import main
+from ganbench.report import build_report
+from ganbench.report.formats import mean_std, short_name, terminal
+
+
+@pytest.fixture
+def results(tmp_path):
+    return hand_made(tmp_path / "results")
+
+
+def report(*args):
+    return CliRunner().invoke(main, ["report", *map(str, args)])
+
+
+def wide(root):
+    """Six metrics over three axes: more columns than 80 characters hold."""
+    metrics = ["fid_domain", "kid_domain", "precision_domain", "recall_domain", "d_loss", "g_loss"]
+    for lr in (1e-4, 2e-4):
+        for loss in ("vanilla", "hinge"):
+            for s in range(3):
+                values = {m: (i + 1) * 1.2345 + s + lr * 1e3 for i, m in enumerate(metrics)}
+                values["train_img_per_s"] = 12345.678 + s
+                cell = {"optimizer": {"name": "adam", "lr": lr}, "loss": {"name": loss}}
+                write_cell_run(root, f"{loss}_{lr}_s{s}", cell, s, values)
+    return root, metrics + ["train_img_per_s"]
+
+
+def test_mean_std_reads_at_three_significant_digits():
+    assert mean_std(1.0, 3.7e-12) == "1.00 ± 0.00"
+    assert mean_std(12.0, 2.0) == "12.0 ± 2.0"
+    assert mean_std(12345.678, 1.0) == "12346 ± 1"
+    assert mean_std(0.0123, 0.001) == "0.0123 ± 0.0010"
+    assert mean_std(5.0, float("nan")) == "5.00" and mean_std(float("nan"), 1.0) == ""
+    assert short_name("fid_domain") == "fidD" and short_name("d_loss") == "d_loss" and short_name("train_img_per_s") == "img/s"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_terminal_fits_its_width_with_every_metric_on_one_line_per_cell(tmp_path, width):
+    root, metrics = wide(tmp_path / "results")
+    rep = build_report(root, metrics=metrics)
+    console = Console(width=width, record=True)
+    terminal(rep, console)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    for m in metrics:
+        assert short_name(m) in text
+    assert "fidD = fid_domain" in text  # the legend
+    # each cell is one line in each folded table: a row per cell, carrying mean ± std
+    rows = [line for line in lines if line.startswith(" adam lr=") and " vs " not in line]
+    tables = len([line for line in lines if line.split()[:1] == ["optimizer"]])
+    assert len(rows) == 4 * tables and all("±" in row for row in rows)
+    assert tables >= (2 if width == 80 else 1)  # folded, not cut
+
+
+def test_cli_width_is_honoured_when_piped(results, tmp_path):
+    r = report(results, "--no-plots", "--width", "80")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert max(len(line) for line in lines if not line.startswith("wrote ")) <= 80
+    assert "fidD" in r.output and "kidD" in r.output and "img/s" in r.output
+    assert "12.0 ± 2.0" in r.output and "[7.03" not in r.output  # the CI only with --verbose
+    adam = [line for line in lines if line.startswith(" adam ") and " vs " not in line]
+    assert len(adam) == 1 and "3/4" in adam[0] and "12.0 ± 2.0" in adam[0]
+    r = report(results, "--no-plots", "--width", "80", "--verbose")
+    assert r.exit_code == 0 and "[7.03, 17]" in r.output and "10, 12, 14" in r.output and "3/4" in r.output
+    root, _ = wide(tmp_path / "wide")
+    r = report(root, "--no-plots")  # piped without --width: 100 columns
+    assert r.exit_code == 0 and max(len(line) for line in r.output.splitlines() if not line.startswith("wrote ")) <= 100
+
+
+def test_inception_note_once_and_short(results):
+    r = report(results, "--no-plots", "--width", "80")
+    assert " ".join(r.output.split()).count("Inception metrics absent") == 1
