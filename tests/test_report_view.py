@@ -79,3 +79,17 @@ def test_cli_width_is_honoured_when_piped(results, tmp_path):
 def test_inception_note_once_and_short(results):
     r = report(results, "--no-plots", "--width", "80")
     assert " ".join(r.output.split()).count("Inception metrics absent") == 1
+
+
+def test_markdown_and_html_say_what_was_trained(results, tmp_path):
+    r = report(results, "--no-plots", "--format", "md")
+    assert r.exit_code == 0, r.output
+    md = r.output
+    assert "## What was trained" in md
+    assert "dataset ring8" in md and "steps 30" in md and "device test cpu" in md and "ganbench 0.1.0" in md
+    assert "the matrix varies: optimizer (adam, sgd); seeds 0, 1, 2, 3" in md
+    assert "base config (shared by all runs):" in md and "architecture.name=mlp" in md and "batch_size=64" in md
+    base = md.split("base config (shared by all runs):")[1].splitlines()[0]
+    assert "optimizer" not in base and "seed" not in base  # varied, not shared
+    r = report(results, "--no-plots", "--format", "html")
+    assert r.exit_code == 0 and "What was trained" in r.output and "dataset ring8" in r.output

@@ -154,6 +154,59 @@ def fingerprint_lines(report: Report) -> list[str]:
     return lines
 
 
+def _flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = json.dumps(v, sort_keys=True, default=str)
+    return out
+
+
+def trained_lines(report: Report) -> list[str]:
+    """What was trained, from the runs' run.json: dataset, length, device, version, the shared
+    config and what the matrix varies."""
+    configs = [_flatten(r.record.get("config") or {}) for r in report.runs]
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    shared = {k: configs[0][k] for k in keys if all(k in c and c[k] == configs[0][k] for c in configs)}
+    varies = [k for k in keys if k not in shared and k != "seed"]
+
+    def values(key: str) -> str:
+        vals = list(dict.fromkeys(c.get(key, "(unset)") for c in configs))
+        return ", ".join(v.strip('"') for v in vals)
+
+    env = [r.record.get("env") or {} for r in report.runs]
+    lines = []
+    head = []
+    for key, name in (("dataset.name", "dataset"), ("steps", "steps"), ("epochs", "epochs")):
+        if key in shared:
+            head.append(f"{name} {shared[key].strip(chr(34))}")
+        elif key in keys:
+            head.append(f"{name} {values(key)}")
+    devices = sorted({str(e.get("device_name", "?")) for e in env})
+    versions = sorted({str(e.get("ganbench", "?")) for e in env})
+    head += [f"device {', '.join(devices)}", f"ganbench {', '.join(versions)}"]
+    lines.append("trained: " + "; ".join(head))
+    seeds = sorted({r.record.get("seed") for r in report.runs if isinstance(r.record.get("seed"), int)})
+    axes = [a for a in report.axes if a != "protocol"]
+    axis_values = [
+        f"{a} ({', '.join(dict.fromkeys(str(v) for v in report.cells[f'axis:{a}']))})" for a in axes if f"axis:{a}" in report.cells
+    ]
+    lines.append(
+        "the matrix varies: "
+        + ("; ".join(axis_values) if axis_values else "nothing (one cell)")
+        + (f"; seeds {', '.join(map(str, seeds))}" if seeds else "")
+    )
+    other = [k for k in varies if not any(k == a or k.startswith(a + ".") for a in axes)]
+    if other:
+        lines.append("also differs between runs: " + ", ".join(other))
+    base = {k: v for k, v in shared.items() if k != "seed"}
+    lines.append("base config (shared by all runs): " + ", ".join(f"{k}={v.strip(chr(34))}" for k, v in base.items()))
+    return lines
+
+
 def footnotes(report: Report, short: bool = False) -> list[str]:
     """The notes under a table; `short`: the terminal's (the files and --verbose give them in full)."""
     if short:
@@ -394,6 +447,7 @@ def markdown(report: Report, images: dict[str, str] | None = None) -> str:
     """A Markdown page; `images` maps captions to relative PNG paths."""
     out = [f"# ganbench report: {report.root}", ""]
     out += [f"- {line}" for line in fingerprint_lines(report)] + [""]
+    out += ["## What was trained", ""] + [f"- {line}" for line in trained_lines(report)] + [""]
     header, rows = display_table(report)
     out.append(_md_row(header))
     out.append("|" + "|".join("---" for _ in header) + "|")
@@ -466,4 +520,7 @@ __all__ = [
     "comparison_lines",
     "trend_lines",
     "fingerprint_lines",
+    "trained_lines",
+    "mean_std",
+    "short_name",
 ]

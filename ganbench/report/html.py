@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import Report
-from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trend_lines
+from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trained_lines, trend_lines
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -51,6 +51,8 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
         f"<h1>ganbench report: {esc(report.root)}</h1>",
         f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>',
         '<div class="fingerprint">' + "<br>".join(esc(line) for line in fingerprint_lines(report)) + "</div>",
+        "<h2>What was trained</h2>",
+        '<ul class="trained">' + "".join(f"<li>{esc(line)}</li>" for line in trained_lines(report)) + "</ul>",
         "<h2>Cells</h2>",
         '<table id="cells"><thead><tr>'
         + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header)
