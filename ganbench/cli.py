@@ -425,14 +425,14 @@ def _version_of(dist: str) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "csv", "html", "json"]),
-    help="Write this format (to stdout without --output) instead of the terminal table.",
+    type=click.Choice(["md", "csv", "html", "json", "latex"]),
+    help="Write this format (to stdout without --output) instead of the terminal table; latex: the cell table (booktabs).",
 )
 @click.option(
     "--output",
     "-o",
     type=click.Path(path_type=Path),
-    help="A .md/.csv/.html/.json file, or a folder that gets every format (default: RESULTS/report/).",
+    help="A .md/.csv/.html/.json/.tex file, or a folder that gets every format (default: RESULTS/report/).",
 )
 @click.option("--per-run", is_flag=True, help="Also show one row per run (the terminal table, or CSV on stdout).")
 @click.option("--at", "at", metavar="epoch=N|step=N", help="Compare values at this point of training instead of the final ones.")

@@ -93,3 +93,15 @@ def test_markdown_and_html_say_what_was_trained(results, tmp_path):
     assert "optimizer" not in base and "seed" not in base  # varied, not shared
     r = report(results, "--no-plots", "--format", "html")
     assert r.exit_code == 0 and "What was trained" in r.output and "dataset ring8" in r.output
+
+
+def test_latex_cell_table(results, tmp_path):
+    pytest.importorskip("jinja2")
+    r = report(results, "--no-plots", "--format", "latex")
+    assert r.exit_code == 0, r.output
+    tex = r.output
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "adam" in tex and "sgd" in tex and "optimizer" in tex
+    assert "12.0 $\\pm$ 2.0" in tex and "fid\\_domain" in tex and "\\textdagger{}" in tex
+    out = tmp_path / "cells.tex"
+    assert report(results, "--no-plots", "-o", out).exit_code == 0 and "\\toprule" in out.read_text()

@@ -463,6 +463,36 @@ def markdown(report: Report, images: dict[str, str] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def latex(report: Report) -> str:
+    """The cell table as a booktabs LaTeX tabular (pandas Styler.to_latex), for papers: mean ± std
+    over seeds per cell; \\usepackage{booktabs} in the preamble."""
+    try:
+        import jinja2  # noqa: F401  (Styler renders with it)
+    except ImportError:
+        from .load import ReportError
+
+        raise ReportError("--format latex needs jinja2 (pip install jinja2)") from None
+    key_header, key_rows = key_columns(report)
+    columns = metric_columns(report)
+    missing = set(report.missing())
+    rows = []
+    for key, (_, c) in zip(key_rows, report.cells.iterrows()):
+        values = []
+        for m, col, _ in columns:
+            text = mean_std(c.get(f"{col}.mean", math.nan), c.get(f"{col}.std", math.nan))
+            values.append(MISSING_MARK if not text and c[COMPLETE] > 0 and m in missing else text)
+        rows.append(key + values)
+    names = {"div": "diverged", "fail": "failed"}
+    header = [names.get(h, h) for h in key_header] + [col for _, col, _ in columns]
+    frame = pd.DataFrame(rows, columns=header)
+    styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    aligns = "".join("l" if h in report.axes or h in ("suite", "rank") else "r" for h in header)
+    body = styler.to_latex(hrules=True, column_format=aligns)
+    body = body.replace("±", "$\\pm$").replace(MISSING_MARK, "\\textdagger{}")
+    note = f"% mean $\\pm$ std over seeds (complete runs); complete = complete / complete + diverged runs. ganbench report: {report.root}\n"
+    return note + body
+
+
 def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
@@ -521,6 +551,7 @@ __all__ = [
     "trend_lines",
     "fingerprint_lines",
     "trained_lines",
+    "latex",
     "mean_std",
     "short_name",
 ]

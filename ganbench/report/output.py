@@ -6,11 +6,11 @@ from pathlib import Path
 
 from ..store import write_atomic
 from . import Report
-from .formats import cells_csv, markdown, runs_csv, to_json
+from .formats import cells_csv, latex, markdown, runs_csv, to_json
 from .load import ReportError
 
-FORMATS = ("md", "csv", "html", "json")
-SUFFIX = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html", ".json": "json"}
+FORMATS = ("md", "csv", "html", "json")  # a folder output; latex only when asked for (--format latex, a .tex file)
+SUFFIX = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html", ".json": "json", ".tex": "latex"}
 
 
 def figures(report: Report, plots: bool, models: bool) -> tuple[dict[str, bytes], list[str]]:
@@ -29,6 +29,8 @@ def render(report: Report, fmt: str, figs: dict[str, bytes] | None = None, warni
         return cells_csv(report)
     if fmt == "json":
         return to_json(report)
+    if fmt == "latex":
+        return latex(report)
     from .html import page
 
     return page(report, figs or {}, list(warnings))
@@ -80,7 +82,7 @@ def write(report: Report, output: Path, fmt: str | None, plots: bool = True, mod
             write_atomic(path, markdown(report, images))
             written.append(path)
         else:
-            path = folder / f"{stem}.{f}"
+            path = folder / f"{stem}.{'tex' if f == 'latex' else f}"
             write_atomic(path, render(report, f, figs, warnings))
             written.append(path)
     return written, warnings
