@@ -504,7 +504,7 @@ def report(
     """
     from .report import ReportError, build_report
     from .report.formats import runs_csv, terminal
-    from .report.output import figures, render, write
+    from .report.output import figures, render, write, write_index
 
     written, warnings = [], []
     try:
@@ -537,6 +537,8 @@ def report(
                 reports.append(rep)
                 written += done
                 warnings += warned
+            if fmt in (None, "html"):  # a page linking each suite's report.html
+                written.append(write_index(Path(output), [(rep, Path(output) / f.name) for rep, f in zip(reports, suites)]))
         else:
             reports = [build_report(results, **options)]
             if output:

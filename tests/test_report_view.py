@@ -105,3 +105,18 @@ def test_latex_cell_table(results, tmp_path):
     assert "12.0 $\\pm$ 2.0" in tex and "fid\\_domain" in tex and "\\textdagger{}" in tex
     out = tmp_path / "cells.tex"
     assert report(results, "--no-plots", "-o", out).exit_code == 0 and "\\toprule" in out.read_text()
+
+
+def test_several_suites_get_an_index_page(results):
+    for s in range(2):  # a second suite, measured under its own protocol
+        write_cell_run(results, f"ring_s{s}", {"loss": {"name": "hinge" if s else "vanilla"}}, s, {"fid_domain": 3.0 + s}, suite="ring")
+    r = report(results, "--no-plots", "--width", "80")
+    assert r.exit_code == 0, r.output
+    index = results / "report" / "index.html"
+    assert index.is_file() and f"wrote {index}" in r.output
+    page = index.read_text()
+    assert 'href="hand/report.html"' in page and 'href="ring/report.html"' in page
+    for suite in ("hand", "ring"):
+        assert (results / "report" / suite / "report.html").is_file()
+    row = page.split('href="hand/report.html"')[1].split("</tr>")[0]
+    assert "<td>8</td><td>2</td><td>6</td><td>1</td><td>1</td>" in row  # runs, cells, complete, diverged, failed

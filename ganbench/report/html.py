@@ -145,3 +145,29 @@ def _runs(report: Report) -> list[str]:
         out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>")
     out.append("</tbody></table></details>")
     return out
+
+
+def index_page(title: str, entries: list[dict]) -> str:
+    """A page linking each suite's report: `entries` hold suite, link (relative), runs, cells,
+    complete, diverged, failed, metrics and, when known, description."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>ganbench reports: {esc(title)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>ganbench reports: {esc(title)}</h1>",
+        f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}; one report per suite</p>',
+        '<table id="suites"><thead><tr><th class="axis">suite</th><th class="axis">about</th><th>runs</th><th>cells</th>'
+        '<th>complete</th><th>diverged</th><th>failed</th><th class="axis">metrics</th></tr></thead><tbody>',
+    ]
+    for e in entries:
+        parts.append(
+            f'<tr><td class="axis"><a href="{esc(e["link"])}">{esc(e["suite"])}</a></td>'
+            f'<td class="axis">{esc(e.get("description") or e["suite"])}</td>'
+            + "".join(f"<td>{esc(e[k])}</td>" for k in ("runs", "cells", "complete", "diverged", "failed"))
+            + f'<td class="axis">{esc(", ".join(e["metrics"]))}</td></tr>'
+        )
+    parts.append("</tbody></table></body></html>")
+    return "\n".join(parts) + "\n"

@@ -92,3 +92,30 @@ def _slug(text: str) -> str:
     import re
 
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+def write_index(output: Path, reports: list[tuple[Report, Path]]) -> Path:
+    """OUTPUT/index.html linking each suite's report.html (`reports`: each report and its folder)."""
+    from ..store import COMPLETE, DIVERGED, FAILED
+    from .html import index_page
+
+    entries = []
+    for rep, folder in reports:
+        status = rep.frame["status"].value_counts()
+        suite = str(rep.frame["suite"].iloc[0]) if rep.frame["suite"].nunique() == 1 else Path(folder).name
+        entries.append(
+            {
+                "suite": suite,
+                "link": f"{Path(folder).relative_to(output).as_posix()}/report.html",
+                "runs": len(rep.runs),
+                "cells": rep.cells.shape[0],
+                COMPLETE: int(status.get(COMPLETE, 0)),
+                DIVERGED: int(status.get(DIVERGED, 0)),
+                FAILED: int(status.get(FAILED, 0)),
+                "metrics": rep.metrics,
+                "description": None,  # run.json holds no suite description
+            }
+        )
+    path = Path(output) / "index.html"
+    write_atomic(path, index_page(str(output), entries))
+    return path
