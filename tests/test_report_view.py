@@ -120,3 +120,16 @@ def test_several_suites_get_an_index_page(results):
         assert (results / "report" / suite / "report.html").is_file()
     row = page.split('href="hand/report.html"')[1].split("</tr>")[0]
     assert "<td>8</td><td>2</td><td>6</td><td>1</td><td>1</td>" in row  # runs, cells, complete, diverged, failed
+
+
+def test_metrics_the_suite_asks_for_come_first(results):
+    import json
+
+    for run in (results / "hand").glob("*/run.json"):
+        record = json.loads(run.read_text())
+        record["report"] = {"metrics": ["d_loss", "no_such_metric"], "compare": ["optimizer"]}
+        run.write_text(json.dumps(record))
+    rep = build_report(results)
+    assert rep.metrics[0] == "d_loss" and "fid_domain" in rep.metrics and "no_such_metric" not in rep.metrics
+    assert set(rep.comparisons["axis"]) == {"optimizer"}
+    assert build_report(results, metrics=["fid_domain"]).metrics == ["fid_domain"]  # --metrics wins
