@@ -69,8 +69,10 @@ def test_cli_width_is_honoured_when_piped(results, tmp_path):
     assert "12.0 ± 2.0" in r.output and "[7.03" not in r.output  # the CI only with --verbose
     adam = [line for line in lines if line.startswith(" adam ") and " vs " not in line]
     assert len(adam) == 1 and "3/4" in adam[0] and "12.0 ± 2.0" in adam[0]
-    r = report(results, "--no-plots", "--width", "80", "--verbose")
+    r = report(results, "--no-plots", "--width", "80", "--verbose", "--per-run")
     assert r.exit_code == 0 and "[7.03, 17]" in r.output and "10, 12, 14" in r.output and "3/4" in r.output
+    assert max(len(line) for line in r.output.splitlines() if not line.startswith("wrote ")) <= 80
+    assert [line.split()[:2] for line in r.output.splitlines() if line.startswith(" adam_s3")] == [["adam_s3", "diverged"]]
     root, _ = wide(tmp_path / "wide")
     r = report(root, "--no-plots")  # piped without --width: 100 columns
     assert r.exit_code == 0 and max(len(line) for line in r.output.splitlines() if not line.startswith("wrote ")) <= 100

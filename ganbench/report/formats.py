@@ -410,7 +410,8 @@ def terminal(report: Report, console: Console, per_run: bool = False, verbose: b
         for m, col, name in metric_columns(report):
             console.print(_table(ids, id_rows, detail_columns(report, col), title=f"{col} ({name})"), highlight=False)
     if per_run:
-        console.print(run_table(report))
+        for table in run_tables(report, console.width):
+            console.print(table, highlight=False)
     lines = footnotes(report, short=True) if not verbose else footnotes(report)
     for line in lines + comparison_lines(report) + trend_lines(report):
         console.print(Text(line), highlight=False)
@@ -430,14 +431,19 @@ def detail_columns(report: Report, col: str) -> list[tuple[str, list[str]]]:
     return [(h, v) for h, v in out.items() if any(v)]
 
 
-def run_table(report: Report) -> Table:
-    table = Table(title="runs")
-    cols = ["id", "status", "seed"] + [report.shown[m] for m in report.metrics]
-    for c in cols:
-        table.add_column(c)
-    for _, r in report.frame.iterrows():
-        table.add_row(*[num(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols])
-    return table
+def run_tables(report: Report, width: int) -> list[Table]:
+    """One row per run (id, status, seed, the headline metrics by their short names), folded to `width`."""
+    keys = ["id", "status", "seed"]
+    key_rows = [[str(r[k]) for k in keys] for _, r in report.frame.iterrows()]
+    columns = metric_columns(report)
+    cells = [[num(r[col]) if isinstance(r[col], float) else str(r[col]) for _, col, _ in columns] for _, r in report.frame.iterrows()]
+    headers = [name for _, _, name in columns]
+    key_widths = [_width(h, [r[i] for r in key_rows]) for i, h in enumerate(keys)]
+    metric_widths = [_width(h, [r[i] for r in cells]) for i, h in enumerate(headers)]
+    return [
+        _table(keys, key_rows, [(headers[i], [r[i] for r in cells]) for i in group], title="runs")
+        for group in fold(key_widths, metric_widths, width)
+    ]
 
 
 # ---------------------------------------------------------------- files
