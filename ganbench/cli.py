@@ -20,6 +20,7 @@ from . import PLUGIN_API_VERSION, __version__
 
 EXIT_BAD_INPUT = 2  # exit 1 (some run failed) is SuiteOutcome.exit_code's
 TRAVERSE_STEPS = (2, 64)  # a 64x64 grid is 4,096 samples; more is an allocation, not a figure
+PIPED_WIDTH = 100  # `ganbench report` table width when stdout is not a terminal (--width sets it)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT):
@@ -424,14 +425,14 @@ def _version_of(dist: str) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "csv", "html", "json"]),
-    help="Write this format (to stdout without --output) instead of the terminal table.",
+    type=click.Choice(["md", "csv", "html", "json", "latex"]),
+    help="Write this format (to stdout without --output) instead of the terminal table; latex: the cell table (booktabs).",
 )
 @click.option(
     "--output",
     "-o",
     type=click.Path(path_type=Path),
-    help="A .md/.csv/.html/.json file, or a folder that gets every format (default: RESULTS/report/).",
+    help="A .md/.csv/.html/.json/.tex file, or a folder that gets every format (default: RESULTS/report/).",
 )
 @click.option("--per-run", is_flag=True, help="Also show one row per run (the terminal table, or CSV on stdout).")
 @click.option("--at", "at", metavar="epoch=N|step=N", help="Compare values at this point of training instead of the final ones.")
@@ -468,7 +469,30 @@ def _version_of(dist: str) -> str:
 @click.option("--split-protocols", is_flag=True, help="Keep runs measured under different protocols apart instead of refusing.")
 @click.option("--no-plots", is_flag=True, help="Tables only (faster).")
 @click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
-def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, test, directions, split_protocols, no_plots, no_traverse):
+@click.option(
+    "--width",
+    type=click.IntRange(min=40),
+    help="Terminal table width in characters (default: the terminal's, else 100 when piped).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Terminal: also, per metric, the 95% CI, each seed's value and n.")
+def report(
+    results,
+    fmt,
+    output,
+    per_run,
+    at,
+    compare_axes,
+    sort,
+    metrics,
+    ci,
+    test,
+    directions,
+    split_protocols,
+    no_plots,
+    no_traverse,
+    width,
+    verbose,
+):
     """Compare the runs under RESULTS (one suite's folder or many).
 
     Prints the comparison table and writes Markdown, CSV, JSON and a self-contained
@@ -480,7 +504,7 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
     """
     from .report import ReportError, build_report
     from .report.formats import runs_csv, terminal
-    from .report.output import figures, render, write
+    from .report.output import figures, render, write, write_index
 
     written, warnings = [], []
     try:
@@ -513,6 +537,8 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
                 reports.append(rep)
                 written += done
                 warnings += warned
+            if fmt in (None, "html"):  # a page linking each suite's report.html
+                written.append(write_index(Path(output), [(rep, Path(output) / f.name) for rep, f in zip(reports, suites)]))
         else:
             reports = [build_report(results, **options)]
             if output:
@@ -526,8 +552,10 @@ def report(results, fmt, output, per_run, at, compare_axes, sort, metrics, ci, t
         fail(str(e))
     except OSError as e:  # an output folder that cannot be written
         fail(f"--output {output}: cannot write {e.filename or ''}: {e.strerror or e}")
+    if width is None and not sys.stdout.isatty():
+        width = PIPED_WIDTH
     for rep in reports:
-        terminal(rep, Console(), per_run=per_run)
+        terminal(rep, Console(width=width), per_run=per_run, verbose=verbose)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
     for path in written:

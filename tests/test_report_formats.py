@@ -25,7 +25,7 @@ def test_terminal_table(results):
     assert r.exit_code == 0, r.output
     out = r.output
     assert "protocol" in out and "samples=1000" in out and "torch=2.15.0" in out  # the fingerprint
-    assert "adam" in out and "sgd" in out and "12 ± 2" in out
+    assert "adam" in out and "sgd" in out and "12.0 ± 2.0" in out
     assert "Student t" in out and "adam vs sgd: fid_domain" in out
     assert "†" in out  # kid_domain blank for sgd, with its footnote
     assert "adam_s3" in out  # --per-run lists the diverged run too

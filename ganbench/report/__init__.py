@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..metrics.keys import COST_KEYS
-from .aggregate import CI_METHODS, HIGHER, LOWER, At, cell_table, direction, find_axes, headline, label_runs, rank, run_values
+from ..metrics.keys import COST_KEYS, HIGHER, LOWER
+from .aggregate import CI_METHODS, At, cell_table, direction, find_axes, headline, label_runs, rank, run_values
 from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
 from .compare import COLUMNS as COMPARE_COLUMNS
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
@@ -109,7 +109,14 @@ def build_report(
         frame["label"] = frame["label"] + ", protocol=" + frame["protocol"]
     frame, shown = run_values(runs, frame, at_point, given)
     frame, mixed_cost = separate_cost_contexts(frame)
-    chosen = headline(frame, shown, metrics)
+    asked = suite_request(runs)
+    if metrics is None and asked.get("metrics"):  # the suite's own first, then the defaults
+        first = [m for m in asked["metrics"] if m in shown]
+        chosen = first + [m for m in headline(frame, shown, None) if m not in first]
+    else:
+        chosen = headline(frame, shown, metrics)
+    if compare_axes is None and asked.get("compare"):
+        compare_axes = [a for a in asked["compare"] if a in axes] or None
     cells = cell_table(frame, axes, ci)
     clipped, fallback = cells.attrs.get("clipped", []), cells.attrs.get("ci_fallback", [])
     order = None
@@ -153,6 +160,18 @@ def build_report(
         clipped,
         fallback,
     )
+
+
+def suite_request(runs: list[RunRecord]) -> dict:
+    """The suite's `report: {metrics: [...], compare: [...]}` block, when its runs recorded one
+    (run.json `report`, or `config.report`); {} otherwise. --metrics and --compare override it."""
+    for r in runs:
+        block = r.record.get("report")
+        if not isinstance(block, dict):
+            block = (r.record.get("config") or {}).get("report")
+        if isinstance(block, dict):
+            return {k: [str(x) for x in v] for k, v in block.items() if k in ("metrics", "compare") and isinstance(v, list)}
+    return {}
 
 
 def separate_cost_contexts(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

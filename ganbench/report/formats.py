@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 import pandas as pd
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -25,6 +27,17 @@ from .compare import MIN_N_WELCH, TESTS, sentence, trend_sentence
 
 MISSING_MARK = "†"
 SHORT_NAMES = {"train_img_per_s": "train img/s"}  # table headers only; files keep the metric names
+# Terminal headers: short names, explained by a legend line under the table.
+TERMINAL_NAMES = {
+    "train_img_per_s": "img/s",
+    "precision_domain": "precD",
+    "recall_domain": "recD",
+    "modes_covered": "modes",
+    "high_quality_frac": "hq_frac",
+    "confident_frac": "conf_frac",
+}
+SHORT_MAX = 8  # names up to this length are their own short name
+CI_SHORT = {"t": "Student t", "bootstrap": "bootstrap"}
 CI_NAMES = {"t": "Student t interval over seeds", "bootstrap": "percentile bootstrap over seeds (2000 resamples)"}
 
 
@@ -35,6 +48,32 @@ def num(x, digits: int = 3) -> str:
     if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:.0f}"
+
+
+def mean_std(mean, std) -> str:
+    """'1.00 ± 0.00': the mean to 3 significant digits, the std to the mean's decimals; '' when no mean."""
+    if mean is None or not np.isfinite(mean):
+        return ""
+    mean = float(mean)
+    has_std = std is not None and np.isfinite(std)
+    if mean == 0 or abs(mean) >= 1e5 or abs(mean) < 1e-3:
+        return num(mean) + (f" ± {num(std, 2) if std else '0'}" if has_std else "")
+    decimals = max(0, 2 - math.floor(math.log10(abs(mean))))
+    out = f"{mean:.{decimals}f}"
+    if has_std:
+        out += f" ± {abs(float(std)):.{decimals}f}"
+    return out
+
+
+def short_name(metric: str) -> str:
+    """fid_domain -> fidD: a terminal header; the legend line spells it out."""
+    if metric in TERMINAL_NAMES:
+        return TERMINAL_NAMES[metric]
+    if len(metric) <= SHORT_MAX:
+        return metric
+    parts = [p for p in metric.split("_") if p]
+    short = parts[0][:5] + "".join(p[0].upper() for p in parts[1:])
+    return short if len(short) < len(metric) else metric
 
 
 def stat_text(cells: pd.Series, column: str, with_ci: bool = True, sep: str = " ", seeds=None) -> str:
@@ -115,12 +154,72 @@ def fingerprint_lines(report: Report) -> list[str]:
     return lines
 
 
-def footnotes(report: Report) -> list[str]:
-    notes = [
-        f"mean ± std over seeds, [95% CI: {CI_NAMES[report.ci_method]}], (each seed's value when fewer than "
-        f"{SHOW_SEEDS_BELOW}), n = values averaged / the cell's complete + diverged runs. Final values average "
-        "complete runs only; diverged and failed runs are counted (complete column: complete / complete + diverged)."
+def _flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = json.dumps(v, sort_keys=True, default=str)
+    return out
+
+
+def trained_lines(report: Report) -> list[str]:
+    """What was trained, from the runs' run.json: dataset, length, device, version, the shared
+    config and what the matrix varies."""
+    configs = [_flatten(r.record.get("config") or {}) for r in report.runs]
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    shared = {k: configs[0][k] for k in keys if all(k in c and c[k] == configs[0][k] for c in configs)}
+    varies = [k for k in keys if k not in shared and k != "seed"]
+
+    def values(key: str) -> str:
+        vals = list(dict.fromkeys(c.get(key, "(unset)") for c in configs))
+        return ", ".join(v.strip('"') for v in vals)
+
+    env = [r.record.get("env") or {} for r in report.runs]
+    lines = []
+    head = []
+    for key, name in (("dataset.name", "dataset"), ("steps", "steps"), ("epochs", "epochs")):
+        if key in shared:
+            head.append(f"{name} {shared[key].strip(chr(34))}")
+        elif key in keys:
+            head.append(f"{name} {values(key)}")
+    devices = sorted({str(e.get("device_name", "?")) for e in env})
+    versions = sorted({str(e.get("ganbench", "?")) for e in env})
+    head += [f"device {', '.join(devices)}", f"ganbench {', '.join(versions)}"]
+    lines.append("trained: " + "; ".join(head))
+    seeds = sorted({r.record.get("seed") for r in report.runs if isinstance(r.record.get("seed"), int)})
+    axes = [a for a in report.axes if a != "protocol"]
+    axis_values = [
+        f"{a} ({', '.join(dict.fromkeys(str(v) for v in report.cells[f'axis:{a}']))})" for a in axes if f"axis:{a}" in report.cells
     ]
+    lines.append(
+        "the matrix varies: "
+        + ("; ".join(axis_values) if axis_values else "nothing (one cell)")
+        + (f"; seeds {', '.join(map(str, seeds))}" if seeds else "")
+    )
+    other = [k for k in varies if not any(k == a or k.startswith(a + ".") for a in axes)]
+    if other:
+        lines.append("also differs between runs: " + ", ".join(other))
+    base = {k: v for k, v in shared.items() if k != "seed"}
+    lines.append("base config (shared by all runs): " + ", ".join(f"{k}={v.strip(chr(34))}" for k, v in base.items()))
+    return lines
+
+
+def footnotes(report: Report, short: bool = False) -> list[str]:
+    """The notes under a table; `short`: the terminal's (the files and --verbose give them in full)."""
+    if short:
+        notes = [
+            f"mean ± std over seeds of complete runs (--verbose: 95% CI, {CI_SHORT[report.ci_method]}; each seed's value; n); "
+            "complete = complete / complete + diverged runs; div = diverged, fail = failed."
+        ]
+    else:
+        notes = [
+            f"mean ± std over seeds, [95% CI: {CI_NAMES[report.ci_method]}], (each seed's value when fewer than "
+            f"{SHOW_SEEDS_BELOW}), n = values averaged / the cell's complete + diverged runs. Final values average "
+            "complete runs only; diverged and failed runs are counted (complete column: complete / complete + diverged)."
+        ]
     if report.at:
         notes.append(
             f"@{report.at.unit} {report.at.value:g}: the latest value logged at or before that point, from every "
@@ -145,17 +244,35 @@ def footnotes(report: Report) -> list[str]:
             f"a percentile bootstrap needs {BOOTSTRAP_MIN_N}+ seeds (at n = 3 it covers about 75%, not 95%): "
             f"Student t intervals for cells with fewer ({', '.join(fallback)})."
         )
-    notes.append(
-        "best-of-run values (<metric>.best in the CSV and JSON files) are not shown: each is the best of a run's "
-        "evaluations, selected on the split it is measured on, and mixes curve and final sample counts."
-    )
+    if not short:
+        notes.append(
+            "best-of-run values (<metric>.best in the CSV and JSON files) are not shown: each is the best of a run's "
+            "evaluations, selected on the split it is measured on, and mixes curve and final sample counts."
+        )
     missing = report.missing()
+    run_notes = short_notes(report.notes) if short else report.notes
     if missing:
-        why = " ".join(report.notes)
+        why = " ".join(run_notes)
         notes.append(f"{MISSING_MARK} blank: {', '.join(missing)} not measured for some cells (not zero). {why}".strip())
-    elif report.notes:
-        notes.append("notes: " + " ".join(report.notes))
+    elif run_notes:
+        notes.append("notes: " + " ".join(run_notes))
     return notes
+
+
+INCEPTION_NOTE = "Inception metrics absent"
+
+
+def short_notes(notes: list[str]) -> list[str]:
+    """The runs' notes with the Inception note once (its first reason), however many runs gave it."""
+    out, seen = [], False
+    for n in notes:
+        if n.startswith(INCEPTION_NOTE):
+            if seen:
+                continue
+            seen = True
+            n = n if len(n) <= 80 else n[:77] + "..."
+        out.append(n)
+    return out
 
 
 def _range_text(metric: str) -> str:
@@ -191,32 +308,142 @@ def trend_lines(report: Report) -> list[str]:
 # ---------------------------------------------------------------- terminal
 
 
-def terminal(report: Report, console: Console, per_run: bool = False) -> None:
-    console.print(Panel("\n".join(fingerprint_lines(report)), title=f"ganbench report: {report.root}", expand=False), highlight=False)
-    header, rows = display_table(report, sep="\n")  # the CI on its own line keeps columns narrow
-    table = Table(show_lines=True)
-    for i, h in enumerate(header):
-        left = h in report.axes or h == "suite"
-        widest = max([len(h)] + [len(r[i]) for r in rows])
-        # Axis labels keep their width (up to 30): rich would otherwise squeeze them to nothing.
-        table.add_column(h, overflow="fold", justify="left" if left else "right", min_width=min(widest, 30) if left else None)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    if per_run:
-        console.print(run_table(report))
-    for line in footnotes(report) + comparison_lines(report) + trend_lines(report):
-        console.print(Text(line))
+KEY_WIDTH_MAX = 30  # an axis label wider than this is cut with an ellipsis in the terminal
 
 
-def run_table(report: Report) -> Table:
-    table = Table(title="runs")
-    cols = ["id", "status", "seed"] + [report.shown[m] for m in report.metrics]
-    for c in cols:
-        table.add_column(c)
-    for _, r in report.frame.iterrows():
-        table.add_row(*[num(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols])
+def metric_columns(report: Report) -> list[tuple[str, str, str]]:
+    """(metric, value column, terminal header) of the headline metrics (and the --sort column)."""
+    out = []
+    for m in report.metrics:
+        col = report.shown[m]
+        out.append((m, col, col if col == m else col.replace(m, "", 1)))
+    if report.sort and report.sort[0] not in [c for _, c, _ in out]:
+        out.append((report.sort[0].split(".")[0], report.sort[0], report.sort[0].replace(report.sort[0].split(".")[0], "", 1)))
+    shorts = [short_name(m) for m, _, _ in out]
+    unique = len(set(shorts)) == len(shorts)
+    result = []
+    for (m, col, suffix), short in zip(out, shorts):
+        name = short if unique else m
+        if col != m:  # --at or a .best sort column
+            name += f" @{report.at.unit} {report.at.value:g}" if report.at and col == report.shown.get(m) else suffix
+        result.append((m, col, name))
+    return result
+
+
+def key_columns(report: Report) -> tuple[list[str], list[list[str]]]:
+    """The columns that say which cell a row is: rank, axes, suite, complete k/m, div, fail."""
+    multi_suite = report.frame["suite"].nunique() > 1
+    header = (["rank"] if report.sort else []) + list(report.axes) + (["suite"] if multi_suite else [])
+    header += ["complete", "div", "fail"]
+    rows = []
+    for _, c in report.cells.iterrows():
+        row = [str(int(c["rank"])) if pd.notna(c["rank"]) else ""] if report.sort else []
+        row += [str(c[f"axis:{a}"]) for a in report.axes] + ([c["suite"]] if multi_suite else [])
+        row += [f"{c[COMPLETE]}/{c['outcomes']}", str(c[DIVERGED]), str(c[FAILED])]
+        rows.append(row)
+    return header, rows
+
+
+def compact_cells(report: Report) -> tuple[list[str], list[list[str]], dict[str, str]]:
+    """(headers, rows, legend) of the metric columns, one `mean ± std` per cell."""
+    columns = metric_columns(report)
+    missing = set(report.missing())
+    rows = []
+    for _, c in report.cells.iterrows():
+        row = []
+        for m, col, _ in columns:
+            text = mean_std(c.get(f"{col}.mean", math.nan), c.get(f"{col}.std", math.nan))
+            if not text and c[COMPLETE] > 0 and m in missing:
+                text = MISSING_MARK
+            row.append(text)
+        rows.append(row)
+    legend = {name.split(" @")[0]: m for m, _, name in columns if name.split(" @")[0] != m}
+    return [name for _, _, name in columns], rows, legend
+
+
+def _width(header: str, cells) -> int:
+    return max([cell_len(header)] + [cell_len(x) for x in cells])
+
+
+def fold(key_widths: list[int], metric_widths: list[int], width: int) -> list[list[int]]:
+    """Split the metric columns (indexes) into groups, each fitting `width` beside the key columns."""
+    per_column = 3  # a separator and its padding (box.SIMPLE_HEAD, pad_edge=False: one space at each edge)
+    budget = width - 2 - sum(min(w, KEY_WIDTH_MAX) + per_column for w in key_widths) + per_column
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i, w in enumerate(metric_widths):
+        if groups[-1] and used + w + per_column > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += w + per_column
+    return groups
+
+
+def _table(key_header, key_rows, cols: list[tuple[str, list[str]]], title: str | None = None) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
+    for h in key_header:
+        left = h not in ("rank", "complete", "div", "fail")
+        table.add_column(h, no_wrap=True, overflow="ellipsis", justify="left" if left else "right", max_width=KEY_WIDTH_MAX)
+    for h, _ in cols:
+        table.add_column(h, no_wrap=True, overflow="ellipsis", justify="right")
+    for i, key in enumerate(key_rows):
+        table.add_row(*key, *[cells[i] for _, cells in cols])
     return table
+
+
+def terminal(report: Report, console: Console, per_run: bool = False, verbose: bool = False) -> None:
+    """Compact at the console's width: one line per cell (mean ± std), metric columns folded onto
+    several tables rather than cut; `verbose` adds, per metric, the CI, each seed's value and n."""
+    console.print(Panel("\n".join(fingerprint_lines(report)), title=f"ganbench report: {report.root}", expand=False), highlight=False)
+    key_header, key_rows = key_columns(report)
+    headers, rows, legend = compact_cells(report)
+    key_widths = [_width(h, [r[i] for r in key_rows]) for i, h in enumerate(key_header)]
+    metric_widths = [_width(h, [r[i] for r in rows]) for i, h in enumerate(headers)]
+    for group in fold(key_widths, metric_widths, console.width):
+        console.print(_table(key_header, key_rows, [(headers[i], [r[i] for r in rows]) for i in group]), highlight=False)
+    if legend:
+        console.print(Text("metrics: " + ", ".join(f"{k} = {v}" for k, v in legend.items())), highlight=False)
+    if verbose:  # the cell's identity only (complete/div/fail are above), so that the details fit
+        keep = [i for i, h in enumerate(key_header) if h not in ("complete", "div", "fail")]
+        ids, id_rows = [key_header[i] for i in keep], [[r[i] for i in keep] for r in key_rows]
+        for m, col, name in metric_columns(report):
+            console.print(_table(ids, id_rows, detail_columns(report, col), title=f"{col} ({name})"), highlight=False)
+    if per_run:
+        for table in run_tables(report, console.width):
+            console.print(table, highlight=False)
+    lines = footnotes(report, short=True) if not verbose else footnotes(report)
+    for line in lines + comparison_lines(report) + trend_lines(report):
+        console.print(Text(line), highlight=False)
+
+
+def detail_columns(report: Report, col: str) -> list[tuple[str, list[str]]]:
+    """mean ± std, 95% CI, each seed's value (when few) and n of one value column, per cell."""
+    out: dict[str, list[str]] = {"mean ± std": [], "95% CI": [], "seeds": [], "n": []}
+    for _, c in report.cells.iterrows():
+        out["mean ± std"].append(mean_std(c.get(f"{col}.mean", math.nan), c.get(f"{col}.std", math.nan)))
+        lo, hi = c.get(f"{col}.ci_low", math.nan), c.get(f"{col}.ci_high", math.nan)
+        out["95% CI"].append(f"[{num(lo)}, {num(hi)}]" if np.isfinite(lo) else "")
+        seeds = seed_values(report, c["cell"], col)
+        out["seeds"].append(", ".join(num(v) for v in seeds) if 1 < len(seeds) < SHOW_SEEDS_BELOW else "")
+        n = c.get(f"{col}.n")
+        out["n"].append(f"{int(n)}/{int(c['outcomes'])}" if n is not None and np.isfinite(n) else "")
+    return [(h, v) for h, v in out.items() if any(v)]
+
+
+def run_tables(report: Report, width: int) -> list[Table]:
+    """One row per run (id, status, seed, the headline metrics by their short names), folded to `width`."""
+    keys = ["id", "status", "seed"]
+    key_rows = [[str(r[k]) for k in keys] for _, r in report.frame.iterrows()]
+    columns = metric_columns(report)
+    cells = [[num(r[col]) if isinstance(r[col], float) else str(r[col]) for _, col, _ in columns] for _, r in report.frame.iterrows()]
+    headers = [name for _, _, name in columns]
+    key_widths = [_width(h, [r[i] for r in key_rows]) for i, h in enumerate(keys)]
+    metric_widths = [_width(h, [r[i] for r in cells]) for i, h in enumerate(headers)]
+    return [
+        _table(keys, key_rows, [(headers[i], [r[i] for r in cells]) for i in group], title="runs")
+        for group in fold(key_widths, metric_widths, width)
+    ]
 
 
 # ---------------------------------------------------------------- files
@@ -226,6 +453,7 @@ def markdown(report: Report, images: dict[str, str] | None = None) -> str:
     """A Markdown page; `images` maps captions to relative PNG paths."""
     out = [f"# ganbench report: {report.root}", ""]
     out += [f"- {line}" for line in fingerprint_lines(report)] + [""]
+    out += ["## What was trained", ""] + [f"- {line}" for line in trained_lines(report)] + [""]
     header, rows = display_table(report)
     out.append(_md_row(header))
     out.append("|" + "|".join("---" for _ in header) + "|")
@@ -239,6 +467,36 @@ def markdown(report: Report, images: dict[str, str] | None = None) -> str:
         out += ["", "## Plots", ""]
         out += [f"![{caption}]({path})" for caption, path in images.items()]
     return "\n".join(out) + "\n"
+
+
+def latex(report: Report) -> str:
+    """The cell table as a booktabs LaTeX tabular (pandas Styler.to_latex), for papers: mean ± std
+    over seeds per cell; \\usepackage{booktabs} in the preamble."""
+    try:
+        import jinja2  # noqa: F401  (Styler renders with it)
+    except ImportError:
+        from .load import ReportError
+
+        raise ReportError("--format latex needs jinja2 (pip install jinja2)") from None
+    key_header, key_rows = key_columns(report)
+    columns = metric_columns(report)
+    missing = set(report.missing())
+    rows = []
+    for key, (_, c) in zip(key_rows, report.cells.iterrows()):
+        values = []
+        for m, col, _ in columns:
+            text = mean_std(c.get(f"{col}.mean", math.nan), c.get(f"{col}.std", math.nan))
+            values.append(MISSING_MARK if not text and c[COMPLETE] > 0 and m in missing else text)
+        rows.append(key + values)
+    names = {"div": "diverged", "fail": "failed"}
+    header = [names.get(h, h) for h in key_header] + [col for _, col, _ in columns]
+    frame = pd.DataFrame(rows, columns=header)
+    styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    aligns = "".join("l" if h in report.axes or h in ("suite", "rank") else "r" for h in header)
+    body = styler.to_latex(hrules=True, column_format=aligns)
+    body = body.replace("±", "$\\pm$").replace(MISSING_MARK, "\\textdagger{}")
+    note = f"% mean $\\pm$ std over seeds (complete runs); complete = complete / complete + diverged runs. ganbench report: {report.root}\n"
+    return note + body
 
 
 def _md_row(cells: list[str]) -> str:
@@ -298,4 +556,8 @@ __all__ = [
     "comparison_lines",
     "trend_lines",
     "fingerprint_lines",
+    "trained_lines",
+    "latex",
+    "mean_std",
+    "short_name",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import Report
-from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trend_lines
+from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trained_lines, trend_lines
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -51,6 +51,8 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
         f"<h1>ganbench report: {esc(report.root)}</h1>",
         f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>',
         '<div class="fingerprint">' + "<br>".join(esc(line) for line in fingerprint_lines(report)) + "</div>",
+        "<h2>What was trained</h2>",
+        '<ul class="trained">' + "".join(f"<li>{esc(line)}</li>" for line in trained_lines(report)) + "</ul>",
         "<h2>Cells</h2>",
         '<table id="cells"><thead><tr>'
         + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header)
@@ -143,3 +145,29 @@ def _runs(report: Report) -> list[str]:
         out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>")
     out.append("</tbody></table></details>")
     return out
+
+
+def index_page(title: str, entries: list[dict]) -> str:
+    """A page linking each suite's report: `entries` hold suite, link (relative), runs, cells,
+    complete, diverged, failed, metrics and, when known, description."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>ganbench reports: {esc(title)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>ganbench reports: {esc(title)}</h1>",
+        f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}; one report per suite</p>',
+        '<table id="suites"><thead><tr><th class="axis">suite</th><th class="axis">about</th><th>runs</th><th>cells</th>'
+        '<th>complete</th><th>diverged</th><th>failed</th><th class="axis">metrics</th></tr></thead><tbody>',
+    ]
+    for e in entries:
+        parts.append(
+            f'<tr><td class="axis"><a href="{esc(e["link"])}">{esc(e["suite"])}</a></td>'
+            f'<td class="axis">{esc(e.get("description") or e["suite"])}</td>'
+            + "".join(f"<td>{esc(e[k])}</td>" for k in ("runs", "cells", "complete", "diverged", "failed"))
+            + f'<td class="axis">{esc(", ".join(e["metrics"]))}</td></tr>'
+        )
+    parts.append("</tbody></table></body></html>")
+    return "\n".join(parts) + "\n"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from ..store import write_atomic
 from . import Report
-from .formats import cells_csv, markdown, runs_csv, to_json
+from .formats import cells_csv, latex, markdown, runs_csv, to_json
 from .load import ReportError
 
-FORMATS = ("md", "csv", "html", "json")
-SUFFIX = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html", ".json": "json"}
+FORMATS = ("md", "csv", "html", "json")  # a folder output; latex only when asked for (--format latex, a .tex file)
+SUFFIX = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html", ".json": "json", ".tex": "latex"}
 
 
 def figures(report: Report, plots: bool, models: bool) -> tuple[dict[str, bytes], list[str]]:
@@ -29,6 +29,8 @@ def render(report: Report, fmt: str, figs: dict[str, bytes] | None = None, warni
         return cells_csv(report)
     if fmt == "json":
         return to_json(report)
+    if fmt == "latex":
+        return latex(report)
     from .html import page
 
     return page(report, figs or {}, list(warnings))
@@ -80,7 +82,7 @@ def write(report: Report, output: Path, fmt: str | None, plots: bool = True, mod
             write_atomic(path, markdown(report, images))
             written.append(path)
         else:
-            path = folder / f"{stem}.{f}"
+            path = folder / f"{stem}.{'tex' if f == 'latex' else f}"
             write_atomic(path, render(report, f, figs, warnings))
             written.append(path)
     return written, warnings
@@ -90,3 +92,30 @@ def _slug(text: str) -> str:
     import re
 
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+def write_index(output: Path, reports: list[tuple[Report, Path]]) -> Path:
+    """OUTPUT/index.html linking each suite's report.html (`reports`: each report and its folder)."""
+    from ..store import COMPLETE, DIVERGED, FAILED
+    from .html import index_page
+
+    entries = []
+    for rep, folder in reports:
+        status = rep.frame["status"].value_counts()
+        suite = str(rep.frame["suite"].iloc[0]) if rep.frame["suite"].nunique() == 1 else Path(folder).name
+        entries.append(
+            {
+                "suite": suite,
+                "link": f"{Path(folder).relative_to(output).as_posix()}/report.html",
+                "runs": len(rep.runs),
+                "cells": rep.cells.shape[0],
+                COMPLETE: int(status.get(COMPLETE, 0)),
+                DIVERGED: int(status.get(DIVERGED, 0)),
+                FAILED: int(status.get(FAILED, 0)),
+                "metrics": rep.metrics,
+                "description": None,  # run.json holds no suite description
+            }
+        )
+    path = Path(output) / "index.html"
+    write_atomic(path, index_page(str(output), entries))
+    return path
