@@ -36,6 +36,7 @@ class RunJob:
     threads: int | None = None  # torch intra-op threads; None: leave the process's setting
     execution: dict = field(default_factory=dict)  # executor, runs_per_device: recorded in env
     donor: dict | None = None  # d_pretrain.from_run: {"path": absolute run folder, "run_id": ...}
+    suite_info: dict = field(default_factory=dict)  # description, report: recorded for the report
     loggers: tuple = ()  # logger plugin names besides the always-on ones (ganbench.loggers)
     resume: bool = False  # out_dir holds a checkpoint to go on from (ganbench.checkpoint)
 
@@ -92,6 +93,7 @@ def base_record(job: RunJob) -> dict:
     }
     if job.donor:
         record["d_pretrain_donor"] = job.donor
+    record.update(job.suite_info)  # the suite's description and report block: the report reads them
     return record
 
 

@@ -235,6 +235,7 @@ def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex, loggers=
         donor=donor,
         loggers=tuple(loggers),
         resume=resume,
+        suite_info={k: v for k, v in (("description", suite.description), ("report", suite.report)) if v},
     )
 
 

@@ -31,7 +31,7 @@ from .config import MAX_SEED, ConfigError, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
 from .suggest import did_you_mean
 
-SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers")
+SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers", "report")
 SEEDS_KEY = "seeds"  # a suite key that `--set` may also override
 NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newline through
 # Bounds on what a suite may ask for, checked before any work (README, "Suites").
@@ -62,6 +62,7 @@ class Suite:
     path: str
     runs: list[Run] = field(default_factory=list)
     loggers: list[str] = field(default_factory=list)  # logger plugins for every run (ganbench.loggers)
+    report: dict = field(default_factory=dict)  # {metrics: [...], compare: [...]}: what the report shows first
 
 
 def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) -> Suite:
@@ -170,7 +171,13 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
             registry.get("logger", logger)
         except PluginError as e:  # an unknown name is refused here, with the known ones
             raise ConfigError("loggers", str(e)) from None
-    suite = Suite(name, str(description), path, loggers=list(loggers))
+    report = raw.get("report") or {}
+    if not isinstance(report, dict) or set(report) - {"metrics", "compare"}:
+        raise ConfigError("report", f"must be a mapping with `metrics` and/or `compare` lists, got {shown(report)}")
+    for key, names in report.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"report.{key}", f"must be a list of names, got {shown(names)}")
+    suite = Suite(name, str(description), path, loggers=list(loggers), report=dict(report))
     seen: dict[str, dict] = {}
     for label, cell in cells:
         for seed in seeds:

@@ -135,3 +135,20 @@ def test_metrics_the_suite_asks_for_come_first(results):
     assert rep.metrics[0] == "d_loss" and "fid_domain" in rep.metrics and "no_such_metric" not in rep.metrics
     assert set(rep.comparisons["axis"]) == {"optimizer"}
     assert build_report(results, metrics=["fid_domain"]).metrics == ["fid_domain"]  # --metrics wins
+
+
+def test_a_suites_report_block_and_description_reach_the_report(tmp_path, write_suite):
+    from rich.console import Console
+
+    from ganbench.plugins import load_registry
+    from ganbench.report import build_report
+    from ganbench.runner import run_suite
+    from ganbench.suite import load_suite
+
+    registry = load_registry()
+    path = write_suite(description="Does it train?", report={"metrics": ["g_loss"], "compare": []}, seeds=2)
+    run_suite(load_suite(path, registry), registry, tmp_path / "r", "cpu", console=Console(quiet=True))
+    record = next((tmp_path / "r" / "tiny").glob("*/run.json")).read_text()
+    assert '"description": "Does it train?"' in record and '"report"' in record
+    rep = build_report(tmp_path / "r")
+    assert rep.metrics[0] == "g_loss"

@@ -113,7 +113,7 @@ def write_index(output: Path, reports: list[tuple[Report, Path]]) -> Path:
                 DIVERGED: int(status.get(DIVERGED, 0)),
                 FAILED: int(status.get(FAILED, 0)),
                 "metrics": rep.metrics,
-                "description": None,  # run.json holds no suite description
+                "description": rep.runs[0].record.get("description") if rep.runs else None,
             }
         )
     path = Path(output) / "index.html"
