@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import ganbench  # at import: a plugin tutorial's tests load a conftest of their own later
 
 from ganbench.build import Builder, seed_everything
 from ganbench.callbacks import Callback, make_callbacks
@@ -182,7 +183,5 @@ def test_bf16_trains_on_the_cpu_with_losses_and_penalty_in_fp32(tmp_path):
 
 
 def test_fp16_on_the_cpu_is_refused_up_front(tmp_path, write_suite):
-    from conftest import ganbench
-
     out = ganbench("run", write_suite(base={"precision": "fp16"}), "--results", tmp_path / "r", "--devices", "cpu")
     assert out.returncode == 2 and "fp16 needs a CUDA device" in out.stderr and not (tmp_path / "r").exists()
