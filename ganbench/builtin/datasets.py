@@ -111,6 +111,15 @@ def tabular_csv(
     if label:
         codes, uniques = pd.factorize(df.loc[complete, label], sort=True)
         y, classes = torch.as_tensor(codes, dtype=torch.int64), [str(u) for u in uniques]
+    info = {"source": str(path), "columns": list(map(str, features.columns)), "dropped_columns": dropped, "dropped_rows": rows}
+    return standardized_table(x, y, classes, test_fraction, seed, info)
+
+
+def standardized_table(x, y, classes, test_fraction: float, seed: int, info: dict) -> GanData:
+    """Rows x (N, F) split by a fixed shuffle (`seed`) and standardized with the training
+    rows' mean and std (kept in `info` to map samples back); y: labels or None."""
+    import torch
+
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_test = min(math.ceil(test_fraction * len(x)), len(x) - 1) if test_fraction > 0 else 0
     test_idx, train_idx = order[:n_test], order[n_test:]
@@ -125,15 +134,7 @@ def tabular_csv(
         x[test_idx] if n_test else None,
         take(y, test_idx) if n_test else None,
         num_classes=len(classes) if classes else None,
-        info={
-            "source": str(path),
-            "columns": list(map(str, features.columns)),
-            "classes": classes,
-            "mean": mean.tolist(),
-            "std": std.tolist(),
-            "dropped_columns": dropped,
-            "dropped_rows": rows,
-        },
+        info={**info, "classes": classes, "mean": mean.tolist(), "std": std.tolist()},
     )
 
 
@@ -173,29 +174,6 @@ def sklearn_table(
     columns = [str(c) for c in bunch.feature_names] + ["target"]
     classification = task == "classification"
     y = torch.as_tensor(target, dtype=torch.int64) if classification else None
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_test = min(math.ceil(test_fraction * len(x)), len(x) - 1) if test_fraction > 0 else 0
-    test_idx, train_idx = order[:n_test], order[n_test:]
-    mean = x[train_idx].mean(0)
-    std = x[train_idx].std(0, unbiased=False)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    x = (x - mean) / std
     classes = [str(c) for c in bunch.target_names] if classification else None
-    return GanData(
-        x[train_idx],
-        "tabular",
-        take(y, train_idx),
-        x[test_idx] if n_test else None,
-        take(y, test_idx) if n_test else None,
-        num_classes=len(classes) if classes else None,
-        info={
-            "source": f"sklearn.datasets.{loader}",
-            "columns": columns,
-            "classes": classes,
-            "target": "target",
-            "target_index": len(columns) - 1,
-            "task": task,
-            "mean": mean.tolist(),
-            "std": std.tolist(),
-        },
-    )
+    info = {"source": f"sklearn.datasets.{loader}", "columns": columns, "target": "target", "target_index": len(columns) - 1, "task": task}
+    return standardized_table(x, y, classes, test_fraction, seed, info)
