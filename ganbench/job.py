@@ -11,6 +11,7 @@ from the run's config alone, and progress goes out as plain events through ``emi
 from __future__ import annotations
 
 import platform
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,26 @@ class Finished:
 
 Event = Started | Progress | Finished
 Emit = Callable[[Event], None]
+
+PROGRESS_EVERY_S = 0.25  # per-step progress sent across a process boundary at most this often
+
+
+class ProgressThrottle:
+    """For executors whose events cross a process boundary: passes every Started,
+    Finished, log-row and last-step Progress, and other Progress at most every
+    PROGRESS_EVERY_S (a tiny model makes thousands of steps a second)."""
+
+    def __init__(self):
+        self.last = 0.0
+
+    def __call__(self, event) -> bool:
+        if not isinstance(event, Progress) or event.d_loss is not None or event.step == event.total:
+            return True
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S:
+            return False
+        self.last = now
+        return True
 
 
 # ---------------------------------------------------------------- records

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from .checkpoint import saved_step
 from .claims import ClaimBook
+from .progress import HEADLINES
 from .store import HISTORY_FILE, RUN_FILE
-
-HEADLINES = ("fid_domain", "fid", "modes_covered", "high_quality_frac")
 
 
 @dataclass

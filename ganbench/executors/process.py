@@ -17,10 +17,8 @@ import signal
 import time
 from multiprocessing.connection import wait
 
-from ..job import Finished, Progress, failed_record
+from ..job import Finished, ProgressThrottle, failed_record
 from . import Executor
-
-PROGRESS_EVERY_S = 0.25  # progress messages per run are throttled to this; log rows always go
 
 
 class ProcessExecutor(Executor):
@@ -138,17 +136,13 @@ def _worker(conn, device: str, threads: int, plugins: dict, parent: int) -> None
 
     torch.set_num_threads(threads)
     builder = Builder(rebuild_registry(plugins))
-    last = [0.0]
+    wanted = ProgressThrottle()
 
     def emit(event) -> None:
         if os.getppid() != parent:  # the scheduler is gone: nobody will commit this run
             os._exit(3)
-        if isinstance(event, Progress) and event.d_loss is None and event.step != event.total:
-            now = time.monotonic()
-            if now - last[0] < PROGRESS_EVERY_S:
-                return
-            last[0] = now
-        conn.send(event)
+        if wanted(event):
+            conn.send(event)
 
     while True:
         try:

@@ -24,14 +24,12 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from ..job import Finished, Progress, Started, failed_record, one_line
+from ..job import Finished, Progress, ProgressThrottle, Started, failed_record, one_line
 from ..store import D_WEIGHTS, GRID_DIR
 from . import Executor, ExecutorError, available_cores
 
-PROGRESS_EVERY_S = 0.25  # progress events per run are throttled to this; log rows always go
 TMP_PREFIX = "ganbench-ray-"  # + worker pid: a task's node-local folder
 WAIT_S = 0.25  # the driver wakes this often: for progress, and for Ctrl-C/SIGTERM handlers
 
@@ -327,16 +325,11 @@ def _sweep_temporary_folders() -> None:
 
 
 def _emitter(events):
-    last = [0.0]
+    wanted = ProgressThrottle()
 
     def emit(event) -> None:
-        if events is None:
+        if events is None or not wanted(event):
             return
-        if isinstance(event, Progress) and event.d_loss is None and event.step != event.total:
-            now = time.monotonic()
-            if now - last[0] < PROGRESS_EVERY_S:
-                return
-            last[0] = now
         try:  # waits for the actor: the run's events are queued before its result returns
             events.put_nowait((type(event).__name__, dataclasses.asdict(event)))
         except Exception:

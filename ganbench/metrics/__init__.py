@@ -1,14 +1,5 @@
-"""Scoring runs: what the training loop calls at each eval interval and at the end.
-
-``make_evaluator(cfg, data, device)`` builds an Evaluator; the loop calls
-``evaluator(G, step) -> {metric: number}`` at ``eval.every`` and at the last step, whose
-values become the run's final metrics. Intermediate evaluations use ``eval.curve_samples``
-samples, the last one ``eval.samples``. The evaluator's ``protocol`` (a flat mapping) and
-``notes`` (one-line strings) go into run.json beside the numbers.
-
-Throughput (d_step_ms, g_step_ms, peak_mem_mb) is measured by the loop with
-``metrics.cost.StepTimer``; losses and train_img_per_s come from the loop itself.
-"""
+"""Scoring runs: the evaluator (``evaluator.py``), result keys (``keys.py``), the mode
+classifier, coverage, torch-fidelity, step timing and metric plugins (``plugin.py``)."""
 
 from __future__ import annotations
 
