@@ -17,6 +17,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from .metrics.plugin import BUILTIN_FAMILIES  # names only: no torch
 from .optimizers import OPTIONS as OPTIMIZERS  # names and options only: no torch
 from .plugins import PluginError, Registry
 from .store import D_WEIGHTS
@@ -95,7 +96,7 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "classifier_floor": None,  # held-out accuracy the mode classifier must reach; null = the dataset's floor
     "mode_min_share": 0.1,  # a mode is covered with >= 10% of its fair share N/K of samples (at least 1); 0 = any sample
     "confidence": 0.9,  # confident_frac: share of samples whose top class probability is >= this
-    "metrics": {},  # metric plugins beyond the built-in families: {name: {option: value}} (ganbench.metrics.plugin)
+    "metrics": {},  # metric plugins besides the always-on families (metrics.plugin.BUILTIN_FAMILIES): {name: {option: value}} (ganbench.metrics.plugin)
     # How G is sampled for every metric: `eval` (BatchNorm running statistics: each sample a
     # function of its latent alone, as compare_gan and StudioGAN evaluate) or `train` (batch
     # statistics over eval.batch_size samples; G's running statistics are left untouched).
@@ -470,6 +471,8 @@ def _metrics(value, registry: Registry | None) -> dict:
             options = {}
         if not isinstance(options, dict) or "name" in options:
             raise ConfigError(f"eval.metrics.{name}", f"must be a mapping of the metric's options, got {shown(options)}")
+        if name in BUILTIN_FAMILIES:
+            raise ConfigError(f"eval.metrics.{name}", "is measured in every run it applies to: its options are eval's own keys")
         if registry is None:
             raise ConfigError("eval.metrics", "metric plugins need the plugin registry to be checked")
         try:

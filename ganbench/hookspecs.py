@@ -86,7 +86,7 @@ def register_callbacks(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register evaluation metrics beyond the built-in families (FID, coverage...).
+    """Register evaluation metrics (ganbench's own families are registered this way too).
 
     ``register(name, make)`` where ``make(**options)`` returns a
     ``ganbench.metrics.plugin.Metric``; ``make`` (usually the Metric subclass) declares

@@ -260,7 +260,7 @@ def check_factory(kind: str, name, factory) -> None:
     if kind == "metric":
         from .metrics.plugin import metric_problem  # torch is imported only when a metric registers
 
-        problem = metric_problem(factory)
+        problem = metric_problem(factory, name)
         if problem:
             raise RegistrationError(f"metric {name!r}: {problem}")
     if kind == "architecture":

@@ -119,5 +119,5 @@ def score_images(folder: Path, dataset: dict, builder: Builder, device: torch.de
     cfg = eval_options(cfg, len(x), inception, weights)
     evaluator = make_evaluator(cfg, data, device, registry)
     with torch.random.fork_rng(devices=[]):
-        scores = evaluator._score(x)
+        scores = evaluator.score(x)
     return {"metrics": {k: float(v) for k, v in scores.items()}, "protocol": evaluator.protocol, "notes": evaluator.notes, "images": len(x)}

@@ -6,6 +6,12 @@ values become the run's final metrics. Intermediate evaluations use ``eval.curve
 samples, the last one ``eval.samples``. The evaluator's ``protocol`` (a flat mapping) and
 ``notes`` (one-line strings) go into run.json beside the numbers.
 
+What is measured: the built-in metric families that apply to the run's data (mode
+coverage, domain and Inception fidelity for images; coverage of a 2-D mixture) and the
+metric plugins the run's ``eval.metrics`` enables, all through the same contract
+(``metrics.plugin``). The evaluator draws the samples (one fixed latent batch), prepares
+what several metrics share (the real images, the mode classifier) and records protocols.
+
 Throughput (d_step_ms, g_step_ms, peak_mem_mb) is measured by the loop with
 ``metrics.cost.StepTimer``; losses and train_img_per_s come from the loop itself.
 """
@@ -21,7 +27,7 @@ from ..contracts import GanData
 from ..sampling import sample
 from ..schedule import total_steps
 from . import classifier as clf
-from . import coverage, fidelity, keys
+from . import fidelity, keys
 from . import plugin as metric_plugins
 
 SAMPLES = {"image": 10_000, "points": 2_500}  # final eval: Lucic et al. use 10k; VEEGAN/PacGAN 2,500 points
@@ -54,25 +60,15 @@ class Evaluator:
             "batch_size": self.batch_size,
             "g_mode": self.g_mode,
         }
-        self.classifier = self.real = self.weights = None
-        self.mixture = data.kind == "points" and data.modes is not None
+        self.classifier = self.real = self.real_hash = None
         if data.kind == "image":
             self._setup_images(cfg)
-        elif self.mixture:
-            self.protocol.update(
-                mode_assignment="nearest centre", high_quality_sigmas=coverage.HQ_SIGMAS, mode_std=data.mode_std, modes=len(data.modes)
-            )
-        else:
-            self.notes.append(
-                f"no sample-quality metrics for {data.kind} data without known modes: only cost is measured"
-                if not ev.get("metrics")
-                else f"no built-in sample-quality metrics for {data.kind} data without known modes"
-            )
-        self._setup_plugins(cfg, registry)
+        self._setup_metrics(cfg, registry)
 
     # ------------------------------------------------------------ set-up
 
     def _setup_images(self, cfg: dict) -> None:
+        """The real side and the mode classifier, shared by the image metrics (ctx.real, ctx.classifier)."""
         data, ev = self.data, self.ev
         name = cfg["dataset"]["name"]
         options = {k: v for k, v in cfg["dataset"].items() if k != "name"}
@@ -87,63 +83,62 @@ class Evaluator:
         # A fixed random order: prefixes (precision-recall's equal-size subsets) mix all classes.
         self.real = self.real[torch.randperm(len(self.real), generator=torch.Generator().manual_seed(1))]
         self.real_hash = clf.content_hash(self.real)
-        spaces = []
         self.protocol.update(real_split=split, real_samples=len(self.real), torch_fidelity=fidelity.torch_fidelity.__version__)
-        if data.train_labels is not None and data.num_classes:
-            self.classifier = clf.get_classifier(name, options, data, self.device, ev["classifier_floor"])
-            # Stacked data's labels already name the joint mode (base-k digits per channel).
-            self.real_hist = coverage.class_histogram(data.train_labels, self.classifier.num_modes)
-            spaces.append("domain")
-            self.protocol.update(
-                classifier_accuracy=round(self.classifier.accuracy, 4),
-                classifier_floor=self.classifier.floor,
-                classifier_cache=self.classifier.path.name,
-                classifier_hash=self.classifier.hash,  # the feature space itself: pool runs only when equal
-                domain_feature_dim=clf.FEATURE_DIM * (data.train.shape[1] if data.info.get("channel_classes") else 1),
-                kid_subset_size=min(fidelity.KID_SUBSET_SIZE, self.samples, len(self.real)),
-                kid_subsets=fidelity.KID_SUBSETS,
-                kid_subsets_curve=fidelity.KID_SUBSETS_CURVE,
-                isc_splits=fidelity.ISC_SPLITS,
-                prc_neighborhood=fidelity.PRC_NEIGHBORHOOD,
-                prc_samples=min(self.samples, len(self.real)),
-                mode_min_share=ev["mode_min_share"],
-                confidence=ev["confidence"],
-                mode_kl_reference="train labels",
-            )
-            if ev["fid_threshold"] is not None:
-                self.protocol["fid_threshold"] = ev["fid_threshold"]
-        else:
-            self.notes.append(f"domain metrics and mode coverage absent: dataset {name} has no labels to train a classifier on")
-        if ev["inception"] == "off":
-            self.notes.append("Inception metrics absent: turned off (eval.inception: off)")
-        else:
-            self.weights, why = fidelity.find_inception_weights(ev["inception_weights"])
-            if self.weights is None and ev["inception"] == "on":
-                raise ValueError(f"eval.inception is on but the Inception weights are missing: {why}")
-            if self.weights is None:
-                self.notes.append(f"Inception metrics absent: {why}")
-            else:
-                spaces.append("inception")
-                self.protocol["inception_weights"] = str(self.weights)
-        self.protocol["feature_spaces"] = ",".join(spaces) or "none"
-
-    def _setup_plugins(self, cfg: dict, registry) -> None:
-        """The metric plugins this run enables (eval.metrics), their protocol fields."""
-        self.metrics: dict = {}
-        specs = self.ev.get("metrics") or {}
-        if not specs:
+        if data.train_labels is None or not data.num_classes:
             return
+        self.classifier = clf.get_classifier(name, options, data, self.device, ev["classifier_floor"])
+        self.protocol.update(
+            classifier_accuracy=round(self.classifier.accuracy, 4),
+            classifier_floor=self.classifier.floor,
+            classifier_cache=self.classifier.path.name,
+            classifier_hash=self.classifier.hash,  # the feature space itself: pool runs only when equal
+            domain_feature_dim=clf.FEATURE_DIM * (data.train.shape[1] if data.info.get("channel_classes") else 1),
+        )
+        if ev["fid_threshold"] is not None:
+            self.protocol["fid_threshold"] = ev["fid_threshold"]
+
+    def _setup_metrics(self, cfg: dict, registry) -> None:
+        """The metrics this run measures: the built-in families that apply to its data and
+        the plugins its eval.metrics enables; each one's set-up and protocol fields."""
         from ..plugins import current_registry
 
-        self.metrics, skipped = metric_plugins.make_metrics(specs, registry or current_registry(), self.kind)
+        self.context = metric_plugins.Context(
+            self.data,
+            cfg["dataset"],
+            self.device,
+            cfg["seed"],
+            True,
+            self.samples,
+            self.classifier,
+            eval=self.ev,
+            real=self.real,
+            real_hash=self.real_hash,
+        )
+        built, skipped = metric_plugins.make_metrics(self.ev.get("metrics") or {}, registry or current_registry(), self.kind)
         self.notes.extend(skipped)
-        self.context = metric_plugins.Context(self.data, cfg["dataset"], self.device, cfg["seed"], True, self.samples, self.classifier)
-        for name, metric in self.metrics.items():
-            fields = metric.protocol(self.context)
-            self.protocol.update({f"{name}.{k}": v for k, v in fields.items()})
+        self.metrics: dict = {}
+        for name, metric in built.items():
+            why = metric.setup(self.context)
+            if why is not None:
+                if why not in self.notes:
+                    self.notes.append(why)
+                continue
+            self.metrics[name] = metric
+            # The families' fields predate the hook: recorded bare, as run.json always had them.
+            prefix = "" if name in metric_plugins.BUILTIN_FAMILIES else f"{name}."
+            for key, value in metric.protocol(self.context).items():
+                if self.protocol.setdefault(prefix + key, value) != value:
+                    raise ValueError(
+                        f"metric {name!r} records protocol field {prefix + key!r} = {value!r}, another metric {self.protocol[prefix + key]!r}"
+                    )
+        if self.kind == "image":
+            self.protocol["feature_spaces"] = ",".join(m.feature_space for m in self.metrics.values() if m.feature_space) or "none"
+        if not self.metrics:
+            self.notes.append(f"no sample-quality metric applies to this run's {self.kind} data: only cost is measured")
         self.notes.extend(n for n in self.context.notes if n not in self.notes)  # run.json keeps set-up notes
 
-    def _score_plugins(self, x: torch.Tensor, final: bool) -> dict:
+    def score(self, x: torch.Tensor, final: bool = True) -> dict:
+        """{key: value} of every metric of this run on samples x (the data's native format)."""
         out: dict = {}
         for name, metric in self.metrics.items():
             if metric.final_only and not final:
@@ -156,7 +151,7 @@ class Evaluator:
                     raise ValueError(f"metric {name!r} returned {key!r}, which it does not declare in `directions`")
                 if key in out:
                     raise ValueError(f"metric {name!r} returned {key!r}, which another metric also returns")
-                out[key] = float(value)
+                out[key] = value if isinstance(value, int) else float(value)  # counts stay integers
         for note in self.context.notes:  # remarks made while scoring
             if note not in self.notes:
                 self.notes.append(note)
@@ -190,13 +185,7 @@ class Evaluator:
         )
         with torch.random.fork_rng(devices=devices):
             x = self._generate(G, n)
-            out = self._score(x, fidelity.KID_SUBSETS if final else fidelity.KID_SUBSETS_CURVE)
-            if self.metrics:
-                plugged = self._score_plugins(x, final)
-                clash = sorted(set(plugged) & set(out))
-                if clash:
-                    raise ValueError(f"a metric plugin returned {clash[0]!r}, a key of ganbench's built-in metrics")
-                out.update(plugged)
+            out = self.score(x, final)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         fid = out.get(keys.FID_DOMAIN)
@@ -224,22 +213,6 @@ class Evaluator:
                 x = ((torch.nan_to_num(x) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
             chunks.append(x.cpu())
         return torch.cat(chunks)
-
-    def _score(self, x: torch.Tensor, kid_subsets: int = fidelity.KID_SUBSETS) -> dict:
-        if self.mixture:
-            labels = self.data.train_labels  # None: the mixture's weights are taken as uniform
-            real_hist = None if labels is None else coverage.class_histogram(labels, len(self.data.modes))
-            return coverage.mixture_coverage(x, self.data.modes, self.data.mode_std, real_hist)
-        if self.kind != "image":
-            return {}
-        out: dict = {}
-        if self.classifier is not None:
-            probs = self.classifier.predict(x)
-            out.update(coverage.image_coverage(probs, self.real_hist, self.ev["mode_min_share"], self.ev["confidence"]))
-            out.update(fidelity.domain_metrics(self.classifier, x, self.real, self.real_hash, self.device, self.batch_size, kid_subsets))
-        if self.weights is not None:
-            out.update(fidelity.inception_metrics(self.weights, x, self.real, self.real_hash, self.device, self.batch_size, kid_subsets))
-        return out
 
 
 def make_evaluator(cfg: dict, data: GanData, device: torch.device, registry=None) -> Evaluator:

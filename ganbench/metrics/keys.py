@@ -3,8 +3,6 @@
 The report reads these names; change them only together with it.
 """
 
-import re
-
 # Domain feature space: the dataset's own mode-coverage classifier as torch-fidelity's
 # feature extractor (penultimate layer for FID/KID/PRC, logits for IS). Always offline.
 FID_DOMAIN = "fid_domain"
@@ -44,17 +42,34 @@ TIME_TO_FID_DOMAIN_STEPS = "time_to_fid_domain_steps"
 COST_KEYS = (TRAIN_IMG_PER_S, D_STEP_MS, G_STEP_MS, PEAK_MEM_MB, EVAL_S, WALL_S, "train_s", "d_pretrain_s", TIME_TO_FID_DOMAIN_S)
 
 
-# Which way is better, for the metrics ganbench knows (the report's verdicts, keep_best).
-LOWER, HIGHER = "lower", "higher"
-_LOWER = re.compile(r"^(fid|kid)(_.*)?$|^mode_kl$|_ms$|^peak_mem_mb$|_s$|^time_to_.*_steps$")
-_HIGHER = re.compile(r"^is(_.*)?$|^(precision|recall)(_.*)?$|^modes_covered$|^confident_frac$|^high_quality_frac$|^train_img_per_s$")
+# Which way is better for each key ganbench itself produces (the report's verdicts,
+# keep_best); "none" for a count that is no score. The built-in metric families declare
+# theirs from this table (metrics.families), as a plugin declares its `directions`.
+LOWER, HIGHER, NONE = "lower", "higher", "none"
+DIRECTIONS: dict[str, str] = {
+    FID_DOMAIN: LOWER,
+    KID_DOMAIN: LOWER,
+    IS_DOMAIN: HIGHER,
+    PRECISION_DOMAIN: HIGHER,
+    RECALL_DOMAIN: HIGHER,
+    FID: LOWER,
+    IS: HIGHER,
+    KID: LOWER,
+    MODES_COVERED: HIGHER,
+    MODES_TOTAL: NONE,
+    MODE_KL: LOWER,
+    CONFIDENT_FRAC: HIGHER,
+    HIGH_QUALITY_FRAC: HIGHER,
+    TRAIN_IMG_PER_S: HIGHER,
+    **{k: LOWER for k in COST_KEYS if k != TRAIN_IMG_PER_S},
+    TIME_TO_FID_DOMAIN_STEPS: LOWER,
+}
 
 
 def direction(metric: str) -> str | None:
-    """LOWER, HIGHER, or None for a metric whose better direction ganbench does not know."""
-    base = metric.split(".")[0]
-    if _HIGHER.search(base):  # first: train_img_per_s also ends in `_s`
-        return HIGHER
-    if _LOWER.search(base):
-        return LOWER
-    return None
+    """LOWER, HIGHER, or None for a key that is not ganbench's own or is no score (a count).
+
+    `metric` may carry a statistic's suffix (`fid_domain.mean`). Metric plugins' keys:
+    ``ganbench.metrics.plugin.registry_direction``."""
+    how = DIRECTIONS.get(metric.split(".")[0])
+    return how if how in (LOWER, HIGHER) else None

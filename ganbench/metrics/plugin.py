@@ -8,11 +8,16 @@ itself). ``make`` declares, as attributes readable without building anything:
 - ``kinds``: the data kinds it applies to, a subset of ("image", "points", "tabular").
 
 A run enables metric plugins with ``eval: {metrics: {name: {option: value}}}``; their
-options are ``make``'s keyword parameters, validated like any plugin's. At each evaluation
-the Evaluator calls ``metric(samples, ctx)`` with the generator's samples in the data's
-native format (uint8 (N, C, H, W) images; float (N, F) points or rows, standardized like
-the data) and a Context; ``protocol(ctx)`` gives the fields that make two values of the
-metric comparable (recorded in run.json ``protocol`` as ``<metric>.<field>``).
+options are ``make``'s keyword parameters, validated like any plugin's. ganbench's own
+metric families (``metrics.families``: mode coverage, domain and Inception fidelity, 2-D
+mixture coverage) are registered the same way and are on in every run they apply to.
+
+Once per run the Evaluator calls ``setup(ctx)``, which may say why this run cannot measure
+the metric (it is then left out, the reason noted in run.json), and ``protocol(ctx)``: the
+fields that make two values of the metric comparable (recorded in run.json ``protocol`` as
+``<metric>.<field>``). At each evaluation it calls ``metric(samples, ctx)`` with the
+generator's samples in the data's native format (uint8 (N, C, H, W) images; float (N, F)
+points or rows, standardized like the data) and the Context.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ if TYPE_CHECKING:  # annotations only: registering a metric must not import torc
     import torch
 
 DIRECTIONS = ("higher", "lower", "none")
+# ganbench's own families (metrics.families), on in every run whose data kind they apply
+# to, in this order; the registry names under which ganbench.builtin.metrics registers them.
+BUILTIN_FAMILIES = ("mode-coverage", "domain-fidelity", "inception-fidelity", "mixture-coverage")
 
 
 @dataclass
@@ -41,6 +49,11 @@ class Context:
     samples: int  # how many samples the final evaluation draws (eval.samples)
     classifier: Any = None  # the dataset's mode classifier (ganbench.metrics.classifier), images with labels only
     notes: list[str] = field(default_factory=list)  # one-line remarks for run.json
+    eval: dict = field(default_factory=dict)  # the run's validated `eval` options (config.EVAL_DEFAULTS)
+    # Images: the real side every feature-space metric compares against (eval.real_samples,
+    # in a fixed random order) and its content hash (a key for caches of real features).
+    real: torch.Tensor | None = None  # uint8 (M, C, H, W)
+    real_hash: str | None = None
 
 
 class Metric:
@@ -49,6 +62,12 @@ class Metric:
     directions: dict[str, str] = {}
     kinds: tuple[str, ...] = DATA_KINDS
     final_only: bool = False  # True: measured at the last evaluation only (an expensive metric)
+    feature_space: str | None = None  # the feature space it measures in, if any (run.json protocol `feature_spaces`)
+
+    def setup(self, ctx: Context) -> str | None:
+        """Prepare once per run (find weights, fit features); return why this run cannot
+        measure the metric (a note for run.json: the metric is then left out), or None."""
+        return None
 
     def protocol(self, ctx: Context) -> dict:
         """Fields that make two values of this metric comparable (flat: str -> scalar)."""
@@ -58,14 +77,19 @@ class Metric:
         raise NotImplementedError
 
 
-def metric_problem(factory) -> str | None:
-    """Why a registered metric factory breaks the contract, or None."""
+def metric_problem(factory, name: str | None = None) -> str | None:
+    """Why a metric factory registered as `name` breaks the contract, or None."""
+    from . import keys
+
     directions = getattr(factory, "directions", None)
     if not isinstance(directions, dict) or not directions:
         return f"{getattr(factory, '__name__', factory)} must declare `directions`, a non-empty {{key: higher|lower|none}}"
     for key, how in directions.items():
         if not isinstance(key, str) or not key or how not in DIRECTIONS:
             return f"directions[{key!r}] = {how!r}: keys are non-empty strings, values one of {', '.join(DIRECTIONS)}"
+    taken = sorted(set(directions) & set(keys.DIRECTIONS))
+    if taken and name not in BUILTIN_FAMILIES:
+        return f"{taken[0]!r} is a key of ganbench's own metrics: name yours differently"
     kinds = getattr(factory, "kinds", None)
     if not isinstance(kinds, (tuple, list)) or not kinds or not set(kinds) <= set(DATA_KINDS):
         return f"`kinds` must be a non-empty subset of {DATA_KINDS}, got {kinds!r}"
@@ -91,9 +115,11 @@ def registry_direction(key: str, registry=None) -> str | None:
 
 
 def make_metrics(specs: dict, registry, kind: str) -> tuple[dict, list[str]]:
-    """{name: Metric} built from a run's ``eval.metrics``, and notes on those skipped."""
+    """{name: Metric}: the built-in families that apply to `kind` data, then those a run's
+    ``eval.metrics`` enables; and notes on the enabled ones skipped."""
     out, notes = {}, []
-    for name, options in specs.items():
+    families = [name for name in BUILTIN_FAMILIES if kind in registry.get("metric", name).factory.kinds]
+    for name, options in [(name, {}) for name in families] + list(specs.items()):
         entry = registry.get("metric", name)
         if kind not in entry.factory.kinds:
             notes.append(f"metric {name} skipped: it applies to {', '.join(entry.factory.kinds)} data, not {kind}")
