@@ -17,6 +17,7 @@ import math
 import re
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 import matplotlib
 
@@ -24,6 +25,7 @@ matplotlib.use("Agg")  # files only: no display, no GUI toolkit
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from ..store import COMPLETE, FAILED  # noqa: E402
 from .aggregate import QUALITY, TRAINING, sample_statuses, value_range  # noqa: E402
@@ -33,8 +35,8 @@ from .load import HISTORY_INDEX  # noqa: E402
 MAX_CELLS = 24  # small multiples beyond this are unreadable; the rest is left out with a note
 MAX_METRIC_PLOTS = 8  # one figure per logged metric: the page stays readable
 DPI = 80
-SEED_STYLE = {"lw": 0.7, "alpha": 0.35}  # each complete seed: thin, under the mean
-MEAN_STYLE = {"lw": 2.0}
+SEED_STYLE: dict[str, Any] = {"lw": 0.7, "alpha": 0.35}  # each complete seed: thin, under the mean
+MEAN_STYLE: dict[str, Any] = {"lw": 2.0}
 # FID and KID span orders of magnitude over training: a linear axis hides the late progress.
 _LOG = re.compile(r"^(fid|kid)(_.*)?$")
 
@@ -81,7 +83,7 @@ def figure_legend(fig, handles, labels, width_in: float, **kw) -> None:
 # ---------------------------------------------------------------- layout checks
 
 
-def text_boxes(fig) -> list[tuple[str, object]]:
+def text_boxes(fig) -> list[tuple[str, Bbox]]:
     """(name, window extent) of every title, suptitle, axis label, legend and axes box of a
     figure and its subfigures, after layout; what must not overlap for a reader."""
     fig.canvas.draw()  # runs the layout engine: extents are final only after a draw
@@ -98,8 +100,8 @@ def text_boxes(fig) -> list[tuple[str, object]]:
             name = f"{prefix}axes {i}"
             if ax.has_data() or ax.images:
                 out.append((name, ax.bbox))
-            for what, t in (("title", ax.title), ("left title", ax._left_title), ("xlabel", ax.xaxis.label), ("ylabel", ax.yaxis.label)):
-                if t.get_text() and t.get_visible() and (what.endswith("title") or ax.axison):
+            for what, t in (("title", ax.title), ("xlabel", ax.xaxis.label), ("ylabel", ax.yaxis.label)):
+                if t.get_text() and t.get_visible() and (what == "title" or ax.axison):  # axis("off") hides labels
                     out.append((f"{name} {what}", t.get_window_extent(renderer)))
             if ax.get_legend() is not None:
                 out.append((f"{name} legend", ax.get_legend().get_window_extent(renderer)))
@@ -257,7 +259,8 @@ def metric_curves(report) -> Figures:
         fig = new_figure(10, 3.6 + 0.18 * len(cells))
         a1, a2 = fig.subplots(1, 2)
         for ax, x in ((a1, "step"), (a2, "wall_s")):
-            ys, band = [], []
+            ys: list[float] = []
+            band: list[float] = []
             for i, (label, runs) in enumerate(cells):
                 y, b = _draw_cell(ax, runs, m, x, colors[i % len(colors)], bounds, label=label)
                 ys, band = ys + y, band + b
@@ -265,7 +268,8 @@ def metric_curves(report) -> Figures:
             ax.grid(alpha=0.3)
             ax.set_xlabel("step" if x == "step" else "wall time (s)", fontsize=8)
             ax.tick_params(labelsize=7)
-        figure_legend(fig, *a1.get_legend_handles_labels(), 10)
+        handles, labels = a1.get_legend_handles_labels()
+        figure_legend(fig, handles, labels, 10)
         fig.suptitle(wrap(f"{m} over training. {BAND_NOTE}", 10, 9), fontsize=9)
         yield f"{m} vs step and wall time", fig
 
@@ -277,7 +281,8 @@ def _pair_curves(report, columns: tuple[str, str], styles, title: str, ylabel: s
     cols = min(len(cells), 4)
     fig = new_figure(3.2 * cols, 2.6 * math.ceil(len(cells) / cols) + 0.9)
     for ax, (label, runs) in zip(grid_axes(fig, len(cells)), cells):
-        ys, band = [], []
+        ys: list[float] = []
+        band: list[float] = []
         for col, (color, style) in zip(columns, styles):
             y, b = _draw_cell(ax, runs, col, "step", color, value_range(col, report.frame), label=col, style=style)
             ys, band = ys + y, band + b
@@ -333,7 +338,9 @@ def axis_plots(report) -> Figures:
         fig = new_figure(3.6 * cols, 3.0 * math.ceil(len(metrics) / cols) + 0.6 + 0.18 * len(groups))
         x_all = np.array(sorted(set(levels.values())))
         for ax, m in zip(grid_axes(fig, len(metrics), cols), metrics):
-            column, bounds, ys, band = report.shown[m], value_range(m, frame), [], []
+            column, bounds = report.shown[m], value_range(m, frame)
+            ys: list[float] = []
+            band: list[float] = []
             for i, (key, rows) in enumerate(groups):
                 color = colors[i % len(colors)]
                 x = rows[f"axis:{axis}"].map(levels)
@@ -358,7 +365,8 @@ def axis_plots(report) -> Figures:
             ax.set_xlabel(axis, fontsize=8), ax.tick_params(labelsize=7), ax.grid(alpha=0.3)
             ax.set_title(wrap(f"{column} vs {axis}", 3.4, 8), fontsize=8)
         if others:  # one line per combination of the other axes
-            figure_legend(fig, *fig.axes[0].get_legend_handles_labels(), 3.6 * cols)
+            handles, labels = fig.axes[0].get_legend_handles_labels()
+            figure_legend(fig, handles, labels, 3.6 * cols)
         what = "values at " + report.at.suffix.replace("_", " ") if report.at else "final values"
         note = f"{what} vs {axis}: line and band: mean ±1 std over seeds (complete runs), dots: each seed, x: runs left out of the mean"
         fig.suptitle(wrap(note, 3.6 * cols, 9), fontsize=9)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def _by_seed(runs, has) -> list:
     return sorted((r for r in runs if has(r)), key=lambda r: (r.status != COMPLETE, r.record.get("seed", 0)))
 
 
-def saved_grids(run) -> list[tuple[int, str, object]]:
+def saved_grids(run) -> list[tuple[int, str, Path]]:
     """(step, "step N · epoch E", path) of each sample grid the run saved, in training order."""
     folder = run.path / GRID_DIR
     h = run.history()
@@ -35,10 +36,15 @@ def saved_grids(run) -> list[tuple[int, str, object]]:
     out = []
     for f in sorted(folder.glob("*.png")) if folder.is_dir() else []:
         m = _GRID_NAME.fullmatch(f.stem)
-        if not m or (m.group(1) == "epoch" and not per_epoch):
+        if not m:
             continue
         n = int(m.group(2))
-        step = round(n * per_epoch) if m.group(1) == "epoch" else n
+        if m.group(1) == "epoch":
+            if not per_epoch:
+                continue  # no history to place it by
+            step = round(n * per_epoch)
+        else:
+            step = n
         label = f"step {step}" + (f" · epoch {step / per_epoch:.3g}" if per_epoch else "")
         out.append((step, label, f))
     return sorted(out, key=lambda g: g[0])
@@ -65,7 +71,8 @@ def grid_strips(report) -> Figures:
     fig = new_figure(width, 2.6 * len(rows) + 0.4, images=True)
     subs = np.atleast_1d(fig.subfigures(len(rows), 1))
     for sub, (label, run, grids) in zip(subs, rows):
-        sub.suptitle(wrap(f"{label} (seed {run.record.get('seed')})", width, 8), fontsize=8)
+        status = "" if run.status == COMPLETE else f", {run.status}"  # no complete seed saved grids
+        sub.suptitle(wrap(f"{label} (seed {run.record.get('seed')}{status})", width, 8), fontsize=8)
         axs = sub.subplots(1, cols, squeeze=False)[0]
         for ax in axs:
             ax.axis("off")
@@ -143,7 +150,7 @@ def model_figures(report, warnings: list[str]) -> Figures:
         # Shown no smaller than 4.5 in (360 px) each, two per row: a 10x10 grid of samples
         # shrunk to a thumbnail shows nothing.
         side = max(4.5, max(plt.imread(io.BytesIO(p)).shape[1] for _, _, p, _ in pngs) / DPI)
-        cols = min(len(pngs), 2)
+        cols = 1 if side > 6 else min(len(pngs), 2)  # large samples: one per row, not shrunk
         rows = -(-len(pngs) // cols)
         fig = new_figure((side + 1.0) * cols, (side + 1.1) * rows, images=True)  # + ticks, labels, title
         axs = fig.subplots(rows, cols, squeeze=False).ravel()
@@ -170,5 +177,6 @@ def model_figures(report, warnings: list[str]) -> Figures:
             _modes(ax, run.data)
             ax.set_title(wrap(f"{label}\nseed {run.record.get('seed')}", 3.2), fontsize=8)
             ax.set_aspect("equal", adjustable="datalim"), ax.tick_params(labelsize=7)
-        figure_legend(fig, *axs[0].get_legend_handles_labels(), 3.4 * cols, markerscale=3)
+        handles, labels = axs[0].get_legend_handles_labels()
+        figure_legend(fig, handles, labels, 3.4 * cols, markerscale=3)
         yield f"generated points ({SCATTER_SAMPLES}) over the true mode centres", fig
