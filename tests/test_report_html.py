@@ -206,7 +206,10 @@ def test_every_report_figure_is_legible(runs):
     """The figures the report makes of the real runs: no title, label or legend over another
     or over a plot; per-seed lines under the mean; bands in the metric's range; log FID/KID;
     the metric against the numeric axis; the samples over training; traversals not thumbnails."""
-    made, kept = {}, ("fid_domain vs", "kid_domain vs", "D accuracy", "final metrics vs", "sample grids over", "latent traversal")
+    made, kept = (
+        {},
+        ("fid_domain vs", "kid_domain vs", "D accuracy", "D and G", "final metrics vs", "sample grids over", "latent traversal"),
+    )
     for suite in ("tiny2d", "tinyimg"):
         report = build_report(runs / suite)
         warnings: list[str] = []
@@ -224,11 +227,14 @@ def test_every_report_figure_is_legible(runs):
         for key in (("tinyimg", "fid_domain vs step and wall time"), ("tinyimg", "kid_domain vs step and wall time")):
             ax = made[key].axes[0]
             assert ax.get_yscale() in ("log", "symlog") and "log" in ax.get_ylabel()
-        # D's accuracies are fractions: every band stays within [0, 1].
-        for ax in made["tiny2d", "D accuracy on real and on fake samples"].axes:
-            for band in ax.collections:
-                ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
-                assert ys.min() >= 0 and ys.max() <= 1
+        # D's accuracies are fractions: every band stays within [0, 1] (LSGAN's d_acc_fake
+        # mean + std reaches 1.01 on these runs); vanilla's and LSGAN's losses (cross-entropies,
+        # squares) within [0, inf).
+        for caption, high in (("D accuracy on real and on fake samples", 1), ("D and G losses", np.inf)):
+            for ax in made["tiny2d", caption].axes:
+                for band in ax.collections:
+                    ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+                    assert ys.min() >= 0 and ys.max() <= high, caption
         # batch_size is a number: the final metrics are plotted against it, every seed a dot.
         fig = made["tinyimg", "final metrics vs batch_size"]
         assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["16", "32"]

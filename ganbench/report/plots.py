@@ -284,7 +284,7 @@ def _pair_curves(report, columns: tuple[str, str], styles, title: str, ylabel: s
         ys: list[float] = []
         band: list[float] = []
         for col, (color, style) in zip(columns, styles):
-            y, b = _draw_cell(ax, runs, col, "step", color, value_range(col, report.frame), label=col, style=style)
+            y, b = _draw_cell(ax, runs, col, "step", color, _bounds(col, runs, report.frame), label=col, style=style)
             ys, band = ys + y, band + b
         scale_y(ax, columns[0], ys, band, ylabel)
         ax.set_title(wrap(label, 3.0), fontsize=8), ax.set_xlabel("step", fontsize=8)
@@ -293,6 +293,25 @@ def _pair_curves(report, columns: tuple[str, str], styles, title: str, ylabel: s
     figure_legend(fig, handles, list(columns), 3.2 * cols)
     fig.suptitle(wrap(f"{title}. {BAND_NOTE}", 3.2 * cols, 9), fontsize=9)
     yield title, fig
+
+
+# Built-in losses that cannot go below 0 (cross-entropies, squares, hinge margins), by plugin
+# name; the others (WGAN critics, the hinge's and minimax G losses) are unbounded.
+_NON_NEGATIVE_LOSS = {"vanilla": ("d_loss", "g_loss"), "lsgan": ("d_loss", "g_loss"), "hinge": ("d_loss",)}
+
+
+def _bounds(column: str, runs, frame) -> tuple[float, float]:
+    """value_range, and ≥ 0 for a loss every run of the cell computes as a distance."""
+    if column not in ("d_loss", "g_loss"):
+        return value_range(column, frame)
+    for r in runs:
+        loss = r.config.get("loss")
+        loss = loss if isinstance(loss, dict) else {"name": loss}
+        if column not in _NON_NEGATIVE_LOSS.get(str(loss.get("name")), ()) or (
+            column == "g_loss" and loss.get("generator_loss") == "minimax"
+        ):
+            return -math.inf, math.inf
+    return 0.0, math.inf
 
 
 def d_accuracy(report) -> Figures:
