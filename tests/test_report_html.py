@@ -16,6 +16,7 @@ from PIL import Image
 
 from ganbench.cli import main
 from ganbench.report import build_report, plots
+from ganbench.report.html import page as html_page
 
 VIEWPORT = 1000  # px: a laptop window; the page must not scroll sideways at this width
 
@@ -123,16 +124,13 @@ def load_page(browser: Browser, path: Path, screenshot: Path | None = None) -> d
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (Debian package `chromium`)")
-def test_html_page_in_headless_chromium(runs, tmp_path):
+def test_html_page_in_headless_chromium(runs, figures, tmp_path):
     out = tmp_path / "report.html"
     r = CliRunner().invoke(main, ["report", str(runs / "tiny2d"), "-o", str(out)])
     assert r.exit_code == 0, r.output
     html = out.read_text()
     assert "latent traversal" in html and "over the true mode centres" in html and "D accuracy" in html
-    images = tmp_path / "images.html"  # sample strips, a metric-vs-axis plot, image traversals
-    # --no-traverse: test_every_report_figure_is_legible checks the image traversals.
-    r = CliRunner().invoke(main, ["report", str(runs / "tinyimg"), "-o", str(images), "--no-traverse"])
-    assert r.exit_code == 0, r.output
+    images = figures["page"]  # sample strips, a metric-vs-axis plot, image traversals
     assert "sample grids over training" in images.read_text() and "final metrics vs batch_size" in images.read_text()
 
     browser = Browser(find_chromium(), tempfile.mkdtemp(dir=tmp_path))
@@ -202,59 +200,67 @@ def _lines(ax, width: float) -> list:
     return [line for line in ax.get_lines() if line.get_linewidth() == width and line.get_linestyle() != ":"]
 
 
-def test_every_report_figure_is_legible(runs):
+@pytest.fixture(scope="module")
+def figures(runs, tmp_path_factory):
+    """Every figure the report makes of both suites, as a reader gets it: {(suite, caption):
+    pairs of overlapping boxes}, the figures the tests inspect (open), and the image suite's
+    HTML page made of them (one rendering of the figures for both tests)."""
+    kept = ("fid_domain vs", "kid_domain vs", "D accuracy", "D and G", "final metrics vs", "sample grids over", "latent traversal")
+    out: dict = {"overlaps": {}, "made": {}, "warnings": []}
+    for suite in ("tiny2d", "tinyimg"):
+        report = build_report(runs / suite)
+        pngs = {}
+        for caption, fig in plots.figures(report, warnings=out["warnings"]):
+            out["overlaps"][suite, caption] = plots.overlaps(fig)
+            pngs[caption] = plots.figure_png(fig, close=not caption.startswith(kept))
+            if caption.startswith(kept):
+                out["made"][suite, caption] = fig
+    out["page"] = tmp_path_factory.mktemp("page") / "images.html"
+    out["page"].write_text(html_page(report, pngs, out["warnings"]))  # the last suite: tinyimg
+    yield out
+    for fig in out["made"].values():
+        plots.plt.close(fig)
+
+
+def test_every_report_figure_is_legible(figures):
     """The figures the report makes of the real runs: no title, label or legend over another
     or over a plot; per-seed lines under the mean; bands in the metric's range; log FID/KID;
     the metric against the numeric axis; the samples over training; traversals not thumbnails."""
-    made, kept = (
-        {},
-        ("fid_domain vs", "kid_domain vs", "D accuracy", "D and G", "final metrics vs", "sample grids over", "latent traversal"),
-    )
+    assert len(figures["overlaps"]) >= 20 and figures["warnings"] == []
+    for key, pairs in figures["overlaps"].items():
+        assert pairs == [], (key, pairs)
+    made = figures["made"]
+    # Each cell: its two complete seeds thin, their mean bold.
+    step_ax = made["tinyimg", "fid_domain vs step and wall time"].axes[0]
+    assert len(_lines(step_ax, plots.SEED_STYLE["lw"])) == 4 and len(_lines(step_ax, plots.MEAN_STYLE["lw"])) == 2
+    for key in (("tinyimg", "fid_domain vs step and wall time"), ("tinyimg", "kid_domain vs step and wall time")):
+        ax = made[key].axes[0]
+        assert ax.get_yscale() in ("log", "symlog") and "log" in ax.get_ylabel()
+    # D's accuracies are fractions: every band stays within [0, 1] (LSGAN's d_acc_fake
+    # mean + std reaches 1.01 on these runs); vanilla's and LSGAN's losses (cross-entropies,
+    # squares) within [0, inf).
+    for caption, high in (("D accuracy on real and on fake samples", 1), ("D and G losses", np.inf)):
+        for ax in made["tiny2d", caption].axes:
+            for band in ax.collections:
+                ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+                assert ys.min() >= 0 and ys.max() <= high, caption
+    # batch_size is a number: the final metrics are plotted against it, every seed a dot.
+    fig = made["tinyimg", "final metrics vs batch_size"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["16", "32"]
+    dots = np.concatenate([c.get_offsets()[:, 0] for c in fig.axes[0].collections if isinstance(c, PathCollection)])
+    assert sorted(dots) == [16, 16, 32, 32]
+    # A strip per cell: the grids saved every 2 steps, in training order.
+    strips = made["tinyimg", "sample grids over training, one seed per cell"].subfigs
+    assert len(strips) == 2
+    for sub in strips:
+        titles = [ax.get_title() for ax in sub.axes if ax.images]
+        assert [int(t.split()[1]) for t in titles] == [2, 4, 6, 8], titles
+    # Traversals shown at 4.5 inches or more, image rows and columns labelled by latent value.
     for suite in ("tiny2d", "tinyimg"):
-        report = build_report(runs / suite)
-        warnings: list[str] = []
-        for caption, fig in plots.figures(report, warnings=warnings):
-            assert plots.overlaps(fig) == [], (suite, caption, plots.overlaps(fig))
-            if caption.startswith(kept):
-                made[suite, caption] = fig
-            else:
-                plots.plt.close(fig)
-        assert warnings == []
-    try:
-        # Each cell: its two complete seeds thin, their mean bold.
-        step_ax = made["tinyimg", "fid_domain vs step and wall time"].axes[0]
-        assert len(_lines(step_ax, plots.SEED_STYLE["lw"])) == 4 and len(_lines(step_ax, plots.MEAN_STYLE["lw"])) == 2
-        for key in (("tinyimg", "fid_domain vs step and wall time"), ("tinyimg", "kid_domain vs step and wall time")):
-            ax = made[key].axes[0]
-            assert ax.get_yscale() in ("log", "symlog") and "log" in ax.get_ylabel()
-        # D's accuracies are fractions: every band stays within [0, 1] (LSGAN's d_acc_fake
-        # mean + std reaches 1.01 on these runs); vanilla's and LSGAN's losses (cross-entropies,
-        # squares) within [0, inf).
-        for caption, high in (("D accuracy on real and on fake samples", 1), ("D and G losses", np.inf)):
-            for ax in made["tiny2d", caption].axes:
-                for band in ax.collections:
-                    ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
-                    assert ys.min() >= 0 and ys.max() <= high, caption
-        # batch_size is a number: the final metrics are plotted against it, every seed a dot.
-        fig = made["tinyimg", "final metrics vs batch_size"]
-        assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["16", "32"]
-        dots = np.concatenate([c.get_offsets()[:, 0] for c in fig.axes[0].collections if isinstance(c, PathCollection)])
-        assert sorted(dots) == [16, 16, 32, 32]
-        # A strip per cell: the grids saved every 2 steps, in training order.
-        strips = made["tinyimg", "sample grids over training, one seed per cell"].subfigs
-        assert len(strips) == 2
-        for sub in strips:
-            titles = [ax.get_title() for ax in sub.axes if ax.images]
-            assert [int(t.split()[1]) for t in titles] == [2, 4, 6, 8], titles
-        # Traversals shown at 4.5 inches or more, image rows and columns labelled by latent value.
-        for suite in ("tiny2d", "tinyimg"):
-            fig = made[suite, "latent traversal (10x10), one seed per cell"]
-            assert all(ax.images[0].get_window_extent().width / fig.dpi >= 4 for ax in fig.axes if ax.images)
-        trav = made["tinyimg", "latent traversal (10x10), one seed per cell"].axes[0]
-        assert "(rows)" in trav.get_ylabel() and trav.get_xticklabels()[0].get_text() == "-2.5"
-    finally:
-        for fig in made.values():
-            plots.plt.close(fig)
+        fig = made[suite, "latent traversal (10x10), one seed per cell"]
+        assert all(ax.images[0].get_window_extent().width / fig.dpi >= 4 for ax in fig.axes if ax.images)
+    trav = made["tinyimg", "latent traversal (10x10), one seed per cell"].axes[0]
+    assert "(rows)" in trav.get_ylabel() and trav.get_xticklabels()[0].get_text() == "-2.5"
     # The check can fail: two stacked plots without a layout engine, a legend over the data.
     fig = plots.plt.figure(figsize=(3, 2.5))
     top, bottom = fig.subplots(2, 1)

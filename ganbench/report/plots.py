@@ -43,10 +43,11 @@ _LOG = re.compile(r"^(fid|kid)(_.*)?$")
 Figures = Iterator[tuple[str, "plt.Figure"]]
 
 
-def figure_png(fig) -> bytes:
+def figure_png(fig, close: bool = True) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    if close:  # pyplot keeps every figure until closed
+        plt.close(fig)
     return buf.getvalue()
 
 
