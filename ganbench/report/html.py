@@ -18,9 +18,12 @@ from .formats import comparison_lines, display_table, fingerprint_lines, footnot
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+# The page never scrolls sideways (at 1,000 px and narrower): wide tables scroll inside their
+# own box, images shrink to the column, and long unbroken words (run ids, config values) wrap.
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:14px}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%;margin:1em 0}
+table{border-collapse:collapse;font-size:14px;overflow-wrap:normal}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top;white-space:pre-line}
 th{background:#f2f2f2}
 td.axis,th.axis{text-align:left}
@@ -28,7 +31,7 @@ td.axis{font-weight:600}
 .fingerprint{background:#f7f7f7;border-left:4px solid #888;padding:.5em 1em;font-family:monospace;font-size:13px}
 .note{font-size:13px;color:#555}
 figure{margin:1.5em 0}
-figure img{max-width:100%;border:1px solid #ddd}
+figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:13px;color:#555}
 .better{font-weight:600;color:#1a7f37}
 """
@@ -54,7 +57,7 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
         "<h2>What was trained</h2>",
         '<ul class="trained">' + "".join(f"<li>{esc(line)}</li>" for line in trained_lines(report)) + "</ul>",
         "<h2>Cells</h2>",
-        '<table id="cells"><thead><tr>'
+        '<div class="scroll"><table id="cells"><thead><tr>'
         + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header)
         + "</tr></thead><tbody>",
     ]
@@ -64,7 +67,7 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
             + "".join(f'<td class="axis">{esc(v)}</td>' if h in axes else f"<td>{esc(v)}</td>" for h, v in zip(header, row))
             + "</tr>"
         )
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     parts += [f'<p class="note">{esc(n)}</p>' for n in footnotes(report)]
     parts += _comparisons(report)
     parts += _trends(report)
@@ -87,7 +90,11 @@ def _comparisons(report: Report) -> list[str]:
     if c.empty:
         return []
     lines = comparison_lines(report)
-    out = ["<h2>Pairwise comparisons</h2>", f'<p class="note">{esc(lines[0])}</p>', '<table id="comparisons"><thead><tr>']
+    out = [
+        "<h2>Pairwise comparisons</h2>",
+        f'<p class="note">{esc(lines[0])}</p>',
+        '<div class="scroll"><table id="comparisons"><thead><tr>',
+    ]
     cols = ["a", "b", "context", "metric", "mean_a", "mean_b", "diff", "95% CI", "test", "p", "Holm p", "n (values/runs)", "better", "note"]
     out.append("".join(f"<th>{esc(h)}</th>" for h in cols) + "</tr></thead><tbody>")
     for _, r in c.iterrows():
@@ -110,7 +117,7 @@ def _comparisons(report: Report) -> list[str]:
             "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
             f'<td class="note">{esc(r["note"])}</td></tr>'
         )
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return out
 
 
@@ -118,7 +125,7 @@ def _trends(report: Report) -> list[str]:
     t = report.trends
     if t.empty:
         return []
-    out = ["<h2>Trends</h2>", f'<p class="note">{esc(trend_lines(report)[0])}</p>', '<table id="trends"><thead><tr>']
+    out = ["<h2>Trends</h2>", f'<p class="note">{esc(trend_lines(report)[0])}</p>', '<div class="scroll"><table id="trends"><thead><tr>']
     cols = ["axis", "context", "metric", "ρ", "test", "p", "Holm p", "n", "values", "better", "note"]
     out.append("".join(f"<th>{esc(h)}</th>" for h in cols) + "</tr></thead><tbody>")
     for _, r in t.iterrows():
@@ -127,7 +134,7 @@ def _trends(report: Report) -> list[str]:
             "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + f'<td class="better">{esc(r["better"])}</td>'
             f'<td class="note">{esc(r["note"])}</td></tr>'
         )
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return out
 
 
@@ -137,13 +144,13 @@ def _runs(report: Report) -> list[str]:
     cols += [c for c in ("diverged_at_step", "error") if f[c].notna().any()]
     out = [
         "<details><summary>Runs (" + str(len(f)) + ")</summary>",
-        '<table id="runs"><thead><tr>',
+        '<div class="scroll"><table id="runs"><thead><tr>',
         "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr></thead><tbody>",
     ]
     for _, r in f.iterrows():
         vals = [num(r[c]) if isinstance(r[c], float) and c != "seed" else ("" if pd.isna(r[c]) else r[c]) for c in cols]
         out.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>")
-    out.append("</tbody></table></details>")
+    out.append("</tbody></table></div></details>")
     return out
 
 
@@ -159,7 +166,7 @@ def index_page(title: str, entries: list[dict]) -> str:
         f"<style>{STYLE}</style></head><body>",
         f"<h1>ganbench reports: {esc(title)}</h1>",
         f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}; one report per suite</p>',
-        '<table id="suites"><thead><tr><th class="axis">suite</th><th class="axis">about</th><th>runs</th><th>cells</th>'
+        '<div class="scroll"><table id="suites"><thead><tr><th class="axis">suite</th><th class="axis">about</th><th>runs</th><th>cells</th>'
         '<th>complete</th><th>diverged</th><th>failed</th><th class="axis">metrics</th></tr></thead><tbody>',
     ]
     for e in entries:
@@ -169,5 +176,5 @@ def index_page(title: str, entries: list[dict]) -> str:
             + "".join(f"<td>{esc(e[k])}</td>" for k in ("runs", "cells", "complete", "diverged", "failed"))
             + f'<td class="axis">{esc(", ".join(e["metrics"]))}</td></tr>'
         )
-    parts.append("</tbody></table></body></html>")
+    parts.append("</tbody></table></div></body></html>")
     return "\n".join(parts) + "\n"
