@@ -79,7 +79,7 @@ def grid_strips(report) -> Figures:
         for ax, (_, step_label, path) in zip(axs, grids):
             ax.imshow(plt.imread(path))
             ax.set_title(step_label, fontsize=7)
-    fig.suptitle("samples over training: one seed per cell, the same latent batch at every step", fontsize=9)
+    fig.suptitle(wrap("samples over training: one seed per cell, the same latent batch at every step", width, 9), fontsize=9)
     yield "sample grids over training, one seed per cell", fig
 
 
