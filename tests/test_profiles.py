@@ -302,3 +302,21 @@ def test_runs_record_their_profile_and_status_and_report_read_both(tmp_path, reg
     plain = {k: v for k, v in suite.items() if k != "profiles"}
     again = api.run_suite(plain, tmp_path, devices="cpu", registry=registry, quiet=True)
     assert again.skipped == 1 and not again.counts  # the same config: the same run, whatever profile made it
+
+
+def test_a_run_asks_torch_where_dry_run_guessed(tmp_path, monkeypatch):
+    """--dry-run guesses the device from the driver's files; `ganbench run` asks torch, and
+    a wrong guess (a driver but no GPU torch can use) loads the suite again."""
+    monkeypatch.setattr("ganbench.suite.cuda_visible", lambda: True)  # the guess: a GPU
+    suite = {**PROFILED, "base": {**TINY_BASE, "steps": 4}, "matrix": {}, "seeds": 1}
+    suite["profiles"] = {"cpu": {"base": {"steps": 2}}}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = invoke("run", path, "--dry-run", "--results", tmp_path / "results")
+    assert "profile none, the suite as written (--profile auto: the runs train on a GPU" in out.stderr
+    monkeypatch.setattr("ganbench.build.resolve_devices", lambda spec: [__import__("torch").device("cpu")])
+    out = invoke("run", path, "--results", tmp_path / "results")
+    assert out.exit_code == 0, out.output
+    assert "p: profile cpu (--profile auto: the runs train on the CPU" in out.stderr
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "results" / "p").glob("*/run.json")]
+    assert record["profile"] == "cpu" and record["config"]["steps"] == 2
