@@ -78,14 +78,23 @@ def plugin_registry(no_plugins: bool = False, plugins: Iterable[str] | None = No
 
 
 def load_suite(
-    suite: str | Path | Mapping | Suite, overrides: Mapping | Iterable[str] | None = None, registry: Registry | None = None
+    suite: str | Path | Mapping | Suite,
+    overrides: Mapping | Iterable[str] | None = None,
+    registry: Registry | None = None,
+    *,
+    profile: str = "auto",
+    on_cpu: bool | None = None,
 ) -> Suite:
     """A suite expanded into validated runs, as `ganbench run SUITE --dry-run` shows it.
 
     suite: a YAML file's path, the same content as a dict, or an expanded Suite (returned
     as is). overrides: the `--set` layer, as a dict ({"optimizer.lr": 1e-3, "seeds": 1})
-    or as "KEY=VALUE" strings (values are YAML). Raises SuiteError, whose one-line
-    message names the file (or ``<dict>``) and the key.
+    or as "KEY=VALUE" strings (values are YAML). profile: one of the suite's `profiles`,
+    "none" (the suite as written) or "auto" (`--profile`'s default: the `cpu` profile when
+    the runs train on the CPU and the suite has one); on_cpu tells "auto" where the runs
+    train (default: a torch-free guess, no CUDA driver visible means the CPU; `run_suite`
+    tells it the devices it resolved). `.profile` says which was applied. Raises
+    SuiteError, whose one-line message names the file (or ``<dict>``) and the key.
 
         >>> s = api.load_suite({"name": "t", "base": {"dataset": "ring8", "architecture": "mlp"}}, {"seeds": 3})
         >>> [(r.id, r.seed) for r in s.runs]   # doctest: +SKIP
@@ -98,6 +107,8 @@ def load_suite(
     if isinstance(suite, Suite):
         if overrides:
             raise ValueError("overrides apply to a suite file or dict, not to an expanded Suite")
+        if profile not in ("auto", suite.profile or "none"):
+            raise ValueError(f"profile {profile!r}: the Suite was expanded with profile {suite.profile or 'none'!r}; load it again")
         return suite
     registry = registry if registry is not None else plugin_registry()
     if isinstance(overrides, Mapping):
@@ -107,14 +118,14 @@ def load_suite(
     if isinstance(suite, Mapping):
         try:
             pairs = [parse_override(t) for t in texts] + [(str(k), copy.deepcopy(v)) for k, v in layer]
-            return expand(copy.deepcopy(dict(suite)), registry, pairs, "<dict>")
+            return expand(copy.deepcopy(dict(suite)), registry, pairs, "<dict>", profile, on_cpu)
         except ConfigError as e:
             raise SuiteError(one_line(f"<dict>: {e}", MAX_MESSAGE)) from None
     if layer:  # load_suite reads `--set` strings: write the dict's values as YAML flow text
         import json
 
         texts += [f"{k}={json.dumps(v)}" for k, v in layer]  # JSON is YAML
-    return load_file(suite, registry, texts)
+    return load_file(suite, registry, texts, profile, on_cpu)
 
 
 @dataclass
@@ -149,6 +160,7 @@ def run_suite(
     loggers: Iterable[str] = (),
     timeout: float | None = None,
     registry: Registry | None = None,
+    profile: str = "auto",
     quiet: bool = False,
     console=None,
 ) -> Outcome:
@@ -158,7 +170,9 @@ def run_suite(
     `--set` layer (a dict or "KEY=VALUE" strings). devices: "auto", "cpu", "cuda",
     "cuda:0,cuda:1", a torch.device or a list. executor: "local" (default for jobs=1,
     in this process), "process" (default otherwise, and with a timeout) or "ray".
-    timeout: seconds after which a run is failed and its worker stopped. quiet: no progress display
+    timeout: seconds after which a run is failed and its worker stopped. profile: one of
+    the suite's `profiles`, "none", or "auto" (the `cpu` profile when `devices` are the CPU
+    and the suite has one; recorded in each run.json). quiet: no progress display
     (console: a rich Console to show it on; default stderr). Finished runs are skipped
     unless rerun=True, exactly as on the command line.
 
@@ -173,11 +187,13 @@ def run_suite(
     from .runner import run_suite as run
 
     registry = registry if registry is not None else plugin_registry()
-    s = load_suite(suite, overrides, registry)
     if isinstance(devices, str):
         from .build import resolve_devices
 
         devices = resolve_devices(devices)
+    listed = devices if isinstance(devices, (list, tuple)) else [devices]
+    on_cpu = all(getattr(d, "type", str(d).split(":")[0]) == "cpu" for d in listed)
+    s = load_suite(suite, overrides, registry, profile=profile, on_cpu=on_cpu)
     console = console if console is not None else Console(stderr=True, quiet=quiet)
     results = Path(results)
     # a run that hangs inside a plugin can only be stopped from outside its process

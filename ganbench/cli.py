@@ -94,6 +94,13 @@ def main(ctx, no_plugins):
     metavar="KEY=VALUE",
     help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).",
 )
+@click.option(
+    "--profile",
+    default="auto",
+    show_default=True,
+    metavar="NAME|auto|none",
+    help="Apply one of the suite's profiles over its base (before --set): auto takes `cpu` when the runs train on the CPU and the suite has one; none runs the suite as written (the shipped suites: the articles' scale).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
 @click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
 @click.option(
@@ -143,7 +150,7 @@ def main(ctx, no_plugins):
     help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.",
 )
 @_interruptible
-def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, address, threads, loggers, timeout):
+def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, executor, address, threads, loggers, timeout):
     """Run every run of SUITE that has not finished yet.
 
     Finished runs (complete or diverged) are skipped, so an interrupted suite is
@@ -155,14 +162,19 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     from .suite import SuiteError
 
     registry = _registry()
+    # --profile auto needs to know whether the runs train on the CPU. Asked without torch
+    # first (the --devices given, else the driver's files), so that a refused suite and
+    # --dry-run stay torch-free; a real run then asks torch and reloads if the guess was wrong.
+    guess = _devices_on_cpu(devices)
     try:
-        s = api.load_suite(suite, overrides, registry)
+        s = api.load_suite(suite, overrides, registry, profile=profile, on_cpu=guess)
     except SuiteError as e:
         fail(str(e))
     if dry_run:  # nothing trains: no torch (a second, not seconds), and no device is used
         problem = _device_spelling(devices)
         if problem:
             fail(problem)
+        _say_profile(s)
         _print_dry_run(s, results, rerun)
         return
     from .build import resolve_devices
@@ -173,6 +185,13 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
         dev = resolve_devices(devices)
     except ValueError as e:
         fail(str(e))
+    on_cpu = all(d.type == "cpu" for d in dev)
+    if s.auto_on_cpu is not None and s.auto_on_cpu != on_cpu:
+        try:
+            s = api.load_suite(suite, overrides, registry, profile=profile, on_cpu=on_cpu)
+        except SuiteError as e:
+            fail(str(e))
+    _say_profile(s)
     try:
         outcome = api.run_suite(
             s,
@@ -202,6 +221,24 @@ def run(suite, results, overrides, dry_run, rerun, devices, jobs, executor, addr
     sys.exit(outcome.exit_code)
 
 
+def _devices_on_cpu(spec: str) -> bool | None:
+    """Whether `--devices` means the CPU, without torch; None (guess from the driver) for auto."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if parts and all(p.startswith("cpu") for p in parts):
+        return True
+    if any(p.startswith("cuda") for p in parts):
+        return False
+    return None
+
+
+def _say_profile(s) -> None:
+    """One line on stderr: which of the suite's profiles the runs use, and why."""
+    if s.profile is None:  # the suite declares none: nothing to choose
+        return
+    what = "none, the suite as written" if s.profile == "none" else s.profile
+    click.echo(f"{s.name}: profile {what} ({s.profile_why}; the suite's profiles: {', '.join(s.profiles)})", err=True)
+
+
 def _device_spelling(spec: str) -> str | None:
     """What `--devices` gets wrong without asking torch (for --dry-run, which uses none):
     the names resolve_devices knows, not whether this machine has them."""
@@ -223,7 +260,8 @@ def _print_dry_run(s, results: Path, rerun: bool) -> None:
 
     _replace_unencodable(sys.stdout)
     done_dir = results / s.name
-    table = Table(title=f"{s.name}: {len(s.runs)} runs" + (f" — {s.description}" if s.description else ""))
+    profile = f", profile {s.profile}" if s.profile else ""
+    table = Table(title=f"{s.name}: {len(s.runs)} runs{profile}" + (f" — {s.description}" if s.description else ""))
     axes = sorted({k for r in s.runs for k in r.cell})
     for col in ["#", "run id", *axes, "seed", "length", "status"]:
         table.add_column(col)

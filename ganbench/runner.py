@@ -235,7 +235,8 @@ def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex, loggers=
         donor=donor,
         loggers=tuple(loggers),
         resume=resume,
-        suite_info={k: v for k, v in (("description", suite.description), ("report", suite.report)) if v},
+        # the profile applied (a name, or "none": the suite as written), when the suite declares any
+        suite_info={k: v for k, v in (("description", suite.description), ("report", suite.report), ("profile", suite.profile)) if v},
     )
 
 

@@ -7,8 +7,16 @@
     exclude: [{...}]          # drop combinations that match every key given
     include: [{...}]          # extend matching combinations, or add new ones
     seeds: [0, 1, 2]          # or N, meaning 0..N-1
+    profiles:                 # optional: named variants, e.g. one reduced for CPUs
+      cpu:
+        base: {...}           # merged over `base` (before the matrix cell and --set)
+        include: [...]        # matrix, exclude, include, seeds: replace the suite's own
 
 ``include`` and ``exclude`` mean what they mean in a GitHub Actions matrix.
+
+A profile is chosen by ``ganbench run --profile NAME``; ``auto`` (the command's default)
+takes ``cpu`` when the runs train on the CPU and the suite has one, ``none`` the suite as
+written. The profile is not part of a run's id: the resolved config it produces is.
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +38,14 @@ from typing import Any
 import yaml
 
 from . import yamlsafe
-from .config import MAX_SEED, ConfigError, identity, one_line, resolve, shown
+from .config import DEFAULTS, MAX_SEED, ConfigError, expand_dotted, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
 from .suggest import did_you_mean
 
-SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers", "report")
+SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers", "report", "profiles")
+PROFILE_KEYS = ("base", "matrix", "exclude", "include", "seeds")  # base merges; the others replace the suite's
+AUTO, NONE, CPU = "auto", "none", "cpu"  # --profile auto picks `cpu` on the CPU; none: the suite as written
+OnCpu = bool | Callable[[], bool] | None  # for --profile auto: do the runs train on the CPU? None: cuda_visible()
 SEEDS_KEY = "seeds"  # a suite key that `--set` may also override
 NAME = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would let a trailing newline through
 # Bounds on what a suite may ask for, checked before any work (README, "Suites").
@@ -63,17 +77,22 @@ class Suite:
     runs: list[Run] = field(default_factory=list)
     loggers: list[str] = field(default_factory=list)  # logger plugins for every run (ganbench.loggers)
     report: dict = field(default_factory=dict)  # {metrics: [...], compare: [...]}: what the report shows first
+    profiles: list[str] = field(default_factory=list)  # the profiles the suite declares
+    profile: str | None = None  # the one applied, "none" (the suite as written), or None: the suite declares none
+    profile_why: str = ""  # how it was chosen: "--profile cpu", "--profile auto: the runs train on the CPU"
+    auto_on_cpu: bool | None = None  # what `auto` was told about the device; None: it did not ask
 
 
-def load_suite(path: str | Path, registry: Registry, overrides: list[str] = ()) -> Suite:
+def load_suite(path: str | Path, registry: Registry, overrides: list[str] = (), profile: str = NONE, on_cpu: OnCpu = None) -> Suite:
     """Read, expand and validate a suite file; raise SuiteError naming file and key.
 
-    The message is always one line of bounded length: the CLI prints it as is.
+    profile: a profile's name, ``none`` or ``auto`` (see choose_profile). The message is
+    always one line of bounded length: the CLI prints it as is.
     """
     path = Path(path)
     try:
         raw = yamlsafe.load(_read(path))
-        return expand(raw, registry, [parse_override(o) for o in overrides], str(path))
+        return expand(raw, registry, [parse_override(o) for o in overrides], str(path), profile, on_cpu)
     except yaml.YAMLError as e:
         message = _yaml_problem(e)
     except RecursionError:  # yamlsafe bounds the nesting; this is the backstop
@@ -131,8 +150,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {key.strip()}", f"cannot read value {shown(value)}: {problem}") from None
 
 
-def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") -> Suite:
-    """Expand a parsed suite into validated runs."""
+def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>", profile: str = NONE, on_cpu: OnCpu = None) -> Suite:
+    """Expand a parsed suite into validated runs, with the profile `profile` applied."""
     if not isinstance(raw, dict):
         raise ConfigError("", "a suite must be a mapping with at least `name` and `base`")
     for key in raw:
@@ -152,16 +171,27 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ConfigError("base", "must be a mapping of run settings")
+    profiles = _profiles(raw.get("profiles"))
+    chosen, why, asked = choose_profile(profile, list(profiles), on_cpu)
+    patch = profiles.get(chosen or NONE, {})
+    # The profile's matrix, exclude, include and seeds replace the suite's: errors name where they came from.
+    origin = {k: f"profiles.{chosen}.{k}" if k in patch else k for k in PROFILE_KEYS}
+    given = {k: patch[k] if k in patch else raw.get(k) for k in PROFILE_KEYS}
     set_layer = dict(overrides)
     # `--set seeds=N` (or a list) replaces the suite's seeds: a quick run needs no YAML edit
-    seeds_label = "--set seeds" if SEEDS_KEY in set_layer else "seeds"
+    seeds_label = "--set seeds" if SEEDS_KEY in set_layer else origin["seeds"]
     try:
-        seeds = _seeds(set_layer.pop(SEEDS_KEY) if SEEDS_KEY in set_layer else raw.get("seeds", [0]))
-        cells = expand_matrix(raw.get("matrix") or {}, raw.get("exclude") or [], raw.get("include") or [], len(seeds))
+        seeds = _seeds(set_layer.pop(SEEDS_KEY) if SEEDS_KEY in set_layer else (given["seeds"] if given["seeds"] is not None else [0]))
+        cells = expand_matrix(given["matrix"] or {}, given["exclude"] or [], given["include"] or [], len(seeds))
     except ConfigError as e:
-        if e.key == "seeds" and seeds_label != "seeds":
+        head, sep, rest = e.key.partition(".")
+        head, bracket, index = head.partition("[")
+        if head == "seeds":
             raise ConfigError(seeds_label, e.message) from None
+        if head in origin and origin[head] != head:
+            raise ConfigError(f"{origin[head]}{bracket}{index}{sep}{rest}", e.message) from None
         raise
+    cells = [(_origin_label(label, origin), cell) for label, cell in cells]
 
     loggers = raw.get("loggers") or []
     if not isinstance(loggers, list) or not all(isinstance(n, str) for n in loggers):
@@ -178,10 +208,12 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ConfigError(f"report.{key}", f"must be a list of names, got {shown(names)}")
     suite = Suite(name, str(description), path, loggers=list(loggers), report=dict(report))
+    suite.profiles, suite.profile, suite.profile_why, suite.auto_on_cpu = list(profiles), chosen, why, asked
+    profile_layer = [(f"profiles.{chosen}.base", patch["base"])] if patch.get("base") else []
     seen: dict[str, dict] = {}
     for label, cell in cells:
         for seed in seeds:
-            layers = [("base", base), (label, cell), ("--set", set_layer), ("seeds", {"seed": seed})]
+            layers = [("base", base), *profile_layer, (label, cell), ("--set", set_layer), ("seeds", {"seed": seed})]
             config = resolve(layers, registry)
             run = Run(run_id(config, cell), config, cell, seed)
             if run.id in seen:  # two cells that resolve to the same config
@@ -189,6 +221,93 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>") ->
             seen[run.id] = config
             suite.runs.append(run)
     return suite
+
+
+def _profiles(value) -> dict[str, dict]:
+    """The suite's `profiles`, checked for shape: {name: {base: {...}, matrix: ..., ...}}.
+
+    Every profile's base is checked for unknown top-level keys (a typo in the profile a
+    run does not use is still a typo); values are validated where the profile is applied.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not value:
+        raise ConfigError("profiles", f"must be a mapping of profile name -> {{base: {{...}}}}, got {shown(value)}")
+    out: dict[str, dict] = {}
+    for name, patch in value.items():
+        where = f"profiles.{name}"
+        if not isinstance(name, str) or not NAME.fullmatch(name) or len(name) > MAX_NAME:
+            raise ConfigError(where, "a profile's name must be letters, digits, '-' or '_' only")
+        if name in (AUTO, NONE):
+            raise ConfigError(where, f"{name!r} is reserved: --profile {name} means {'choose by device' if name == AUTO else 'no profile'}")
+        if not isinstance(patch, dict) or not patch:
+            raise ConfigError(where, f"must be a mapping with any of {', '.join(PROFILE_KEYS)}, got {shown(patch)}")
+        for key in patch:
+            if key not in PROFILE_KEYS:
+                hint = " (run settings go under `base`)" if key in DEFAULTS or key == "steps" else ""
+                raise ConfigError(
+                    f"{where}.{key}", f"unknown profile key{did_you_mean(key, PROFILE_KEYS)}{hint}; known: {', '.join(PROFILE_KEYS)}"
+                )
+        base = patch.get("base", {})
+        if not isinstance(base, dict):
+            raise ConfigError(f"{where}.base", "must be a mapping of run settings")
+        known = [*sorted(DEFAULTS), "steps"]
+        for key in expand_dotted(base):
+            if key not in known:
+                raise ConfigError(f"{where}.base.{key}", f"unknown key{did_you_mean(key, known)}; known keys: {', '.join(known)}")
+        out[name] = patch
+    return out
+
+
+def choose_profile(requested: str, profiles: list[str], on_cpu: OnCpu = None) -> tuple[str | None, str, bool | None]:
+    """(the profile to apply, how it was chosen, what `auto` was told about the device).
+
+    requested: a profile's name; ``none``: the suite as written; ``auto``: ``cpu`` when the
+    suite has one and the runs train on the CPU (`on_cpu`: a bool, a function asked only
+    then, or None for cuda_visible()'s torch-free guess), else ``none``. The profile is
+    None for a suite that declares no profiles (and is asked for none).
+    """
+    if requested in (AUTO, NONE) and not profiles:
+        return None, "", None
+    if requested == NONE:
+        return NONE, "--profile none", None
+    if requested == AUTO:
+        if CPU not in profiles:
+            return NONE, "--profile auto: the suite has no cpu profile", None
+        cpu = (not cuda_visible()) if on_cpu is None else (on_cpu() if callable(on_cpu) else bool(on_cpu))
+        return (CPU if cpu else NONE), f"--profile auto: the runs train on {'the CPU' if cpu else 'a GPU'}", cpu
+    if requested in profiles:
+        return requested, f"--profile {requested}", None
+    if not profiles:
+        raise ConfigError(f"--profile {requested}", "the suite declares no profiles (auto and none are always accepted)")
+    raise ConfigError(
+        f"--profile {requested}",
+        f"unknown profile{did_you_mean(str(requested), profiles)}; the suite's profiles: {', '.join(profiles)} (and auto, none)",
+    )
+
+
+def cuda_visible() -> bool:
+    """A torch-free guess at whether torch will see a GPU (for --profile auto in --dry-run,
+    which must not import torch): a CUDA or ROCm driver's device files, unless
+    CUDA_VISIBLE_DEVICES hides every device. `ganbench run` asks torch itself."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", os.environ.get("HIP_VISIBLE_DEVICES"))
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    try:
+        if sys.platform.startswith("linux"):
+            gpus = Path("/proc/driver/nvidia/gpus")
+            return (gpus.is_dir() and any(gpus.iterdir())) or any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/kfd").exists()
+        if sys.platform == "win32":
+            return shutil.which("nvidia-smi") is not None
+    except OSError:
+        return False
+    return False  # macOS: ganbench's `auto` device never picks MPS
+
+
+def _origin_label(label: str, origin: dict[str, str]) -> str:
+    """A cell's label ("matrix", "include[2]") as the user wrote it: "profiles.cpu.include[2]"."""
+    head, bracket, rest = label.partition("[")
+    return f"{origin.get(head, head)}{bracket}{rest}"
 
 
 def expand_matrix(matrix, exclude, include, n_seeds: int = 1) -> list[tuple[str, dict]]:

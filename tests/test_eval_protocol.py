@@ -106,8 +106,9 @@ def test_g_mode_is_validated_and_its_default_keeps_run_ids():
 
 
 def test_committed_runs_keep_their_ids(registry):
-    """The lr_ratio suite, expanded by today's code, names exactly the committed run folders."""
-    suite = load_suite(REPO / "suites" / "lr_ratio.yaml", registry)
+    """The lr_ratio suite, expanded by today's code, names exactly the committed run folders
+    (its cpu profile: the suite's base is the article's scale; tests/test_profiles.py checks every suite)."""
+    suite = load_suite(REPO / "suites" / "lr_ratio.yaml", registry, profile="cpu")
     assert all(r.config["eval"]["g_mode"] == "eval" for r in suite.runs)
     committed = {p.name for p in (REPO / "results" / "lr_ratio").iterdir() if p.is_dir()}
     assert {r.id for r in suite.runs} == committed
