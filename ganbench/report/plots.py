@@ -354,6 +354,8 @@ def axis_plots(report) -> Figures:
             continue
         others = [a for a in report.axes if a != axis]
         groups = list(frame.groupby([f"axis:{a}" for a in others], sort=False)) if others else [((), frame)]
+        if all(rows[f"axis:{axis}"].nunique() < 2 for _, rows in groups):
+            continue  # the axis only moves with another one (n_disc 5 with WGAN-GP alone): no line to draw
         cols = 2 if len(metrics) == 4 else min(len(metrics), 3)
         fig = new_figure(3.6 * cols, 3.0 * math.ceil(len(metrics) / cols) + 0.6 + 0.18 * len(groups))
         x_all = np.array(sorted(set(levels.values())))

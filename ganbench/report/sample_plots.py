@@ -68,17 +68,21 @@ def grid_strips(report) -> Figures:
         return  # nothing evolves: the final grids show it
     cols = max(len(g) for _, _, g in rows)
     width = 2.2 * cols + 0.3  # 2 in (160 px) a grid
-    fig = new_figure(width, 2.6 * len(rows) + 0.4, images=True)
-    subs = np.atleast_1d(fig.subfigures(len(rows), 1))
-    for sub, (label, run, grids) in zip(subs, rows):
+    # One plain grid, the cell named on the left of its row: matplotlib draws a subfigure's
+    # title where its layout did not reserve room once saved with a tight bounding box.
+    fig = new_figure(width + 0.4, 2.4 * len(rows) + 0.4, images=True)
+    axs = fig.subplots(len(rows), cols, squeeze=False)
+    for row_axes, (label, run, grids) in zip(axs, rows):
         status = "" if run.status == COMPLETE else f", {run.status}"  # no complete seed saved grids
-        sub.suptitle(wrap(f"{label} (seed {run.record.get('seed')}{status})", width, 8), fontsize=8)
-        axs = sub.subplots(1, cols, squeeze=False)[0]
-        for ax in axs:
-            ax.axis("off")
-        for ax, (_, step_label, path) in zip(axs, grids):
+        for ax in row_axes:
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.spines[:].set_visible(False)
+        for ax in row_axes[len(grids) :]:
+            ax.set_visible(False)
+        for ax, (_, step_label, path) in zip(row_axes, grids):
             ax.imshow(plt.imread(path))
             ax.set_title(step_label, fontsize=7)
+        row_axes[0].set_ylabel(wrap(f"{label} (seed {run.record.get('seed')}{status})", 2.0, 8), fontsize=8)
     fig.suptitle(wrap("samples over training: one seed per cell, the same latent batch at every step", width, 9), fontsize=9)
     yield "sample grids over training, one seed per cell", fig
 
