@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import plugin_for_tests
 import pytest
 import torch
-from conftest import ganbench
+import yaml
+from conftest import TINY_BASE, ganbench
 from rich.console import Console
 
 from ganbench.runner import SuiteInvalid, run_suite
@@ -152,11 +154,22 @@ def test_a_hung_plugin_is_stopped_by_the_timeout_and_the_suite_goes_on(tmp_path,
 # ---------------------------------------------------------------- tampered run folders
 
 
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory):
+    """One tiny run trained through the CLI, for the tests below to copy and tamper with."""
+    root = tmp_path_factory.mktemp("trained")
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump({"name": "tiny", "base": TINY_BASE}, sort_keys=False))
+    assert ganbench("run", path, "--results", root / "r").returncode == 0
+    (run_dir,) = (root / "r" / "tiny").glob("[!.]*")
+    return run_dir
+
+
 @pytest.fixture
-def finished_run(tmp_path, write_suite):
-    path = write_suite()
-    assert ganbench("run", path, "--results", tmp_path / "r").returncode == 0
-    (run_dir,) = (tmp_path / "r" / "tiny").glob("[!.]*")
+def finished_run(tmp_path, trained_once):
+    """A fresh copy of the finished run folder (r/tiny/<run id>), this test's to damage."""
+    run_dir = tmp_path / "r" / "tiny" / trained_once.name
+    shutil.copytree(trained_once, run_dir)
     return run_dir
 
 
