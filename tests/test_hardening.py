@@ -50,10 +50,9 @@ def one_line_exit_2(out, *fragments):
         (lambda d: ((d / "run.json").unlink(), os.mkfifo(d / "run.json")), "not a regular file"),
     ],
 )
-def test_a_damaged_finished_run_is_trained_again_with_a_message(tmp_path, write_suite, damage, reason):
-    path = write_suite()
-    assert ganbench("run", path, "--results", tmp_path / "r").returncode == 0
-    (run_dir,) = (tmp_path / "r" / "tiny").glob("[!.]*")
+def test_a_damaged_finished_run_is_trained_again_with_a_message(write_suite, finished_run, tmp_path, damage, reason):
+    path = write_suite()  # the suite finished_run was trained from: the same run id
+    run_dir = finished_run
     damage(run_dir)
     out = ganbench("run", path, "--results", tmp_path / "r", timeout=120)  # a FIFO must not block
     assert out.returncode == 0, out.stderr
