@@ -55,9 +55,20 @@ DEFAULTS: dict[str, Any] = {
     # fp32 | bf16 | fp16 (autocast; losses and penalties in fp32; fp16 needs CUDA). It
     # changes the numbers, so it is part of a run's identity (docs/metrics.md).
     "precision": "fp32",
+    # Speed settings (ganbench.speed): how the recipe executes, recorded in run.json's
+    # env.speed, not part of a run id. channels_last: auto = on for CUDA runs of
+    # convolutional models. fused_optimizers: auto = fused Adam/AdamW/SGD on CUDA.
+    # tf32: off (IEEE fp32, the default: "fp32" means fp32 on every GPU) | conv (PyTorch's
+    # default: cuDNN convolutions in TF32) | on (matmuls too); evaluation is always IEEE.
+    "channels_last": "auto",
+    "fused_optimizers": "auto",
+    "tf32": "off",
 }
-# Keys that change no number a run produces (when to checkpoint): never part of a run id.
-NOT_IN_RUN_ID = ("checkpoint_every", "keep_best")
+# Keys that change no number a run produces (when to checkpoint), and speed settings
+# that change only how it is executed: never part of a run id. tf32 changes the low bits
+# on Ampere and later GPUs, as cuDNN's algorithm choice does, and nothing on CPUs or
+# older GPUs: the id names the recipe, env.speed how this device computed it.
+NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimizers", "tf32")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
@@ -103,6 +114,7 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "g_mode": "eval",
 }
 G_MODES = ("eval", "train")
+TF32_MODES = ("off", "conv", "on")  # ganbench.speed.TF32
 INCEPTION = ("auto", "on", "off", "require")  # require: a synonym of on (stored as on: same run id)
 MIN_EVAL_SAMPLES = 10  # Inception score's 10 splits need at least one sample each
 MAX_EVAL_SAMPLES = 1_000_000  # samples, curve_samples, real_samples: 100x the usual 10,000
@@ -281,7 +293,18 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
     out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
+    for key in ("channels_last", "fused_optimizers"):
+        out[key] = _auto_bool(key, cfg[key])
+    tf32 = {True: "on", False: "off"}.get(cfg["tf32"], cfg["tf32"])  # YAML reads on/off as booleans
+    out["tf32"] = _choice("tf32", tf32, TF32_MODES)
     return out
+
+
+def _auto_bool(key: str, value):
+    """auto | true | false -> "auto", True or False."""
+    if value == "auto" or isinstance(value, bool):
+        return value
+    raise ConfigError(key, f"must be auto, true or false, got {shown(value)}")
 
 
 def _callbacks(value, registry: Registry) -> list[dict]:

@@ -180,12 +180,14 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     from .callbacks import make_callbacks
     from .claims import hostname
     from .loggers import make_loggers
+    from .speed import ieee_fp32, set_tf32
     from .train import train
 
     cfg, out_dir, device = job.config, Path(job.out_dir), torch.device(job.device)
     record = base_record(job)
     loggers = []
     try:
+        set_tf32(cfg.get("tf32", "off"))  # process-wide: set before env records the flags
         record["env"] = environment(job, builder.registry)
         emit(Started(job.run_id, hostname(), str(device)))
         if record["env"]["plugins"] != job.plugin_versions:
@@ -193,7 +195,8 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         data = builder.data(cfg["dataset"])
         # Before seeding: building the evaluator may train (and cache) a classifier, and
         # whether it had to must not change this run's random numbers.
-        evaluator = metrics.make_evaluator(cfg, data, device, builder.registry) if cfg["eval"]["every"] != "none" else None
+        with ieee_fp32():  # a classifier trained here is cached for every run: never in TF32
+            evaluator = metrics.make_evaluator(cfg, data, device, builder.registry) if cfg["eval"]["every"] != "none" else None
         record["protocol"] = dict(getattr(evaluator, "protocol", {}))
         record["notes"] = list(getattr(evaluator, "notes", []))
         seed_everything(cfg["seed"])  # from the run's seed alone: any worker, any slot
@@ -225,6 +228,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
             callbacks=callbacks,
         )
         record["metrics"] = {k: _number(v, np) for k, v in result.metrics.items()}
+        record["env"]["speed"] = result.speed  # what channels_last, fused_optimizers and tf32 resolved to
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
         if result.status == "diverged":
             record["diverged_at_step"] = result.diverged_at_step

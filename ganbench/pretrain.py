@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .contracts import Discriminator, GanData, Loss
-from .optimizers import build_optimizer
+from .optimizers import build_optimizer, implementation
 from .steps import d_step
 from .store import D_WEIGHTS, WeightsError, fit_weights, load_weights
 
@@ -46,7 +46,9 @@ def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, 
 
 
 def _d_optimizer(cfg, params):
-    return build_optimizer(params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"])
+    params = list(params)  # the run's fused_optimizers setting, as for the joint loop's D
+    impl = implementation(cfg["optimizer"], params, params[0].device, cfg.get("fused_optimizers", "auto"))
+    return build_optimizer(params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"], impl)
 
 
 def _against_untrained_g(cfg, D, G, loss, batches, steps):

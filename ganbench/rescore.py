@@ -21,6 +21,7 @@ import torch
 from .build import Builder, stored_config
 from .config import ConfigError
 from .metrics import keys, make_evaluator
+from .speed import ieee_fp32
 from .store import FINISHED, G_WEIGHTS, RUN_FILE, WeightsError, fit_weights, load_weights, now, write_json
 
 
@@ -63,8 +64,9 @@ def rescore_run(run_dir: Path, builder: Builder, device: torch.device, samples=N
             G = builder.models(cfg, data).generator
         weights = run_dir / str(record.get("generator_file", G_WEIGHTS))  # e.g. G_ema.pt: the scored G
         fit_weights(G, load_weights(weights), weights)
-        evaluator = make_evaluator(cfg, data, device, builder.registry)
-        scores = evaluator(G.to(device), evaluator.total_steps)  # the last step: the final protocol
+        with ieee_fp32():  # as in training runs: scores never in TF32 (docs/metrics.md, Speed settings)
+            evaluator = make_evaluator(cfg, data, device, builder.registry)
+            scores = evaluator(G.to(device), evaluator.total_steps)  # the last step: the final protocol
     except WeightsError as e:
         raise RescoreError(str(e)) from None
     except Exception as e:
@@ -117,7 +119,8 @@ def score_images(folder: Path, dataset: dict, builder: Builder, device: torch.de
         raise RescoreError(f"dataset {dataset['name']} is not images")
     x = load_images(folder, tuple(data.train.shape[1:]))
     cfg = eval_options(cfg, len(x), inception, weights)
-    evaluator = make_evaluator(cfg, data, device, registry)
-    with torch.random.fork_rng(devices=[]):
-        scores = evaluator.score(x)
+    with ieee_fp32():  # as in training runs: scores never in TF32
+        evaluator = make_evaluator(cfg, data, device, registry)
+        with torch.random.fork_rng(devices=[]):
+            scores = evaluator.score(x)
     return {"metrics": {k: float(v) for k, v in scores.items()}, "protocol": evaluator.protocol, "notes": evaluator.notes, "images": len(x)}

@@ -19,10 +19,11 @@ from .callbacks import Loop
 from .contracts import GanData, Loss, Models
 from .metrics.cost import StepTimer
 from .metrics.keys import LOWER
-from .optimizers import build_optimizer
+from .optimizers import build_optimizer, implementation, keep_implementation
 from .pretrain import pretrain_discriminator
 from .sampling import sample
 from .schedule import every, steps_per_epoch, total_steps
+from .speed import ieee_fp32, set_tf32, to_channels_last, use_channels_last
 from .steps import Precision, d_step
 
 GRID_SAMPLES = 64  # an 8x8 sample grid from a fixed noise batch
@@ -40,15 +41,18 @@ class TrainResult:
     diverged_at_step: int | None = None
     best: dict | None = None  # keep_best: {metric, direction, value, step, file}
     record: dict = field(default_factory=dict)  # what callbacks add to run.json (generator_file...)
+    speed: dict = field(default_factory=dict)  # how the speed settings resolved (run.json env.speed)
 
 
 class Batches:
     """Real batches sliced from a tensor held on the device, reshuffled every epoch."""
 
-    def __init__(self, x: torch.Tensor, batch_size: int, seed: int):
+    def __init__(self, x: torch.Tensor, batch_size: int, seed: int, channels_last: bool = False):
         if len(x) < batch_size:
             raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(x)} samples)")
-        self.x, self.bs = x, batch_size
+        # channels_last: the data are stored NHWC once; a batch is made so if indexing lost it
+        self.format = torch.channels_last if channels_last else torch.contiguous_format
+        self.x, self.bs = x.contiguous(memory_format=self.format), batch_size
         self.rng = torch.Generator().manual_seed(seed)  # its own stream: data order per seed
         self.order, self.pos = None, len(x)
 
@@ -58,7 +62,7 @@ class Batches:
             self.pos = 0
         idx = self.order[self.pos : self.pos + self.bs]
         self.pos += self.bs
-        return GanData.as_float(self.x[idx])  # (B, *shape) in [-1, 1]
+        return GanData.as_float(self.x[idx]).contiguous(memory_format=self.format)  # (B, *shape) in [-1, 1]
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.get_state(), "order": self.order, "pos": self.pos}
@@ -92,12 +96,17 @@ def train(
     """
     G, D = models.generator.to(device), models.discriminator.to(device)
     x_train = data.train.to(device)
+    # ---- speed settings (ganbench.speed): how the recipe executes, not what it computes
+    speed = {"tf32": cfg.get("tf32", "off"), **set_tf32(cfg.get("tf32", "off"))}
+    speed["channels_last"] = use_channels_last(cfg.get("channels_last", "auto"), device, G, D, x_train.dim() == 4)
+    if speed["channels_last"]:
+        to_channels_last(G, D)  # before the optimizers and callbacks see the parameters
     per_epoch = steps_per_epoch(len(x_train), cfg)
     total = total_steps(len(x_train), cfg)
     log_every = every(cfg["log_every"], per_epoch)
     grid_every = every(cfg["grid_every"], per_epoch) if data.kind == "image" else None
     eval_every = every(cfg["eval"]["every"], per_epoch) if evaluate else None
-    batches = Batches(x_train, cfg["batch_size"], cfg["seed"])
+    batches = Batches(x_train, cfg["batch_size"], cfg["seed"], speed["channels_last"])
     bs, z_dim = cfg["batch_size"], cfg["z_dim"]
     fixed_z = torch.randn(GRID_SAMPLES, z_dim, generator=torch.Generator().manual_seed(cfg["seed"])).to(device)
     saver = _Checkpoints(cfg, per_epoch)
@@ -106,7 +115,9 @@ def train(
     best_metric = cfg.get("keep_best", "none")
 
     lr_g = cfg["optimizer"]["lr"]
-    opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g)
+    fused = cfg.get("fused_optimizers", "auto")
+    speed["optimizer_g"] = implementation(cfg["optimizer"], G.parameters(), device, fused)
+    opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g, speed["optimizer_g"])
     wall0 = time.perf_counter()
     state = checkpoint.load(out_dir, device) if resume else None
     metrics: dict[str, float] = {
@@ -119,7 +130,8 @@ def train(
     d_trainable = [] if freeze == "all" else (list(D.head.parameters()) if freeze == "trunk" else list(D.parameters()))
     for p in D.parameters():
         p.requires_grad_(False)
-    opt_d = build_optimizer(d_trainable, cfg["optimizer"], lr_g * cfg["lr_ratio"]) if d_trainable else None
+    speed["optimizer_d"] = implementation(cfg["optimizer"], d_trainable, device, fused) if d_trainable else None
+    opt_d = build_optimizer(d_trainable, cfg["optimizer"], lr_g * cfg["lr_ratio"], speed["optimizer_d"]) if d_trainable else None
     sched = [torch.optim.lr_scheduler.ExponentialLR(o, cfg["lr_decay"]) for o in (opt_g, opt_d) if o]
 
     def d_mode():
@@ -136,7 +148,7 @@ def train(
     G_scored = next((g for g in (cb.generator(loop) for cb in callbacks) if g is not None), G)
     history: list[dict] = []
     buf: list[torch.Tensor] = []  # per step: [d_loss, g_loss, acc_real, acc_fake], on device
-    result = TrainResult("complete", history, metrics)
+    result = TrainResult("complete", history, metrics, speed=speed)
     train_s = warm_s = 0.0
     warm_steps = 0
     last_row = 0  # step of the last history row
@@ -154,6 +166,9 @@ def train(
             },
             device,
         )
+        for opt in (opt_g, opt_d):
+            if opt:
+                keep_implementation(opt)
         for cb, cb_state in zip(callbacks, state.get("callbacks") or []):
             cb.load_state_dict(cb_state)
         for s_, st in zip(sched, state["sched"]):
@@ -283,7 +298,8 @@ def train(
                     logger.log_row(row)
                 break
             if is_eval:
-                row.update(evaluate(G_scored, step))
+                with ieee_fp32():  # scores must not depend on the GPU or on `tf32`
+                    row.update(evaluate(G_scored, step))
                 _keep_best(best_metric, row, result, G_scored, D, out_dir)
             history.append(row)
             last_row = step
