@@ -101,16 +101,20 @@ def test_speed_settings_are_validated_in_one_line(tmp_path, registry, write_suit
 
 
 def test_run_json_records_what_the_speed_settings_resolved_to(tmp_path, write_suite):
-    out = ganbench("run", write_suite(base={"steps": 2, "tf32": "conv"}), "--results", tmp_path / "r", "--devices", "cpu")
+    # channels_last with the real evaluator: it scores NHWC samples too
+    base = {"steps": 2, "tf32": "conv", "channels_last": True, "eval": {"every": "2 steps", "samples": 100}}
+    out = ganbench("run", write_suite(base=base), "--results", tmp_path / "r", "--devices", "cpu")
     assert out.returncode == 0, out.stderr[-2000:]
     (run_json,) = (tmp_path / "r").glob("tiny/*/run.json")
-    env = json.loads(run_json.read_text())["env"]
+    record = json.loads(run_json.read_text())
+    assert record["status"] == "complete" and record["metrics"]["fid_domain"] is not None
+    env = record["env"]
     fused = "fused" if fused_available(ADAM, [torch.zeros(1)], torch.device("cpu")) else "for-loop"
     assert env["speed"] == {
         "tf32": "conv",
         "tf32_matmul": False,
         "tf32_cudnn": True,
-        "channels_last": False,
+        "channels_last": True,
         "optimizer_g": fused,
         "optimizer_d": fused,
     }
@@ -171,3 +175,10 @@ def test_a_resumed_optimizer_keeps_the_implementation_it_was_built_with():
     keep_implementation(new)
     assert new.param_groups[0]["fused"] is True and new.state[params[0]]["step"].dtype == torch.float32
     new.step()  # the fused kernel accepts the restored state
+
+
+def test_the_plugin_test_kit_tries_the_layout_on_the_cpu(registry):
+    from ganbench.testing import smoke_train, tiny_data
+
+    result = smoke_train({"name": "dcgan", "ngf": 8, "ndf": 8}, "vanilla", tiny_data("image"), registry, steps=2, channels_last=True)
+    assert result.config["channels_last"] is True and result.samples.shape[1:] == (1, 16, 16)
