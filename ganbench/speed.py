@@ -56,8 +56,10 @@ def use_channels_last(mode, device: torch.device, G: nn.Module, D: nn.Module, im
     """`channels_last: auto | true | false` -> whether this run uses it.
 
     auto: on for CUDA runs of convolutional models (cuDNN's NHWC kernels use the tensor
-    cores without transposes); off on the CPU, where oneDNN gains little at these sizes,
-    and for MLPs, where there is no spatial layout. true: wherever the data are images."""
+    cores without transposes); off for MLPs, where there is no spatial layout, and on the
+    CPU, whose gain depends on the CPU and oneDNN build (+8 to +12% for the DCGANs on a
+    2-core EPYC, docs/results): a choice for `true` there, measured first. true: wherever
+    the data are images."""
     if not image_data or mode is False:
         return False
     if mode is True:
