@@ -58,7 +58,10 @@ class Batches:
 
     def __next__(self) -> torch.Tensor:
         if self.pos + self.bs > len(self.x):  # drop the last partial batch, reshuffle
-            self.order = torch.randperm(len(self.x), generator=self.rng).to(self.x.device)
+            order = torch.randperm(len(self.x), generator=self.rng)  # (N,), on the CPU: the same order on any device
+            if self.x.is_cuda:  # from pinned memory the copy needs no host sync (pageable memory would)
+                order = order.pin_memory()
+            self.order = order.to(self.x.device, non_blocking=True)
             self.pos = 0
         idx = self.order[self.pos : self.pos + self.bs]
         self.pos += self.bs

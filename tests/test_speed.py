@@ -182,3 +182,27 @@ def test_the_plugin_test_kit_tries_the_layout_on_the_cpu(registry):
 
     result = smoke_train({"name": "dcgan", "ngf": 8, "ndf": 8}, "vanilla", tiny_data("image"), registry, steps=2, channels_last=True)
     assert result.config["channels_last"] is True and result.samples.shape[1:] == (1, 16, 16)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: host syncs exist only on a GPU")
+def test_no_host_sync_between_log_rows_on_cuda(tmp_path, registry):
+    """torch's sync debug mode raises on any op that makes the host wait for the GPU, from
+    step 3 to step 29 of a run with one log row at step 30 (digits has more than 30
+    batches of 32 an epoch: the only reshuffle is step 1's). Not yet run on a GPU."""
+
+    class NoSyncs(Callback):
+        def after_d_step(self, loop, step):
+            if step == 3:
+                torch.cuda.set_sync_debug_mode("error")
+
+        def after_g_step(self, loop, step):
+            if step == 29:
+                torch.cuda.set_sync_debug_mode("default")
+
+    for precision in ("fp32", "bf16"):
+        cfg, data, models, loss = build(registry, steps=30, log_every="30 steps", precision=precision)
+        try:
+            result = train(cfg, data, models, loss, torch.device("cuda"), tmp_path, callbacks=[NoSyncs()])
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert result.status == "complete" and result.speed["channels_last"] and result.speed["optimizer_g"] == "fused"
