@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--channels-last", default="auto", choices=["auto", "true", "false"])
     ap.add_argument("--fused-optimizers", default="auto", choices=["auto", "true", "false"])
     ap.add_argument("--tf32", default="off", choices=["off", "conv", "on"])
+    ap.add_argument("--g-step-fresh-fake", action="store_true", help="ganbench draws a fresh fake batch for G's update (the old default)")
     args = ap.parse_args()
     as_setting = {"auto": "auto", "true": True, "false": False}
 
@@ -112,6 +113,7 @@ def main():
             "z_dim": args.z_dim,
             "steps": args.steps,
             "precision": precision,
+            "g_step_fresh_fake": args.g_step_fresh_fake,
             "channels_last": as_setting[args.channels_last],
             "fused_optimizers": as_setting[args.fused_optimizers],
             "tf32": args.tf32,
