@@ -302,6 +302,16 @@ def test_cost_is_compared_only_within_one_execution_context(results):
     assert cell(r, "adam")["fid_domain.mean"] == pytest.approx(12.0)
     assert [n for n in r.notes if "cost metrics left blank" in n and "x16" in n]
 
+    # so is a run whose memory layout differed (a speed setting, not part of the recipe)
+    for s in range(4):
+        _set_env(results / "hand" / f"adam_s{s}", executor="local", runs_per_device=1, threads=1)
+    r = build_report(results, metrics=["fid_domain", "train_img_per_s"])
+    assert cell(r, "adam")["train_img_per_s.mean"] == pytest.approx(np.mean(ADAM_IPS))  # one context again
+    _set_env(results / "hand" / "adam_s1", speed={"channels_last": True, "tf32": "off", "optimizer_g": "fused"})
+    r = build_report(results, metrics=["fid_domain", "train_img_per_s"])
+    assert math.isnan(cell(r, "adam")["train_img_per_s.mean"])
+    assert [n for n in r.notes if "cost metrics left blank" in n and "channels_last" in n]
+
 
 # ---------------------------------------------------------------- multiple comparisons
 

@@ -209,14 +209,21 @@ def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:
 
 
 def cost_context(env: dict) -> str:
-    """What a run's cost metrics depend on: the device, how many runs shared it, the threads.
+    """What a run's cost metrics depend on: the device, how many runs shared it, the threads,
+    the memory layout and TF32.
 
     Runs from before executors recorded this trained alone in one process (`local`).
     """
     device = env.get("device_name") or env.get("device") or "?"
     sharing = f"{env.get('executor', 'local')} x{env.get('runs_per_device', 1)}"
     threads = f"{env['threads']} threads" if env.get("threads") else "threads ?"
-    return f"{device}, {sharing}, {threads}"
+    # The run-wide speed settings (ganbench.speed) change throughput, not the recipe. Which
+    # optimizer kernel ran is left out: it follows the optimizer a cell compares (RMSprop
+    # has no fused kernel), so it is part of what the comparison measures.
+    speed = env.get("speed") or {}
+    layout = ", channels_last" if speed.get("channels_last") else ""
+    tf32 = f", tf32 {speed['tf32']}" if speed.get("tf32") not in (None, "off") else ""
+    return f"{device}, {sharing}, {threads}{layout}{tf32}"
 
 
 def history_metrics(runs: list[RunRecord]) -> list[str]:
