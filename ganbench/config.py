@@ -440,7 +440,7 @@ def _d_pretrain(value):
             if (path / "run.json").is_file():  # a committed run: its record, not its weights
                 raise ConfigError(
                     "d_pretrain.from_run",
-                    f"{path} holds no D.pt: weights are not committed; re-create them by running that run's suite again with --rerun",
+                    f"{path} holds no D.pt: weights are not committed; re-create them by running that run's suite again with --rerun (and the --profile it was trained under)",
                 )
             raise ConfigError("d_pretrain.from_run", f"{path} holds no D.pt (give a finished run's folder)")
         return {"from_run": str(path)}
