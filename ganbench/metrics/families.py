@@ -56,7 +56,13 @@ class ModeCoverage(Metric):
     kinds = ("image",)
 
     def setup(self, ctx: Context) -> str | None:
-        return _no_classifier(ctx)
+        why = _no_classifier(ctx)
+        if why is None:
+            from . import coverage
+
+            # Stacked data's labels already name the joint mode (base-k digits per channel).
+            self.real_hist = coverage.class_histogram(ctx.data.train_labels, ctx.classifier.num_modes)  # (K,)
+        return why
 
     def protocol(self, ctx: Context) -> dict:
         return {"mode_min_share": ctx.eval["mode_min_share"], "confidence": ctx.eval["confidence"], "mode_kl_reference": "train labels"}
@@ -64,10 +70,8 @@ class ModeCoverage(Metric):
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict[str, float]:
         from . import coverage
 
-        # Stacked data's labels already name the joint mode (base-k digits per channel).
-        real_hist = coverage.class_histogram(ctx.data.train_labels, ctx.classifier.num_modes)
         probs = ctx.classifier.predict(samples)  # (N, K)
-        return coverage.image_coverage(probs, real_hist, ctx.eval["mode_min_share"], ctx.eval["confidence"])
+        return coverage.image_coverage(probs, self.real_hist, ctx.eval["mode_min_share"], ctx.eval["confidence"])
 
 
 class DomainFidelity(Metric):
