@@ -70,6 +70,17 @@ def test_an_image_run_measures_its_families_with_the_same_protocol_fields():
     assert set(scores) == set(keys.DOMAIN_KEYS) | {keys.MODES_COVERED, keys.MODES_TOTAL, keys.MODE_KL, keys.CONFIDENT_FRAC}
     assert scores[keys.MODES_COVERED] == scores[keys.MODES_TOTAL] == 10 and isinstance(scores[keys.MODES_COVERED], int)
     assert scores[keys.FID_DOMAIN] < 5  # real vs real
+    # KID: torch-fidelity's 100 subsets at the final evaluation, fewer on the curve.
+    from ganbench.metrics import fidelity
+
+    def kid(subsets):
+        return fidelity.domain_metrics(evaluator.classifier, data.test[:200], evaluator.real, evaluator.real_hash, CPU, 256, subsets)[
+            keys.KID_DOMAIN
+        ]
+
+    curve = evaluator.score(data.test[:200], final=False)
+    assert scores[keys.KID_DOMAIN] == kid(fidelity.KID_SUBSETS) and curve[keys.KID_DOMAIN] == kid(fidelity.KID_SUBSETS_CURVE)
+    assert curve[keys.KID_DOMAIN] != scores[keys.KID_DOMAIN]
 
 
 def test_a_mixture_run_measures_mixture_coverage():

@@ -528,3 +528,23 @@ def test_directions_of_metric_plugin_keys_come_from_the_plugins():
     assert direction("cas") == "higher" and direction("aug_gain_argmax") == "higher"
     assert direction("cas_real") is None  # declared "none": no verdict either way
     assert direction("tab_pair_trends.mean") == "higher"
+
+
+def test_a_numeric_axis_is_plotted_against_only_where_it_moves_on_its_own(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from ganbench.report.plots import axis_plots
+
+    def suite(root, cells):
+        for i, cell in enumerate(cells):
+            for s in range(2):
+                write_cell_run(root, f"c{i}_s{s}", cell, s, {"fid_domain": 10.0 + i + s})
+        return build_report(root)
+
+    # n_disc 5 only ever with lsgan (as WGAN-GP's 5 critic steps): no line along n_disc to draw
+    tied = suite(tmp_path / "tied", [{"loss": {"name": "vanilla"}, "n_disc": 1}, {"loss": {"name": "lsgan"}, "n_disc": 5}])
+    assert [caption for caption, _ in axis_plots(tied)] == []
+    crossed = [{"loss": {"name": loss}, "n_disc": n} for loss in ("vanilla", "lsgan") for n in (1, 5)]
+    ((caption, fig),) = axis_plots(suite(tmp_path / "crossed", crossed))
+    assert caption == "final metrics vs n_disc" and len(fig.axes[0].get_lines()) == 2  # one line per loss
+    plt.close(fig)
