@@ -12,12 +12,14 @@ ganbench itself, so torch-fidelity never touches the generator or its train/eval
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
 
 import torch
 import torch_fidelity
+from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
@@ -219,8 +221,13 @@ def inception_metrics(
     }
 
 
+@contextlib.contextmanager
 def _on(device: torch.device):
-    """torch-fidelity moves its extractor with .cuda(): make that the run's GPU."""
-    import contextlib
-
-    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+    """Where and how torch-fidelity computes: it moves its extractor with .cuda(), so the
+    run's GPU is made current; its KID and FID statistics are NumPy/SciPy linear algebra,
+    whose OpenBLAS results depend on the BLAS thread count (kid_domain 3699.260896 with 2
+    threads, 3699.260881 with 1, same features), so BLAS runs on one thread: `ganbench eval`
+    reproduces a run's numbers whatever the thread settings of either process."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
+            yield
