@@ -1,15 +1,18 @@
 """A test plugin of fixed samplers: "generators" whose samples are known, for known-answer tests.
 
-Architecture `fixed-sampler` with option `sampler` builds a generator that maps each latent
-z to a known sample, deterministically (the evaluator's fixed noise picks the samples):
+Architecture `fixed-sampler` with options `sampler` and `source` builds a generator that
+maps each latent z to a known sample, deterministically (the evaluator's fixed noise picks
+the samples):
 
-images (scikit-learn's 8x8 digits):
-  real          training digits (held out from the evaluator's real side, the test split)
-  one-class     training images of digit 3 only
-  five-classes  training images of digits 0-4, the five classes equally often
-  noise         uniform noise: every pixel Phi(z_i), uniform on [0, 1] (needs z_dim >= 64)
+images (`source`: a built-in image dataset, SOURCES; default scikit-learn's 8x8 digits):
+  real          training images (held out from the evaluator's real side, the test split)
+  one-class     training images of class 3 only
+  five-classes  training images of classes 0-4, the five classes equally often
+  noise         uniform noise: every pixel Phi(z_i), uniform on [0, 1] (needs z_dim >= pixels)
+  inverted      training images with their intensities inverted (255 - x): not data, and
+                not one of the kinds the mode classifier's non-data class is trained on
 
-2-D points (ring8: 8 centres on the unit circle, sigma 0.01):
+2-D points (`source` ring8: 8 centres on the unit circle, sigma 0.01; or grid25):
   mixture       exact mixture samples: a uniform centre plus sigma * N(0, I)
   one-mode      centre 2 plus sigma * N(0, I)
   between       the midpoint between two neighbouring centres plus sigma * N(0, I)
@@ -29,7 +32,13 @@ from torch import nn
 from ganbench import hookimpl
 from ganbench.contracts import DataSpec, Discriminator, Models
 
-IMAGE_SAMPLERS = ("real", "one-class", "five-classes", "noise")
+IMAGE_SAMPLERS = ("real", "one-class", "five-classes", "noise", "inverted")
+# source -> (dataset config, loader): the built-in image protocols the samplers draw from
+SOURCES = {
+    "digits": {"name": "digits"},
+    "mnist5k": {"name": "mnist5k"},
+    "fashion-mnist": {"name": "fashion-mnist", "subset": 5000, "download": False},  # the losses suite's CPU subset
+}
 POINT_SAMPLERS = ("mixture", "one-mode", "between", "wide")
 ONE_CLASS = 3
 FIVE_CLASSES = (0, 1, 2, 3, 4)
@@ -42,43 +51,48 @@ def uniform(z: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=None)
-def _digits():
-    from ganbench.builtin.datasets import digits
+def _images(source: str):
+    from ganbench.builtin import image_datasets
 
-    return digits()
+    options = {k: v for k, v in SOURCES[source].items() if k != "name"}
+    return getattr(image_datasets, source.replace("-", "_"))(**options)
+
+
+POINT_SOURCES = ("ring8", "grid25")
 
 
 @functools.lru_cache(maxsize=None)
-def _ring():
-    from ganbench.builtin.datasets import ring8
+def _mixture(source: str):
+    from ganbench.builtin import datasets
 
-    return ring8()
+    return getattr(datasets, source)()
 
 
 class FixedSampler(nn.Module):
     """(B, Z) -> (B, *shape): a known sample per latent, in [-1, 1] for images."""
 
-    def __init__(self, sampler: str):
+    def __init__(self, sampler: str, source: str = "digits"):
         super().__init__()
         self.sampler = sampler
         self.anchor = nn.Parameter(torch.zeros(1))  # a module with a parameter (devices, state dicts)
         if sampler in IMAGE_SAMPLERS:
-            d = _digits()
-            if sampler == "real":
-                self.banks = [d.train]
+            d = _images(source)
+            self.shape = tuple(d.train.shape[1:])
+            if sampler in ("real", "inverted"):
+                self.banks = [d.train if sampler == "real" else 255 - d.train]
             elif sampler == "one-class":
                 self.banks = [d.train[d.train_labels == ONE_CLASS]]
             elif sampler == "five-classes":
                 self.banks = [d.train[d.train_labels == c] for c in FIVE_CLASSES]
         else:
-            ring = _ring()
+            ring = _mixture(source if source in POINT_SOURCES else "ring8")
             self.centres, self.std = ring.modes.float(), float(ring.mode_std)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         u = uniform(z[:, 0]).cpu()
         if self.sampler == "noise":
-            b = z.shape[0]
-            return (uniform(z[:, :64]).reshape(b, 1, 8, 8) * 2 - 1).to(z.device)
+            b, pixels = z.shape[0], math.prod(self.shape)
+            return (uniform(z[:, :pixels]).reshape(b, *self.shape) * 2 - 1).to(z.device)
         if self.sampler in IMAGE_SAMPLERS:
             bank = (u * len(self.banks)).long()  # which class (one bank per class)
             pick = uniform(z[:, 1]).cpu()  # which image within it
@@ -107,12 +121,14 @@ class FlatDiscriminator(Discriminator):
         return x.flatten(1)
 
 
-def fixed_sampler(data: DataSpec, z_dim: int, sampler: str = "real") -> Models:
+def fixed_sampler(data: DataSpec, z_dim: int, sampler: str = "real", source: str = "digits") -> Models:
     if sampler not in IMAGE_SAMPLERS + POINT_SAMPLERS:
         raise ValueError(f"sampler must be one of {', '.join(IMAGE_SAMPLERS + POINT_SAMPLERS)}, got {sampler!r}")
-    if sampler == "noise" and z_dim < 64:
-        raise ValueError("the noise sampler needs z_dim >= 64 (one latent per pixel of an 8x8 image)")
-    return Models(FixedSampler(sampler), FlatDiscriminator(math.prod(data.shape)))
+    if source not in (*SOURCES, *POINT_SOURCES):
+        raise ValueError(f"source must be one of {', '.join((*SOURCES, *POINT_SOURCES))}, got {source!r}")
+    if sampler == "noise" and z_dim < math.prod(data.shape):
+        raise ValueError(f"the noise sampler needs z_dim >= {math.prod(data.shape)} (one latent per pixel)")
+    return Models(FixedSampler(sampler, source), FlatDiscriminator(math.prod(data.shape)))
 
 
 @hookimpl

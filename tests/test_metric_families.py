@@ -24,6 +24,7 @@ IMAGE_FIELDS = {
     "real_samples",
     "torch_fidelity",
     "classifier_accuracy",
+    "classifier_non_data_rejected",
     "classifier_floor",
     "classifier_cache",
     "classifier_hash",
@@ -36,10 +37,21 @@ IMAGE_FIELDS = {
     "prc_samples",
     "mode_min_share",
     "confidence",
+    "confident_rule",
     "mode_kl_reference",
     "feature_spaces",
 }
-MIXTURE_FIELDS = {"samples", "curve_samples", "batch_size", "g_mode", "mode_assignment", "high_quality_sigmas", "mode_std", "modes"}
+MIXTURE_FIELDS = {
+    "samples",
+    "curve_samples",
+    "batch_size",
+    "g_mode",
+    "mode_assignment",
+    "mode_histogram",
+    "high_quality_sigmas",
+    "mode_std",
+    "modes",
+}
 
 
 def _cfg(registry, dataset="digits", **ev):

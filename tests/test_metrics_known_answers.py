@@ -130,9 +130,16 @@ def test_stacked_joint_logits_are_per_channel_products():
         feats, joint = model(x)
     assert feats.shape == (5, 3 * clf.FEATURE_DIM) and joint.shape == (5, 1000)
     with torch.no_grad():
-        per = torch.softmax(model.net(model.prepare(x))[1], 1).reshape(5, 3, 10)
+        logits = model.net(model.prepare(x))[1]  # (15, 11): 10 digits and the non-data class
+    per = torch.softmax(logits[:, :10], 1).reshape(5, 3, 10)  # the modes: real classes only
     a, b, c = 4, 0, 7
     assert torch.softmax(joint, 1)[:, 100 * a + 10 * b + c] == pytest.approx(per[:, 0, a] * per[:, 1, b] * per[:, 2, c], rel=1e-4)
+    # real confidence: the product over channels of the 11-way probability of the top real
+    # class, 0 for a sample with any channel whose top class is non-data
+    full = torch.softmax(logits, 1).reshape(5, 3, 11)
+    top = full[..., :10].max(-1).values * (full.argmax(-1) < 10)
+    probs, conf = model.assess(x)
+    assert probs.shape == (5, 1000) and conf == pytest.approx(top.prod(1), rel=1e-5)
 
 
 # ---------------------------------------------------------------- 2-D mixtures (no classifier)

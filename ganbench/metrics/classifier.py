@@ -12,6 +12,12 @@ A classifier is cached under $GANBENCH_CACHE (default ~/.cache/ganbench)/classif
 keyed by dataset name, options, the recipe version and a hash of the data itself, and
 refused when its held-out accuracy is below the dataset's floor: labels from a weak
 classifier would make every coverage number meaningless.
+
+Besides the K classes it has a (K+1)-th, *non-data* (``metrics.nondata``): noise, constant,
+pixel-shuffled, blurred and blob images made from each training batch. Its labels, the IS
+logits and the class probabilities of ``predict`` are over the K real classes only; the
+extra class decides ``confident`` (``assess``): a sample counts only when its top class of
+all K+1 is a real one.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..contracts import GanData
+from . import nondata
 
-CLASSIFIER_VERSION = 3  # part of the cache key: bump when the recipe below changes (3: seeded initial weights)
+CLASSIFIER_VERSION = 4  # part of the cache key: bump when the recipe below changes (3: seeded initial weights; 4: non-data class)
 
 # Held-out accuracy floors. MNIST-like digits are easy for a small CNN (>99% on full
 # MNIST); the 5k subset and the 8x8 digits have less to learn from; Fashion-MNIST tops
@@ -102,9 +109,11 @@ class ModeClassifier(nn.Module):
         self.data_channels = data_channels
         self.channel_classes = channel_classes
         per_channel = channel_classes is not None
-        self.net = SmallCNN(1 if per_channel else data_channels, channel_classes if per_channel else classes, size)
+        self.classes = channel_classes if per_channel else classes  # real classes of the net (per channel)
+        self.net = SmallCNN(1 if per_channel else data_channels, self.classes + 1, size)  # + the non-data class
         self.num_modes = channel_classes**data_channels if per_channel else classes
-        self.accuracy = math.nan  # held-out accuracy (per channel for stacked data)
+        self.accuracy = math.nan  # held-out accuracy over the real classes (per channel for stacked data)
+        self.non_data_rejected = math.nan  # held-out non-data images (from the test split) put in the non-data class
         self.floor = math.nan
         self.key = ""
         self.hash = ""  # weights_hash(): the feature space's identity, recorded in the protocol
@@ -120,8 +129,10 @@ class ModeClassifier(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor):
+        """-> (features, logits of the real modes): the non-data logit is left out."""
         b = x.shape[0]
         feats, logits = self.net(self.prepare(x))
+        logits = logits[:, : self.classes]
         if self.channel_classes is None:
             return feats, logits
         per = F.log_softmax(logits, 1).reshape(b, self.data_channels, -1)  # (B, C, k)
@@ -137,6 +148,26 @@ class ModeClassifier(nn.Module):
         dev = next(self.parameters()).device
         out = [F.softmax(self(x[i : i + batch_size].to(dev))[1], 1).cpu() for i in range(0, len(x), batch_size)]
         return torch.cat(out)
+
+    @torch.no_grad()
+    def assess(self, x: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, C, H, W) -> (probabilities of the real modes (N, modes), real confidence (N,)).
+
+        Real confidence: the (K+1)-way probability of the top real class, 0 when the top
+        class is non-data; for stacked data the product over channels (0 if any channel is
+        non-data). Only samples with a high real confidence look like data of some class."""
+        self.eval()
+        dev = next(self.parameters()).device
+        probs, conf = [], []
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(dev)
+            _, logits = self.net(self.prepare(xb))  # (B or B*C, K+1)
+            p = F.softmax(logits, 1)
+            top, arg = p[:, : self.classes].max(1)
+            real = torch.where(arg == p.argmax(1), top, torch.zeros_like(top))  # top of all K+1 is a real class
+            conf.append(real.reshape(len(xb), -1).prod(1).cpu())
+            probs.append(F.softmax(self(xb)[1], 1).cpu())
+        return torch.cat(probs), torch.cat(conf)
 
 
 def cache_dir() -> Path:
@@ -197,19 +228,26 @@ def train_classifier(data: GanData, device: torch.device, seed: int = 0) -> Mode
         opt = torch.optim.Adam(model.net.parameters(), lr=LR)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=steps)  # fast, stable convergence
         model.train()
+        n_fake = int(BATCH_SIZE * nondata.SHARE)
         for _ in range(steps):
             idx = torch.randint(len(x), (BATCH_SIZE,), generator=gen)
             xb = model.prepare(x[idx].to(device))
             xb = _augment(xb, gen) if augment else xb
-            loss = F.cross_entropy(model.net(xb)[1], y[idx].to(device))
+            fake, _ = nondata.make(xb[:n_fake], gen)  # non-data images, labelled K (the extra class)
+            yb = torch.cat([y[idx].to(device), torch.full((n_fake,), model.classes, device=device)])
+            loss = F.cross_entropy(model.net(torch.cat([xb, fake]))[1], yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model.net(model.prepare(xt[i : i + 1024].to(device)))[1].argmax(1).cpu() for i in range(0, len(xt), 1024)])
-    model.accuracy = (pred == yt).float().mean().item()
+        held_out = model.prepare(xt.to(device))  # (N, 1|C, H, W) in [0, 1]
+        fake, _ = nondata.make(held_out, torch.Generator().manual_seed(seed + 1))
+        logits, fake_logits = (torch.cat([model.net(t[i : i + 1024])[1].cpu() for i in range(0, len(t), 1024)]) for t in (held_out, fake))
+        rejected = fake_logits.argmax(1) == model.classes
+    model.accuracy = (logits[:, : model.classes].argmax(1) == yt).float().mean().item()
+    model.non_data_rejected = rejected.float().mean().item()
     model.train_s = time.perf_counter() - t0
     return model
 
@@ -265,7 +303,13 @@ def get_classifier(name: str, options: dict, data: GanData, device: torch.device
             if model is None:
                 model = train_classifier(data, device)
                 model.trained_here = True  # (tests check that concurrent first uses train once)
-                meta = {"accuracy": model.accuracy, "train_s": model.train_s, "dataset": name, "spec": spec}
+                meta = {
+                    "accuracy": model.accuracy,
+                    "non_data_rejected": model.non_data_rejected,
+                    "train_s": model.train_s,
+                    "dataset": name,
+                    "spec": spec,
+                }
                 tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
                 torch.save({"state": model.state_dict(), "meta": meta}, tmp)
                 os.replace(tmp, path)  # atomic: a reader without the lock sees the whole file or none
@@ -295,6 +339,7 @@ def _load(path: Path, data: GanData) -> ModeClassifier | None:
             model = ModeClassifier(data.train.shape[1], data.train.shape[-1], data.num_classes, data.info.get("channel_classes"))
         model.load_state_dict(blob["state"])
         model.accuracy, model.train_s = float(blob["meta"]["accuracy"]), float(blob["meta"].get("train_s", 0.0))
+        model.non_data_rejected = float(blob["meta"]["non_data_rejected"])
     except Exception:  # a corrupt, outdated or meta-less file: retrain and overwrite it
         return None
     return model.eval()

@@ -89,6 +89,7 @@ class Evaluator:
         self.classifier = clf.get_classifier(name, options, data, self.device, ev["classifier_floor"])
         self.protocol.update(
             classifier_accuracy=round(self.classifier.accuracy, 4),
+            classifier_non_data_rejected=round(self.classifier.non_data_rejected, 4),  # held-out non-data images it rejects
             classifier_floor=self.classifier.floor,
             classifier_cache=self.classifier.path.name,
             classifier_hash=self.classifier.hash,  # the feature space itself: pool runs only when equal

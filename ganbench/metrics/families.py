@@ -65,13 +65,20 @@ class ModeCoverage(Metric):
         return why
 
     def protocol(self, ctx: Context) -> dict:
-        return {"mode_min_share": ctx.eval["mode_min_share"], "confidence": ctx.eval["confidence"], "mode_kl_reference": "train labels"}
+        from . import coverage
+
+        return {
+            "mode_min_share": ctx.eval["mode_min_share"],
+            "confidence": ctx.eval["confidence"],
+            "confident_rule": coverage.CONFIDENT_RULE,
+            "mode_kl_reference": "train labels",
+        }
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict[str, float]:
         from . import coverage
 
-        probs = ctx.classifier.predict(samples)  # (N, K)
-        return coverage.image_coverage(probs, self.real_hist, ctx.eval["mode_min_share"], ctx.eval["confidence"])
+        probs, real_conf = ctx.classifier.assess(samples)  # (N, K), (N,)
+        return coverage.image_coverage(probs, real_conf, self.real_hist, ctx.eval["mode_min_share"], ctx.eval["confidence"])
 
 
 class DomainFidelity(Metric):
@@ -126,7 +133,7 @@ class InceptionFidelity(Metric):
 class MixtureCoverage(Metric):
     """Modes covered by high-quality samples (within 3 sigma of the nearest centre)."""
 
-    directions = _declared((keys.MODES_COVERED, keys.MODES_TOTAL, keys.HIGH_QUALITY_FRAC, keys.MODE_KL))
+    directions = _declared((keys.MODES_COVERED, keys.MODES_TOTAL, keys.HIGH_QUALITY_FRAC, keys.MODE_KL, keys.MODE_JSD))
     kinds = ("points",)
 
     def setup(self, ctx: Context) -> str | None:
@@ -140,6 +147,7 @@ class MixtureCoverage(Metric):
         data = ctx.data
         return {
             "mode_assignment": "nearest centre",
+            "mode_histogram": coverage.MIXTURE_HISTOGRAM,
             "high_quality_sigmas": coverage.HQ_SIGMAS,
             "mode_std": data.mode_std,
             "modes": len(data.modes),
@@ -151,4 +159,7 @@ class MixtureCoverage(Metric):
         data = ctx.data
         labels = data.train_labels  # None: the mixture's weights are taken as uniform
         real_hist = None if labels is None else coverage.class_histogram(labels, len(data.modes))
-        return coverage.mixture_coverage(samples, data.modes, data.mode_std, real_hist)
+        out = coverage.mixture_coverage(samples, data.modes, data.mode_std, real_hist)
+        if out[keys.HIGH_QUALITY_FRAC] == 0 and coverage.NO_HIGH_QUALITY not in ctx.notes:
+            ctx.notes.append(coverage.NO_HIGH_QUALITY)
+        return out

@@ -21,10 +21,11 @@ INCEPTION_KEYS = (FID, IS, KID)
 # Mode coverage (classifier labels for images, nearest centre for 2-D mixtures).
 MODES_COVERED = "modes_covered"
 MODES_TOTAL = "modes_total"
-MODE_KL = "mode_kl"  # KL(generated class histogram || real class histogram), nats
-CONFIDENT_FRAC = "confident_frac"  # images: share of samples classified confidently
+MODE_KL = "mode_kl"  # KL(generated class histogram || real class histogram), nats (2-D: high-quality samples only)
+MODE_JSD = "mode_jsd"  # 2-D mixtures: JSD(high-quality mode histogram, uniform), nats (PacGAN)
+CONFIDENT_FRAC = "confident_frac"  # images: share of samples classified confidently as a real class (not non-data)
 HIGH_QUALITY_FRAC = "high_quality_frac"  # 2-D mixtures: share within 3 sigma of a centre
-COVERAGE_KEYS = (MODES_COVERED, MODES_TOTAL, MODE_KL, CONFIDENT_FRAC, HIGH_QUALITY_FRAC)
+COVERAGE_KEYS = (MODES_COVERED, MODES_TOTAL, MODE_KL, MODE_JSD, CONFIDENT_FRAC, HIGH_QUALITY_FRAC)
 # What an evaluation of a generator measures (re-measured by `ganbench eval`).
 SAMPLE_KEYS = DOMAIN_KEYS + INCEPTION_KEYS + COVERAGE_KEYS
 
@@ -58,6 +59,7 @@ DIRECTIONS: dict[str, str] = {
     MODES_COVERED: HIGHER,
     MODES_TOTAL: NONE,
     MODE_KL: LOWER,
+    MODE_JSD: LOWER,
     CONFIDENT_FRAC: HIGHER,
     HIGH_QUALITY_FRAC: HIGHER,
     TRAIN_IMG_PER_S: HIGHER,
