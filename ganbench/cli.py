@@ -505,6 +505,11 @@ def _version_of(dist: str) -> str:
     help="Which way is better for a metric ganbench does not know.",
 )
 @click.option("--split-protocols", is_flag=True, help="Keep runs measured under different protocols apart instead of refusing.")
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Add a row of a perfect sampler (held-out real data scored by the same evaluation) to every table.",
+)
 @click.option("--no-plots", is_flag=True, help="Tables only (faster).")
 @click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
 @click.option(
@@ -526,6 +531,7 @@ def report(
     test,
     directions,
     split_protocols,
+    reference,
     no_plots,
     no_traverse,
     width,
@@ -561,6 +567,7 @@ def report(
             test=test,
             split_protocols=split_protocols,
             directions=given,
+            reference=reference,
         )
         if not output and not fmt:  # the plain command also leaves every format on disk
             output = Path(results) / "report"

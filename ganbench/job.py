@@ -235,6 +235,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         if result.best:
             record["best"] = result.best
         record.update(result.record)
+        record["notes"] += [n for n in getattr(evaluator, "notes", []) if n not in record["notes"]]  # remarks made while scoring
         if "generator" in result.record and record["protocol"]:
             record["protocol"]["generator"] = result.record["generator"]  # which G was scored is part of how
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept

@@ -56,13 +56,19 @@ class Report:
         c = f"{metric}.best"
         return c if c in self.frame.columns else None
 
+    def trained_cells(self) -> pd.DataFrame:
+        """The cells of runs: report.cells without the reference rows (--reference)."""
+        if "reference" not in self.cells:
+            return self.cells
+        return self.cells[~self.cells["reference"].fillna(False).astype(bool)]
+
     def missing(self) -> list[str]:
         """Headline metrics left blank for some cell with complete runs."""
         out = []
         for m in self.metrics:
             col = f"{self.shown[m]}.mean"
-            has_runs = self.cells["complete"] > 0
-            if col not in self.cells or self.cells.loc[has_runs, col].isna().any():
+            cells = self.trained_cells()
+            if col not in cells or cells.loc[cells["complete"] > 0, col].isna().any():
                 out.append(m)
         return out
 
@@ -88,6 +94,7 @@ def build_report(
     test: str = "welch",
     split_protocols: bool = False,
     directions: dict[str, str] | None = None,
+    reference: bool = False,
 ) -> Report:
     """Everything the tables, files and page need; ReportError (one line) on bad input."""
     if ci not in CI_METHODS:
@@ -140,7 +147,7 @@ def build_report(
     notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
     notes += mixed_cost
     notes += [f"damaged run left out: {d}" for d in damaged]
-    return Report(
+    report = Report(
         Path(root),
         runs,
         protocols,
@@ -161,6 +168,11 @@ def build_report(
         clipped,
         fallback,
     )
+    if reference:  # a perfect sampler's row in every table (report.reference)
+        from .reference import add_reference
+
+        add_reference(report)
+    return report
 
 
 def suite_request(runs: list[RunRecord]) -> dict:

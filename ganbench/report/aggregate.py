@@ -265,7 +265,10 @@ def run_values(runs: list[RunRecord], frame: pd.DataFrame, at: At | None, given:
             h = r.history()
             col = pd.to_numeric(h[m], errors="coerce") if m in h else pd.Series(dtype=float)
             ok = col.dropna()
-            final.append(float(ok.iloc[-1]) if len(ok) else math.nan)
+            # null at a complete run's final evaluation by definition (2-D mode_kl with no
+            # high-quality sample): an earlier evaluation's value is not its final one
+            null_final = r.status == COMPLETE and m in (r.record.get("metrics") or {}) and r.record["metrics"][m] is None
+            final.append(float(ok.iloc[-1]) if len(ok) and not null_final else math.nan)
             d = direction(m, given)
             best.append(float(ok.min() if d == LOWER else ok.max()) if len(ok) and d else math.nan)
             if at:

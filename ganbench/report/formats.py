@@ -150,7 +150,7 @@ def fingerprint_lines(report: Report) -> list[str]:
         items = ", ".join(f"{k}={proto[k]}" for k in keys) or "(none recorded)"
         lines.append(f"protocol {pid}: {items}")
     devices = sorted({str((r.record.get("env") or {}).get("device_name", "?")) for r in report.runs})
-    lines.append(f"runs: {len(report.runs)} in {report.cells.shape[0]} cells; device: {', '.join(devices)}")
+    lines.append(f"runs: {len(report.runs)} in {report.trained_cells().shape[0]} cells; device: {', '.join(devices)}")
     return lines
 
 
@@ -192,7 +192,9 @@ def trained_lines(report: Report) -> list[str]:
     seeds = sorted({r.record.get("seed") for r in report.runs if isinstance(r.record.get("seed"), int)})
     axes = [a for a in report.axes if a != "protocol"]
     axis_values = [
-        f"{a} ({', '.join(dict.fromkeys(str(v) for v in report.cells[f'axis:{a}']))})" for a in axes if f"axis:{a}" in report.cells
+        f"{a} ({', '.join(dict.fromkeys(str(v) for v in report.trained_cells()[f'axis:{a}']))})"
+        for a in axes
+        if f"axis:{a}" in report.cells
     ]
     lines.append(
         "the matrix varies: "

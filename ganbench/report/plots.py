@@ -132,7 +132,7 @@ def plotted_cells(report):
     """[(label, [RunRecord...])] in table order, failed runs left out (no history)."""
     by_id = {r.id: r for r in report.runs}
     out = []
-    for _, c in report.cells.head(MAX_CELLS).iterrows():
+    for _, c in report.trained_cells().head(MAX_CELLS).iterrows():
         rows = report.frame[(report.frame["cell"] == c["cell"]) & (report.frame["status"] != FAILED)]
         out.append((c["label"], [by_id[i] for i in rows["id"]]))
     return out
@@ -345,7 +345,7 @@ def axis_plots(report) -> Figures:
     band within the metric's range, every seed as a dot, and runs the mean leaves out
     (diverged, for final values) as an x.
     """
-    shown = set(report.cells["cell"].head(MAX_CELLS))
+    shown = set(report.trained_cells()["cell"].head(MAX_CELLS))
     frame = report.frame[report.frame["cell"].isin(shown) & (report.frame["status"] != FAILED)]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for axis, levels in numeric_axes(report):
