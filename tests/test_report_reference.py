@@ -21,7 +21,18 @@ def _write(root, registry, dataset, losses=("vanilla", "lsgan"), protocol=None):
     protocol); final metrics made up, far from real data's."""
     for i, loss in enumerate(losses):
         cfg = resolve(
-            [("base", {"dataset": dataset, "architecture": "mlp", "loss": loss, "steps": 2, "eval": {"samples": 2500 if dataset == "ring8" else 200, "inception": "off"}})],
+            [
+                (
+                    "base",
+                    {
+                        "dataset": dataset,
+                        "architecture": "mlp",
+                        "loss": loss,
+                        "steps": 2,
+                        "eval": {"samples": 2500 if dataset == "ring8" else 200, "inception": "off"},
+                    },
+                )
+            ],
             registry,
         )
         if protocol is None:
