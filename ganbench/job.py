@@ -204,6 +204,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         loss = builder.loss(cfg)
         record["params_g"] = sum(p.numel() for p in models.generator.parameters())
         record["params_d"] = sum(p.numel() for p in models.discriminator.parameters())
+        record["flops"] = metrics.count_run_flops(cfg, models, loss, tuple(data.train.shape[1:]), device)  # per step, counted once
 
         def on_step(step, total, row):
             emit(Progress(job.run_id, step, total, row and row.get("d_loss"), row and row.get("g_loss")))

@@ -11,6 +11,10 @@ _LAZY = {"Evaluator", "make_evaluator", "registry_direction", "SAMPLES", "CURVE_
 
 
 def __getattr__(name: str):
+    if name == "count_run_flops":  # FLOPs of one training step (flops.py), for run.json
+        from .flops import count_run
+
+        return count_run
     if name in _LAZY:
         from . import evaluator
 
