@@ -63,12 +63,18 @@ DEFAULTS: dict[str, Any] = {
     "channels_last": "auto",
     "fused_optimizers": "auto",
     "tf32": "off",
+    # Set by a suite-level `budget:` (ganbench.budget): the budget this run's length spends.
+    # A record, not part of the run id (the `steps` it resolved to is).
+    "budget": None,
+    # Seconds of training (evaluation excluded) after which the loop stops at its next log
+    # row and evaluates for the last time; null = no time limit (ganbench.budget).
+    "train_seconds": None,
 }
 # Keys that change no number a run produces (when to checkpoint), and speed settings
 # that change only how it is executed: never part of a run id. tf32 changes the low bits
 # on Ampere and later GPUs, as cuDNN's algorithm choice does, and nothing on CPUs or
 # older GPUs: the id names the recipe, env.speed how this device computed it.
-NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimizers", "tf32")
+NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimizers", "tf32", "budget")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
@@ -78,6 +84,7 @@ ADDED_DEFAULTS: dict[str, Any] = {
     "precision": "fp32",
     "eval.metrics": {},
     "eval.g_mode": "eval",  # G was always sampled in eval mode (BatchNorm running statistics) before
+    "train_seconds": None,  # no time limit
 }
 
 
@@ -297,7 +304,16 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
         out[key] = _auto_bool(key, cfg[key])
     tf32 = {True: "on", False: "off"}.get(cfg["tf32"], cfg["tf32"])  # YAML reads on/off as booleans
     out["tf32"] = _choice("tf32", tf32, TF32_MODES)
+    out["budget"] = validate_budget(cfg["budget"])
+    ts = cfg["train_seconds"]
+    out["train_seconds"] = None if ts is None else _number("train_seconds", ts, low=0, high=math.inf, low_open=True)
     return out
+
+
+def validate_budget(value):
+    from .budget import validate_spec  # budget.py imports this module
+
+    return validate_spec(value)
 
 
 def _auto_bool(key: str, value):

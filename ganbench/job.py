@@ -175,7 +175,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     import numpy as np
     import torch
 
-    from . import checkpoint, metrics
+    from . import budget, checkpoint, metrics
     from .build import seed_everything
     from .callbacks import make_callbacks
     from .claims import hostname
@@ -237,6 +237,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
             record["best"] = result.best
         record.update(result.record)
         record["notes"] += [n for n in getattr(evaluator, "notes", []) if n not in record["notes"]]  # remarks made while scoring
+        record.update({"budget": budget.spent(cfg, record)} if cfg.get("budget") else {})  # the suite's budget, spent
         if "generator" in result.record and record["protocol"]:
             record["protocol"]["generator"] = result.record["generator"]  # which G was scored is part of how
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept

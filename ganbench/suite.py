@@ -7,6 +7,7 @@
     exclude: [{...}]          # drop combinations that match every key given
     include: [{...}]          # extend matching combinations, or add new ones
     seeds: [0, 1, 2]          # or N, meaning 0..N-1
+    budget: {g_updates: N}    # optional: every cell's length spends the same (ganbench.budget)
     profiles:                 # optional: named variants, e.g. one reduced for CPUs
       cpu:
         base: {...}           # merged over `base` (before the matrix cell and --set)
@@ -37,12 +38,12 @@ from typing import Any
 
 import yaml
 
-from . import yamlsafe
+from . import budget, yamlsafe
 from .config import DEFAULTS, MAX_SEED, ConfigError, expand_dotted, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
 from .suggest import did_you_mean
 
-SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers", "report", "profiles")
+SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers", "report", "profiles", "budget")
 PROFILE_KEYS = ("base", "matrix", "exclude", "include", "seeds")  # base merges; the others replace the suite's
 AUTO, NONE, CPU = "auto", "none", "cpu"  # --profile auto picks `cpu` on the CPU; none: the suite as written
 OnCpu = bool | Callable[[], bool] | None  # for --profile auto: do the runs train on the CPU? None: cuda_visible()
@@ -214,7 +215,7 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>", pr
     for label, cell in cells:
         for seed in seeds:
             layers = [("base", base), *profile_layer, (label, cell), ("--set", set_layer), ("seeds", {"seed": seed})]
-            config = resolve(layers, registry)
+            config = budget.apply(raw.get("budget"), layers, resolve(layers, registry), registry)  # equal budgets
             run = Run(run_id(config, cell), config, cell, seed)
             if run.id in seen:  # two cells that resolve to the same config
                 continue

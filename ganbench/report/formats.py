@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..budget import header_lines as budget_lines
 from ..store import COMPLETE, DIVERGED, FAILED
 from . import Report
 from .aggregate import BOOTSTRAP_MIN_N, SHOW_SEEDS_BELOW, metric_range, sample_values
@@ -150,6 +151,7 @@ def fingerprint_lines(report: Report) -> list[str]:
         items = ", ".join(f"{k}={proto[k]}" for k in keys) or "(none recorded)"
         lines.append(f"protocol {pid}: {items}")
     devices = sorted({str((r.record.get("env") or {}).get("device_name", "?")) for r in report.runs})
+    lines += budget_lines(report.runs)  # a suite-level budget: what every cell spent
     lines.append(f"runs: {len(report.runs)} in {report.trained_cells().shape[0]} cells; device: {', '.join(devices)}")
     return lines
 
