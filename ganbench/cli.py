@@ -510,6 +510,12 @@ def _version_of(dist: str) -> str:
     is_flag=True,
     help="Add a row of a perfect sampler (held-out real data scored by the same evaluation) to every table.",
 )
+@click.option(
+    "--threshold",
+    type=float,
+    metavar="FID",
+    help="Time to threshold: steps, seconds, images and FLOPs until fid_domain first reaches FID (default: the runs' eval.fid_threshold).",
+)
 @click.option("--no-plots", is_flag=True, help="Tables only (faster).")
 @click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
 @click.option(
@@ -532,6 +538,7 @@ def report(
     directions,
     split_protocols,
     reference,
+    threshold,
     no_plots,
     no_traverse,
     width,
@@ -568,6 +575,7 @@ def report(
             split_protocols=split_protocols,
             directions=given,
             reference=reference,
+            threshold=threshold,
         )
         if not output and not fmt:  # the plain command also leaves every format on disk
             output = Path(results) / "report"

@@ -50,6 +50,9 @@ class Report:
     ci_fallback: list[str] = field(default_factory=list)  # value columns given a t interval for lack of seeds
     adjust: str = ADJUST
     alpha: float = ALPHA
+    threshold: float | None = None  # fid_domain for the time-to-threshold view (report.anytime)
+    time_to_threshold: pd.DataFrame | None = None
+    threshold_comparisons: pd.DataFrame | None = None
 
     def best_column(self, metric: str) -> str | None:
         """`<metric>.best`: optimistic (the best of a run's evaluations on the test split), files only."""
@@ -95,6 +98,7 @@ def build_report(
     split_protocols: bool = False,
     directions: dict[str, str] | None = None,
     reference: bool = False,
+    threshold: float | None = None,
 ) -> Report:
     """Everything the tables, files and page need; ReportError (one line) on bad input."""
     if ci not in CI_METHODS:
@@ -168,6 +172,9 @@ def build_report(
         clipped,
         fallback,
     )
+    from .anytime import add_time_to_threshold
+
+    add_time_to_threshold(report, threshold)  # --threshold, else the runs' eval.fid_threshold
     if reference:  # a perfect sampler's row in every table (report.reference)
         from .reference import add_reference
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from . import Report
+from . import Report, anytime
 from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trained_lines, trend_lines
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
@@ -71,6 +71,7 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
     parts += [f'<p class="note">{esc(n)}</p>' for n in footnotes(report)]
     parts += _comparisons(report)
     parts += _trends(report)
+    parts += anytime.html_lines(report, esc)  # time to threshold, with its own comparison
     if figures:
         parts.append("<h2>Plots</h2>")
         for caption, png in figures.items():

@@ -403,7 +403,9 @@ def figures(report, models: bool = True, warnings: list[str] | None = None) -> F
     from .sample_plots import final_grids, grid_strips, model_figures
 
     warnings = warnings if warnings is not None else []
-    for make in (metric_curves, axis_plots, d_accuracy, losses, grid_strips, final_grids):
+    from .anytime import anytime_figures
+
+    for make in (metric_curves, anytime_figures, axis_plots, d_accuracy, losses, grid_strips, final_grids):
         yield from make(report)
     if models:
         yield from model_figures(report, warnings)
