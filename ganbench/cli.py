@@ -516,6 +516,11 @@ def _version_of(dist: str) -> str:
     metavar="FID",
     help="Time to threshold: steps, seconds, images and FLOPs until fid_domain first reaches FID (default: the runs' eval.fid_threshold).",
 )
+@click.option(
+    "--aggregate",
+    metavar="METRIC",
+    help="Rank recipes across the data sets under RESULTS (IQM, probability of improvement, performance profiles; rliable) on METRIC, e.g. fid_domain.",
+)
 @click.option("--no-plots", is_flag=True, help="Tables only (faster).")
 @click.option("--no-traverse", is_flag=True, help="Skip plots that rebuild generators (latent traversals, 2-D scatters).")
 @click.option(
@@ -539,6 +544,7 @@ def report(
     split_protocols,
     reference,
     threshold,
+    aggregate,
     no_plots,
     no_traverse,
     width,
@@ -576,6 +582,7 @@ def report(
             directions=given,
             reference=reference,
             threshold=threshold,
+            aggregate=aggregate,
         )
         if not output and not fmt:  # the plain command also leaves every format on disk
             output = Path(results) / "report"
@@ -584,8 +591,12 @@ def report(
             # A results root of several suites: one report per suite (each with its own
             # axes), into OUTPUT/<suite>/, rather than one table of every column.
             reports = []
+            if aggregate:  # one aggregate over every suite; each suite's report holds its own runs only
+                from .report.aggregate_suites import write_pages
+
+                written += write_pages(results, output, options)
             for folder in suites:
-                rep = build_report(folder, **options)
+                rep = build_report(folder, **{**options, "aggregate": None})
                 done, warned = write(rep, Path(output) / folder.name, fmt, plots=not no_plots, models=not no_traverse)
                 reports.append(rep)
                 written += done

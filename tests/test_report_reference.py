@@ -98,3 +98,17 @@ def test_a_final_null_stays_null(tmp_path, registry):
     rep = build_report(root)
     assert rep.frame[keys.MODE_KL].isna().all()
     assert rep.frame[f"{keys.MODE_KL}.best"].iloc[0] == 0.2  # the best evaluation is still the best
+
+
+def test_the_worst_value_is_uniform_noise_through_the_same_evaluation(registry):
+    """The aggregates' 0: uniform samples over the ring's bounding box ([-1, 1]^2, area 4)
+    are high quality with probability 8 * pi * (3 sigma)^2 / 4 = 0.00565 (sigma 0.01)."""
+    import math
+
+    from ganbench.report.reference import measure_noise
+
+    cfg = resolve([("base", {"dataset": "ring8", "architecture": "mlp", "steps": 2})], registry)
+    values, _, what, _ = measure_noise(cfg, registry)
+    assert "2500 uniform samples" in what
+    expected = 8 * math.pi * 0.03**2 / (2 * 2)
+    assert values[keys.HIGH_QUALITY_FRAC] == pytest.approx(expected, abs=4 * math.sqrt(expected / 2500))

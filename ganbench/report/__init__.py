@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -53,6 +54,7 @@ class Report:
     threshold: float | None = None  # fid_domain for the time-to-threshold view (report.anytime)
     time_to_threshold: pd.DataFrame | None = None
     threshold_comparisons: pd.DataFrame | None = None
+    aggregate: Any = None  # report.aggregate_suites.Aggregate, with --aggregate
 
     def best_column(self, metric: str) -> str | None:
         """`<metric>.best`: optimistic (the best of a run's evaluations on the test split), files only."""
@@ -99,6 +101,7 @@ def build_report(
     directions: dict[str, str] | None = None,
     reference: bool = False,
     threshold: float | None = None,
+    aggregate: str | None = None,
 ) -> Report:
     """Everything the tables, files and page need; ReportError (one line) on bad input."""
     if ci not in CI_METHODS:
@@ -179,6 +182,10 @@ def build_report(
         from .reference import add_reference
 
         add_reference(report)
+    if aggregate:  # recipes across data sets, rliable's way (report.aggregate_suites)
+        from .aggregate_suites import add_aggregate
+
+        add_aggregate(report, aggregate)
     return report
 
 

@@ -24,6 +24,7 @@ from ..budget import header_lines as budget_lines
 from ..store import COMPLETE, DIVERGED, FAILED
 from . import Report
 from .aggregate import BOOTSTRAP_MIN_N, SHOW_SEEDS_BELOW, metric_range, sample_values
+from .aggregate_suites import markdown_lines as aggregate_markdown
 from .anytime import markdown_lines as anytime_markdown
 from .compare import MIN_N_WELCH, TESTS, sentence, trend_sentence
 
@@ -469,6 +470,7 @@ def markdown(report: Report, images: dict[str, str] | None = None) -> str:
         if lines:
             out += ["", f"## {title}", "", f"{lines[0]}", ""] + [f"- {line.strip()}" for line in lines[1:]]
     out += anytime_markdown(report)  # time to threshold, with its own comparison
+    out += aggregate_markdown(report.aggregate) if report.aggregate is not None else []  # across data sets
     if images:
         out += ["", "## Plots", ""]
         out += [f"![{caption}]({path})" for caption, path in images.items()]

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from . import Report, anytime
+from . import Report, aggregate_suites, anytime
 from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trained_lines, trend_lines
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
@@ -72,6 +72,7 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
     parts += _comparisons(report)
     parts += _trends(report)
     parts += anytime.html_lines(report, esc)  # time to threshold, with its own comparison
+    parts += aggregate_suites.html_lines(report.aggregate, esc) if report.aggregate is not None else []  # across data sets
     if figures:
         parts.append("<h2>Plots</h2>")
         for caption, png in figures.items():

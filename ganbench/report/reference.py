@@ -58,7 +58,26 @@ def held_out(evaluator):
     return pool[idx], f"{n} {what} drawn {how} replacement"
 
 
-def measure(config: dict, registry=None):
+def uniform_noise(evaluator):
+    """(samples, what they are) of the worst sampler the aggregates normalise against: uniform
+    pixels for images; uniform over the training data's bounding box for points and rows."""
+    import torch
+
+    data, n = evaluator.data, evaluator.samples
+    gen = torch.Generator().manual_seed(DRAW_SEED + 1)
+    shape = tuple(data.train.shape[1:])
+    if data.kind == "image":
+        return torch.randint(0, 256, (n, *shape), generator=gen, dtype=torch.uint8), f"{n} images of uniform noise"
+    lo, hi = data.train.min(0).values, data.train.max(0).values
+    return lo + (hi - lo) * torch.rand(n, *shape, generator=gen), f"{n} uniform samples over the training data's bounding box"
+
+
+def measure_noise(config: dict, registry=None):
+    """measure() of uniform noise (uniform_noise) instead of held-out real data."""
+    return measure(config, registry, uniform_noise)
+
+
+def measure(config: dict, registry=None, draw=held_out):
     """(metrics, protocol, what was drawn, notes) of a perfect sampler under a run's config."""
     import torch
 
@@ -70,7 +89,7 @@ def measure(config: dict, registry=None):
     builder = Builder(registry)
     data = builder.data(config["dataset"])
     evaluator = make_evaluator(config, data, torch.device("cpu"), registry)
-    x, what = held_out(evaluator)
+    x, what = draw(evaluator)
     with torch.random.fork_rng(devices=[]):
         values = evaluator.score(x, final=True)
     return values, evaluator.protocol, what, evaluator.notes
