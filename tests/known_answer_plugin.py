@@ -15,7 +15,7 @@ images (`source`: a built-in image dataset, SOURCES; default scikit-learn's 8x8 
 2-D points (`source` ring8: 8 centres on the unit circle, sigma 0.01; or grid25):
   mixture       exact mixture samples: a uniform centre plus sigma * N(0, I)
   one-mode      centre 2 plus sigma * N(0, I)
-  between       the midpoint between two neighbouring centres plus sigma * N(0, I)
+  between       the midpoint between a centre and its nearest neighbour plus sigma * N(0, I)
   wide          a uniform centre plus 3 sigma * N(0, I) (each mode 3x too wide)
 
 z[:, 0] chooses (through the normal CDF, so it is uniform), z[:, 1:3] is the Gaussian offset.
@@ -102,8 +102,9 @@ class FixedSampler(nn.Module):
         offset = z[:, 1:3].cpu() * self.std
         if self.sampler == "one-mode":
             return (self.centres[ONE_MODE] + offset).to(z.device)
-        if self.sampler == "between":
-            mid = (self.centres[k] + self.centres[(k + 1) % len(self.centres)]) / 2
+        if self.sampler == "between":  # halfway to the centre's nearest other centre (its ring or grid neighbour)
+            d = torch.cdist(self.centres, self.centres).fill_diagonal_(math.inf)
+            mid = (self.centres[k] + self.centres[d.argmin(1)[k]]) / 2
             return (mid + offset).to(z.device)
         if self.sampler == "wide":
             return (self.centres[k] + 3 * offset).to(z.device)
