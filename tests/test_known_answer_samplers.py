@@ -14,7 +14,7 @@ Expected values, from the definitions in ganbench/metrics/coverage.py:
 - 2-D mode histograms count high-quality samples only (PacGAN's MetricLogger.do): samples
   between the modes leave it empty, so mode_kl and mode_jsd are null (NaN) with a note.
   mode_jsd = JSD(histogram, uniform): 0 for a balanced histogram; one mode of K gives
-  (1/2)(ln(2K/(K+1)) + ((K-1)/K) ln 2 + (1/K) ln(2/(K+1))) (0.4904 for the ring of 8).
+  (1/2)(ln(2K/(K+1)) + ((K-1)/K) ln 2 + (1/K) ln(2/(K+1))) (0.4970 for the ring of 8).
 - confident_frac (images): share of samples whose top class of the classifier's K+1 (the
   last one: non-data) is a real class with probability >= 0.9. Real images pass (measured
   0.97-0.99 for training images), uniform noise and inverted images do not (0.00).
@@ -219,7 +219,7 @@ def test_one_mode(ring_scores):
     expected = -math.log(_ring_share(evaluator, known_answer_plugin.ONE_MODE))  # ~ ln 8 = 2.079
     assert out[keys.MODE_KL] == pytest.approx(expected, abs=1e-6)
     assert out[keys.MODE_KL] == pytest.approx(math.log(8), abs=0.05)
-    assert out[keys.MODE_JSD] == pytest.approx(_one_of_k_jsd(8), abs=1e-9)  # 0.4904
+    assert out[keys.MODE_JSD] == pytest.approx(_one_of_k_jsd(8), abs=1e-9)  # 0.4970
 
 
 def test_modes_three_times_too_wide(ring_scores):
