@@ -27,10 +27,10 @@ import torch.nn.functional as F
 
 from ganbench.build import Builder, device_name, resolve_device, seed_everything
 from ganbench.config import resolve
+from ganbench.engine import train
 from ganbench.optimizers import impl_kwargs
 from ganbench.plugins import load_registry
 from ganbench.speed import to_channels_last
-from ganbench.train import train
 
 
 def plain_loop(G, D, x: torch.Tensor, steps: int, warmup: int, bs: int, z_dim: int, device, speed: dict) -> float:

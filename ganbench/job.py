@@ -179,9 +179,9 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     from .build import seed_everything
     from .callbacks import make_callbacks
     from .claims import hostname
+    from .engine import train
     from .loggers import make_loggers
     from .speed import ieee_fp32, set_tf32
-    from .train import train
 
     cfg, out_dir, device = job.config, Path(job.out_dir), torch.device(job.device)
     record = base_record(job)

@@ -13,10 +13,10 @@ from torch import nn
 from ganbench.build import Builder, seed_everything
 from ganbench.callbacks import Callback
 from ganbench.config import ConfigError, identity, resolve
+from ganbench.engine import train
 from ganbench.optimizers import build_optimizer, fused_available, implementation, keep_implementation
 from ganbench.speed import set_tf32, tf32_flags, use_channels_last
 from ganbench.suite import expand
-from ganbench.train import train
 
 CONV = (nn.Conv2d, nn.ConvTranspose2d)
 ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
