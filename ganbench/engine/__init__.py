@@ -10,9 +10,11 @@
 - ``setup``: a run set up for its next step (optimizers, pretraining or resume, freezing).
 - ``batches``: real batches and their order; ``rng``: a run's random streams.
 - ``pretrain``: D pretraining before the joint loop.
+- ``packed``: several seeds of one cell trained as one stacked model (``train_packed``).
 """
 
-from .loop import Plan, drive, train
+from . import packed, rng
+from .loop import Plan, drive, train, train_packed, train_spec
 from .run import GRID_SAMPLES, RunSpec, TrainResult
 
-__all__ = ["GRID_SAMPLES", "Plan", "RunSpec", "TrainResult", "drive", "train"]
+__all__ = ["GRID_SAMPLES", "Plan", "RunSpec", "TrainResult", "drive", "packed", "rng", "train", "train_packed", "train_spec"]

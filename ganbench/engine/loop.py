@@ -5,8 +5,8 @@
         schedulers at epoch ends; progress
         grid / history row (divergence, evaluation, checkpoint) when due, untimed
 
-``train`` trains one run; ``train_runs`` trains several seeds of one cell, packed into one
-stacked model when they can be (``engine.packed``) and one after another otherwise. Steps
+``train`` trains one run; ``train_packed`` trains several seeds of one cell packed into one
+stacked model (``engine.packed``). Steps
 and epochs are defined in ``ganbench.schedule``.
 """
 
@@ -21,7 +21,11 @@ import torch
 
 from ..contracts import GanData, Loss, Models
 from ..metrics.cost import StepTimer
+from ..optimizers import build_optimizer, keep_implementation
 from ..schedule import every, steps_per_epoch, total_steps
+from . import packed
+from .batches import StackedBatches
+from .rng import OwnStreams
 from .run import Evaluator, Run, RunSpec, TrainResult
 from .setup import prepare
 from .step import Callbacks, Pair, Precision, Step
@@ -75,23 +79,91 @@ def train(
     out_dir's checkpoint (``ganbench.checkpoint``) instead of starting at step 1. callbacks:
     ``ganbench.callbacks`` run after D's and G's updates and may choose the scored generator.
     """
-    spec = RunSpec(cfg, models, loss, Path(out_dir), on_step, evaluate, donor, loggers, resume, callbacks)
-    plan = Plan.of(cfg, data, evaluate is not None)
+    return train_spec(RunSpec(cfg, models, loss, Path(out_dir), on_step, evaluate, donor, loggers, resume, callbacks), data, device)
+
+
+def train_spec(spec: RunSpec, data: GanData, device: torch.device) -> TrainResult:
+    """Train one run given as a RunSpec (its `rng`: the global generators' state it starts from)."""
+    plan = Plan.of(spec.cfg, data, spec.evaluate is not None)
     run = prepare(spec, data, data.train.to(device), device, plan)
-    step = Step(
-        Pair(run.loop.G, run.loop.D, loss, run.state.parts["rng"], cfg["batch_size"], cfg["z_dim"]),
+    drive([run], plain_step(run, device), plan, run.sched, device)
+    assert run.result is not None
+    return run.result
+
+
+def train_packed(specs: list[RunSpec], data: GanData, device: torch.device) -> list[TrainResult]:
+    """Train runs of one cell that differ only in their seed as one pack (``engine.packed``;
+    the caller has checked ``packed.unpackable``). Each spec's `rng` is the state of the
+    global generators its run starts from, captured right after its models were built from
+    its seed: each seed is set up as its unpacked run would be (D pretraining, resume),
+    then keeps its stream apart. Returns the results in the specs' order."""
+    plan = Plan.of(specs[0].cfg, data, specs[0].evaluate is not None)
+    x_train = data.train.to(device)
+    runs = []
+    for spec in specs:
+        run = prepare(spec, data, x_train, device, plan, packed=True)
+        run.state.parts["rng"] = OwnStreams.capture(device)
+        runs.append(run)
+    step, schedulers = packed_step(runs, device)
+    drive(runs, step, plan, schedulers, device)
+    step.pair.release()
+    return [run.result for run in runs]
+
+
+def plain_step(run: Run, device: torch.device) -> Step:
+    """One run's step: its own G, D, optimizers and batches."""
+    cfg = run.cfg
+    return Step(
+        Pair(run.loop.G, run.loop.D, run.spec.loss, run.state.parts["rng"], cfg["batch_size"], cfg["z_dim"]),
         run.loop.opt_g,
         run.loop.opt_d,
         run.d_params,
         cfg,
         Precision(cfg.get("precision", "fp32"), device),
-        Callbacks([(run.loop, list(callbacks))]),
+        Callbacks([(run.loop, list(run.spec.callbacks))]),
         run.batches.__next__,
         StepTimer(device),
     )
-    drive([run], step, plan, run.sched, device)
-    assert run.result is not None
-    return run.result
+
+
+def packed_step(runs: list[Run], device: torch.device) -> tuple[Step, list]:
+    """The step of K seeds packed: their models stacked, one optimizer per model over the
+    stacked tensors carrying the seeds' stacked states, each seed's run rebound to its slice."""
+    cfg, first = runs[0].cfg, runs[0]
+    G, D = packed.Stack([r.loop.G for r in runs]), packed.Stack([r.loop.D for r in runs])
+    d_params = D.named(first.d_params)
+    opt_g = build_optimizer(list(G.params.values()), cfg["optimizer"], cfg["optimizer"]["lr"], first.speed["optimizer_g"])
+    packed.load_stacked(opt_g, [r.loop.opt_g for r in runs])
+    opt_d = None
+    if first.loop.opt_d is not None:
+        opt_d = build_optimizer(d_params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"], first.speed["optimizer_d"])
+        packed.load_stacked(opt_d, [r.loop.opt_d for r in runs])
+    for opt in (opt_g, opt_d):
+        if opt is not None:
+            keep_implementation(opt)
+    schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, cfg["lr_decay"]) for o in (opt_g, opt_d) if o]
+    for mine, theirs in zip(schedulers, first.sched):
+        mine.load_state_dict(theirs.state_dict())
+    for k, run in enumerate(runs):
+        run.loop.opt_g = run.state.parts["opt_g"] = packed.OptimizerSlice(opt_g, k)
+        run.loop.opt_d = run.state.parts["opt_d"] = packed.OptimizerSlice(opt_d, k) if opt_d else None
+        run.state.parts["sched"] = run.sched = schedulers
+        run.speed["pack"] = len(runs)
+    pair = packed.StackedPair(
+        G, D, [r.spec.loss for r in runs], [r.state.parts["rng"] for r in runs], cfg["batch_size"], cfg["z_dim"], device
+    )
+    step = Step(
+        pair,
+        opt_g,
+        opt_d,
+        d_params,
+        cfg,
+        Precision(cfg.get("precision", "fp32"), device),
+        Callbacks([(r.loop, list(r.spec.callbacks)) for r in runs]),
+        StackedBatches([r.batches for r in runs]).__next__,
+        StepTimer(device),
+    )
+    return step, schedulers
 
 
 def drive(runs: list[Run], step: Step, plan: Plan, schedulers: list, device: torch.device) -> None:

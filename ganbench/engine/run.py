@@ -46,7 +46,7 @@ class RunSpec:
     loggers: Sequence = ()
     resume: bool = False  # go on from out_dir's checkpoint
     callbacks: Sequence = ()
-    streams: object = None  # engine.rng.OwnStreams for a packed seed; None: the global generators
+    rng: dict | None = None  # the global generators' state the run starts from (engine.rng.global_state); None: as they are
 
 
 @dataclass

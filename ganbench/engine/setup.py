@@ -13,18 +13,24 @@ from ..optimizers import build_optimizer, implementation
 from ..speed import set_tf32, to_channels_last, use_channels_last
 from .batches import Batches
 from .pretrain import pretrain_discriminator
-from .rng import GlobalStreams
+from .rng import GlobalStreams, set_global_state
 from .run import GRID_SAMPLES, Run, RunSpec
 from .state import Clock, RunState
 
 
-def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, plan) -> Run:
-    """spec's run, set up on `device` to train on x_train (data.train already there)."""
+def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, plan, packed: bool = False) -> Run:
+    """spec's run, set up on `device` to train on x_train (data.train already there).
+
+    packed: the run will be one seed of a pack (engine.packed), whose stacked tensors keep
+    the default memory layout (channels_last is for 4-D tensors)."""
     cfg, callbacks = spec.cfg, list(spec.callbacks)
+    if spec.rng is not None:  # the stream it starts from, as its unpacked run would have it
+        set_global_state(spec.rng, device)
     G, D = spec.models.generator.to(device), spec.models.discriminator.to(device)
     # ---- speed settings (ganbench.speed): how the recipe executes, not what it computes
     speed = {"tf32": cfg.get("tf32", "off"), **set_tf32(cfg.get("tf32", "off"))}
-    speed["channels_last"] = use_channels_last(cfg.get("channels_last", "auto"), device, G, D, x_train.dim() == 4)
+    speed["channels_last"] = not packed and use_channels_last(cfg.get("channels_last", "auto"), device, G, D, x_train.dim() == 4)
+    speed["pack"] = 1  # seeds trained at once in this process (engine.packed); set by the pack
     if speed["channels_last"]:
         to_channels_last(G, D)  # before the optimizers and callbacks see the parameters
     batches = Batches(x_train, cfg["batch_size"], cfg["seed"], speed["channels_last"])
@@ -66,7 +72,7 @@ def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, pl
         "loss": spec.loss if hasattr(spec.loss, "state_dict") and hasattr(spec.loss, "load_state_dict") else None,
         "evaluator": spec.evaluate if hasattr(spec.evaluate, "state_dict") and hasattr(spec.evaluate, "load_state_dict") else None,
         "callbacks": callbacks,
-        "rng": spec.streams or GlobalStreams(device),
+        "rng": GlobalStreams(device),
     }
     state = RunState(parts, clock, d_pretrain_s=d_pretrain_s)
     if saved:  # ---- resume: every piece of state the loop reads, as it was at the checkpoint
