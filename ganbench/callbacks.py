@@ -47,6 +47,10 @@ class Callback:
     optimizer state, read-only. A run whose callbacks are not all packable trains unpacked."""
 
     packable = False
+    # graph_safe_after: the step after which the callback's Python code takes the same
+    # branches at every step, so a CUDA graph captured then replays it faithfully
+    # (ganbench.engine.graphs); None: never (the run's step is not graphed).
+    graph_safe_after: int | None = None
 
     def setup(self, loop: Loop) -> None:
         """Before the first step (after D pretraining), or before resuming from a checkpoint."""
@@ -86,6 +90,7 @@ class EMA(Callback):
         if start < 0:
             raise ValueError(f"ema: start must be >= 0, got {start}")
         self.decay, self.start = decay, start
+        self.graph_safe_after = start  # before `start` the average copies G: another branch
         self._G: nn.Module | None = None
 
     @property
@@ -128,6 +133,7 @@ class WeightClip(Callback):
     """Clamp D's parameters to [-c, c] after each of its updates: WGAN's Lipschitz bound."""
 
     packable = True  # clamps loop.D's parameters in place
+    graph_safe_after = 0
 
     def __init__(self, c: float = 0.01):  # 0.01: Arjovsky et al. 2017
         if not c > 0:

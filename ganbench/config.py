@@ -68,12 +68,15 @@ DEFAULTS: dict[str, Any] = {
     # CUDA (a small GAN's kernels are launch-bound there), none on the CPU, where vmap's
     # batched kernels gained nothing measurable (docs/metrics.md).
     "pack": "auto",
+    # cuda_graphs: auto | true | false. The step captured in a CUDA graph and replayed
+    # (ganbench.engine.graphs); auto is off until a GPU measurement shows it pays.
+    "cuda_graphs": "auto",
 }
 # Keys that change no number a run produces (when to checkpoint), and speed settings
 # that change only how it is executed: never part of a run id. tf32 changes the low bits
 # on Ampere and later GPUs, as cuDNN's algorithm choice does, and nothing on CPUs or
 # older GPUs: the id names the recipe, env.speed how this device computed it.
-NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimizers", "tf32", "pack")
+NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimizers", "tf32", "pack", "cuda_graphs")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
@@ -298,7 +301,7 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
     out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
-    for key in ("channels_last", "fused_optimizers"):
+    for key in ("channels_last", "fused_optimizers", "cuda_graphs"):
         out[key] = _auto_bool(key, cfg[key])
     tf32 = {True: "on", False: "off"}.get(cfg["tf32"], cfg["tf32"])  # YAML reads on/off as booleans
     out["tf32"] = _choice("tf32", tf32, TF32_MODES)

@@ -342,7 +342,8 @@ class _Member:
 
         record, models, out_dir = self.record, self.spec.models, Path(self.job.out_dir)
         record["metrics"] = {k: _number(v, np) for k, v in result.metrics.items()}
-        record["env"]["speed"] = result.speed  # what channels_last, fused_optimizers, tf32 and pack resolved to
+        record["env"]["speed"] = result.speed  # what channels_last, fused_optimizers, tf32, pack and cuda_graphs resolved to
+        record["notes"].extend(n for n in result.notes if n not in record["notes"])
         if packed_with:
             record["env"]["packed_with"] = packed_with
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED

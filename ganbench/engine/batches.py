@@ -63,6 +63,11 @@ class StackedBatches:
     def __init__(self, members: list[Batches]):
         self.members = members
 
-    def __next__(self) -> torch.Tensor:
-        idx = torch.stack([b.indices() for b in self.members])  # (K, B)
+    def indices(self) -> torch.Tensor:
+        return torch.stack([b.indices() for b in self.members])  # (K, B)
+
+    def take(self, idx: torch.Tensor) -> torch.Tensor:
         return self.members[0].take(idx)  # (K, B, *shape)
+
+    def __next__(self) -> torch.Tensor:
+        return self.take(self.indices())

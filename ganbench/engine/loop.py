@@ -23,7 +23,7 @@ from ..contracts import GanData, Loss, Models
 from ..metrics.cost import StepTimer
 from ..optimizers import build_optimizer, keep_implementation
 from ..schedule import every, steps_per_epoch, total_steps
-from . import packed
+from . import graphs, packed
 from .batches import StackedBatches
 from .rng import OwnStreams
 from .run import Evaluator, Run, RunSpec, TrainResult
@@ -86,7 +86,8 @@ def train_spec(spec: RunSpec, data: GanData, device: torch.device) -> TrainResul
     """Train one run given as a RunSpec (its `rng`: the global generators' state it starts from)."""
     plan = Plan.of(spec.cfg, data, spec.evaluate is not None)
     run = prepare(spec, data, data.train.to(device), device, plan)
-    drive([run], plain_step(run, device), plan, run.sched, device)
+    step = graphed([run], plain_step(run, device), run.batches, device)
+    drive([run], step, plan, run.sched, device)
     assert run.result is not None
     return run.result
 
@@ -105,9 +106,22 @@ def train_packed(specs: list[RunSpec], data: GanData, device: torch.device) -> l
         run.state.parts["rng"] = OwnStreams.capture(device)
         runs.append(run)
     step, schedulers = packed_step(runs, device)
+    step = graphed(runs, step, StackedBatches([r.batches for r in runs]), device)
     drive(runs, step, plan, schedulers, device)
     step.pair.release()
     return [run.result for run in runs]
+
+
+def graphed(runs: list[Run], step: Step, batches, device: torch.device):
+    """`step`, captured in a CUDA graph when the runs ask for it and it can be (engine.graphs)."""
+    cfg = runs[0].cfg
+    on = graphs.wanted(cfg.get("cuda_graphs", "auto"), device)
+    why = graphs.unsupported(cfg, list(runs[0].spec.callbacks), step.pair, [step.opt_g, step.opt_d]) if on else None
+    for run in runs:
+        run.speed["cuda_graphs"] = on and why is None
+        if why:
+            run.notes.append(f"cuda_graphs: the step runs eagerly: {why}")
+    return graphs.GraphedStep(step, batches, list(runs[0].spec.callbacks), device) if on and why is None else step
 
 
 def plain_step(run: Run, device: torch.device) -> Step:
@@ -132,11 +146,14 @@ def packed_step(runs: list[Run], device: torch.device) -> tuple[Step, list]:
     cfg, first = runs[0].cfg, runs[0]
     G, D = packed.Stack([r.loop.G for r in runs]), packed.Stack([r.loop.D for r in runs])
     d_params = D.named(first.d_params)
-    opt_g = build_optimizer(list(G.params.values()), cfg["optimizer"], cfg["optimizer"]["lr"], first.speed["optimizer_g"])
+    capturable = graphs.wanted(cfg.get("cuda_graphs", "auto"), device)
+    opt_g = build_optimizer(list(G.params.values()), cfg["optimizer"], cfg["optimizer"]["lr"], first.speed["optimizer_g"], capturable)
     packed.load_stacked(opt_g, [r.loop.opt_g for r in runs])
     opt_d = None
     if first.loop.opt_d is not None:
-        opt_d = build_optimizer(d_params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"], first.speed["optimizer_d"])
+        opt_d = build_optimizer(
+            d_params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"], first.speed["optimizer_d"], capturable
+        )
         packed.load_stacked(opt_d, [r.loop.opt_d for r in runs])
     for opt in (opt_g, opt_d):
         if opt is not None:

@@ -197,7 +197,7 @@ class StackedPair:
             if not on and bool(self.live[k]):
                 self.G.release(k)
                 self.D.release(k)
-        self.live = torch.tensor(live, dtype=torch.bool, device=self.live.device)
+        self.live.copy_(torch.tensor(live, dtype=torch.bool))  # in place: a CUDA graph reads this tensor
 
     def release(self) -> None:
         """Every seed's modules own their tensors again (the pack has finished)."""

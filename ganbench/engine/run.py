@@ -58,6 +58,7 @@ class TrainResult:
     best: dict | None = None  # keep_best: {metric, direction, value, step, file}
     record: dict = field(default_factory=dict)  # what callbacks add to run.json (generator_file...)
     speed: dict = field(default_factory=dict)  # how the speed settings resolved (run.json env.speed)
+    notes: list[str] = field(default_factory=list)  # one-line remarks for run.json (why a speed setting did not apply)
 
 
 class Checkpoints:
@@ -90,6 +91,7 @@ class Run:
             self.saver.done(state.step)
         self.status, self.diverged_at_step = "complete", None
         self.result: TrainResult | None = None  # set by finish()
+        self.notes: list[str] = []
 
     @property
     def live(self) -> bool:
@@ -185,7 +187,7 @@ class Run:
         metrics.update(timer.summary())
         for k in last.keys() - metrics.keys() - ROW_ONLY:
             metrics[k] = last[k]  # the last evaluation's scores are the final metrics
-        result = TrainResult(self.status, history, metrics, self.diverged_at_step, state.best, speed=self.speed)
+        result = TrainResult(self.status, history, metrics, self.diverged_at_step, state.best, speed=self.speed, notes=self.notes)
         for cb in self.spec.callbacks:
             result.record.update(cb.finish(self.loop, self.out_dir))
         self.result = result

@@ -11,6 +11,7 @@ from .. import checkpoint
 from ..callbacks import Loop
 from ..optimizers import build_optimizer, implementation
 from ..speed import set_tf32, to_channels_last, use_channels_last
+from . import graphs
 from .batches import Batches
 from .pretrain import pretrain_discriminator
 from .rng import GlobalStreams, set_global_state
@@ -38,7 +39,8 @@ def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, pl
 
     lr_g, fused = cfg["optimizer"]["lr"], cfg.get("fused_optimizers", "auto")
     speed["optimizer_g"] = implementation(cfg["optimizer"], G.parameters(), device, fused)
-    opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g, speed["optimizer_g"])
+    capturable = graphs.wanted(cfg.get("cuda_graphs", "auto"), device)
+    opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g, speed["optimizer_g"], capturable)
     clock = Clock()  # the run's wall time includes D pretraining
     saved = checkpoint.load(spec.out_dir, device) if spec.resume else None
     d_pretrain_s = 0.0 if saved else pretrain_discriminator(cfg, D, G, spec.loss, data, batches, device, spec.donor)
@@ -50,7 +52,7 @@ def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, pl
     for p in D.parameters():
         p.requires_grad_(False)
     speed["optimizer_d"] = implementation(cfg["optimizer"], d_params, device, fused) if d_params else None
-    opt_d = build_optimizer(d_params, cfg["optimizer"], lr_g * cfg["lr_ratio"], speed["optimizer_d"]) if d_params else None
+    opt_d = build_optimizer(d_params, cfg["optimizer"], lr_g * cfg["lr_ratio"], speed["optimizer_d"], capturable) if d_params else None
     sched = [torch.optim.lr_scheduler.ExponentialLR(o, cfg["lr_decay"]) for o in (opt_g, opt_d) if o]
     D.train(freeze == "none")
     if freeze == "trunk":
