@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--pack-jobs", type=int, default=4, help="J of packed-jobs (worker processes)")
     ap.add_argument("--single", action="store_true", help="also time one seed alone (the GPU target compares N seeds with 1)")
     ap.add_argument("--markdown", help="append the figures as a Markdown table to this file")
+    ap.add_argument(
+        "--extrapolate",
+        type=int,
+        help="sequential: also give the wall of this many seeds (the measured wall x M/N: runs one after another add up)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -105,6 +110,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         label, executor, jobs, pack = plans[mode.strip()]
         wall, ips, packed = timed(n, executor, jobs, pack)
         rows.append({"mode": label, "wall_s": wall, "img_per_s": ips, "pack": packed})
+        if mode.strip() == "sequential" and args.extrapolate:
+            m = args.extrapolate
+            rows.append(
+                {"mode": f"{m} seeds one after another ({n} measured x {m / n:g})", "wall_s": wall * m / n, "img_per_s": ips, "pack": 1}
+            )
     alone = rows[0]["wall_s"] if args.single else None
     lines = ["| mode | wall (s) | x one seed's wall | images trained / wall s | seeds per model |", "|---|---|---|---|---|"]
     for r in rows:

@@ -80,6 +80,7 @@ def test_a_run_that_cannot_be_graphed_says_why(tmp_path):
     assert result.speed["cuda_graphs"] is False  # no CUDA here: eager
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: CUDA graphs need one")
 @pytest.mark.parametrize("layer", [{}, {"callbacks": [{"name": "ema", "decay": 0.9}], "lr_decay": 0.5, "steps": 40}])
 def test_a_graphed_run_gives_the_eager_numbers(layer, tmp_path):

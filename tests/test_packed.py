@@ -192,3 +192,37 @@ def test_runs_are_grouped_into_packs_of_one_cell_by_the_pack_setting(registry):
     auto = expand({**suite, "base": {**BASE, "pack": "auto"}}, registry).runs
     assert [len(p) for p in group(auto, "cuda")] == [3, 3] and [len(p) for p in group(auto, "cpu")] == [1] * 6
     assert [len(p) for p in group(runs, "cpu", executor_packs=False)] == [1] * 6
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the packed CUDA path needs one")
+@pytest.mark.parametrize("name", ["dcgan-batchnorm", "wgan-gp-penalty", "hinge-ema"])
+def test_packed_seeds_agree_with_their_unpacked_runs_on_cuda(name, registry, tmp_path):
+    """On a GPU: the same as on the CPU (cuDNN's grouped kernels sum in their own order:
+    a looser tolerance), and the packed step makes no host sync between log rows."""
+    cuda = torch.device("cuda")
+    layer = {**CONFIGS[name], "steps": 24, "log_every": "24 steps"}
+    alone, data = specs(registry, tmp_path / "alone", layer)
+    together, _ = specs(registry, tmp_path / "packed", layer, callbacks=[NoHostSync])
+    want = [train_spec(s, data, cuda) for s in alone]
+    try:
+        got = train_packed(together, data, cuda)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for a, ra, b, rb in zip(alone, want, together, got):
+        assert rb.speed["pack"] == 3
+        assert_close_runs(a, ra, b, rb, rtol=1e-3, atol=1e-4)
+
+
+class NoHostSync(Callback):
+    """torch's sync debug mode raises on any op that makes the host wait, steps 3-22."""
+
+    packable = True
+
+    def after_d_step(self, loop, step):
+        if step == 3:
+            torch.cuda.set_sync_debug_mode("error")
+
+    def after_g_step(self, loop, step):
+        if step == 22:
+            torch.cuda.set_sync_debug_mode("default")

@@ -184,6 +184,7 @@ def test_the_plugin_test_kit_tries_the_layout_on_the_cpu(registry):
     assert result.config["channels_last"] is True and result.samples.shape[1:] == (1, 16, 16)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: host syncs exist only on a GPU")
 def test_no_host_sync_between_log_rows_on_cuda(tmp_path, registry):
     """torch's sync debug mode raises on any op that makes the host wait for the GPU, from
