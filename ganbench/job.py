@@ -17,7 +17,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from . import __version__
 from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now, save_weights
@@ -274,7 +274,9 @@ class _Member:
 
     def __init__(self, job: RunJob):
         self.job, self.record = job, base_record(job)
-        self.spec = self.data = self.device = None
+        self.spec: Any = None  # engine.RunSpec once prepared; None when its set-up failed
+        self.data: Any = None  # contracts.GanData
+        self.device: Any = None  # torch.device
         self.loggers: list = []
 
     def prepare(self, builder, emit: Emit) -> None:
