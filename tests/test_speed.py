@@ -117,6 +117,8 @@ def test_run_json_records_what_the_speed_settings_resolved_to(tmp_path, write_su
         "channels_last": True,
         "optimizer_g": fused,
         "optimizer_d": fused,
+        "pack": 1,  # pack: auto on the CPU
+        "cuda_graphs": False,  # cuda_graphs: auto, not on a CPU
     }
     assert env["tf32_matmul"] is False and env["tf32_cudnn"] is True  # set before env was recorded
 
