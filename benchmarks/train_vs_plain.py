@@ -27,10 +27,10 @@ import torch.nn.functional as F
 
 from ganbench.build import Builder, device_name, resolve_device, seed_everything
 from ganbench.config import resolve
+from ganbench.engine import train
 from ganbench.optimizers import impl_kwargs
 from ganbench.plugins import load_registry
 from ganbench.speed import to_channels_last
-from ganbench.train import train
 
 
 def plain_loop(G, D, x: torch.Tensor, steps: int, warmup: int, bs: int, z_dim: int, device, speed: dict) -> float:
@@ -95,6 +95,8 @@ def main():
     ap.add_argument("--fused-optimizers", default="auto", choices=["auto", "true", "false"])
     ap.add_argument("--tf32", default="off", choices=["off", "conv", "on"])
     ap.add_argument("--g-step-fresh-fake", action="store_true", help="ganbench draws a fresh fake batch for G's update (the old default)")
+    ap.add_argument("--cuda-graphs", default="false", choices=["auto", "true", "false"], help="ganbench's step replayed from a CUDA graph")
+    ap.add_argument("--markdown", help="append the figures as a Markdown table to this file")
     args = ap.parse_args()
     as_setting = {"auto": "auto", "true": True, "false": False}
 
@@ -117,6 +119,7 @@ def main():
             "channels_last": as_setting[args.channels_last],
             "fused_optimizers": as_setting[args.fused_optimizers],
             "tf32": args.tf32,
+            "cuda_graphs": as_setting[args.cuda_graphs],
             "log_every": f"{args.warmup} steps",
             "grid_every": "none",
             "eval": {"every": "none"},
@@ -175,9 +178,20 @@ def main():
     cpu = device.type == "cpu"
     head = f"{'batch':>6} {'precision':>9} {'ganbench img/s':>15} {'plain fp32 img/s':>17} {'ratio':>6}"
     print(head + (f" {'ganbench img/cpu-s':>19} {'plain img/cpu-s':>16} {'ratio':>6}" if cpu else ""))
+    table = ["| batch | precision | ganbench img/s | plain fp32 img/s | ratio | x fp32 at this batch |", "|---|---|---|---|---|---|"]
+    fp32 = {bs: wall for bs, precision, (wall, _), _ in rows if precision == "fp32"}
     for bs, precision, (wall, cpu_rate), (plain_wall, plain_cpu) in rows:
         line = f"{bs:>6} {precision:>9} {wall:>15.1f} {plain_wall:>17.1f} {wall / plain_wall:>6.3f}"
         print(line + (f" {cpu_rate:>19.1f} {plain_cpu:>16.1f} {cpu_rate / plain_cpu:>6.3f}" if cpu else ""))
+        vs_fp32 = f"{wall / fp32[bs]:.2f}" if bs in fp32 else "-"
+        table.append(f"| {bs} | {precision} | {wall:.0f} | {plain_wall:.0f} | {wall / plain_wall:.3f} | {vs_fp32} |")
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write(
+                f"\n**train_vs_plain** ({device_name(device)}, torch {torch.__version__}; dcgan {args.image_size}x{args.image_size}, "
+                f"width {args.width}, {args.steps} steps, best of {args.repeat}; channels_last {speed['channels_last']}, "
+                f"optimizers {speed['optimizer_g']}, cuda_graphs {speed.get('cuda_graphs')})\n\n" + "\n".join(table) + "\n"
+            )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,19 @@ class Loop:
 
 
 class Callback:
-    """Override what you need; every method is a no-op by default."""
+    """Override what you need; every method is a no-op by default.
+
+    packable: True when the callback may run on one seed of a pack (``engine.packed``):
+    it reads and writes only loop.G's and loop.D's parameters and buffers (in place), which
+    are views of that seed's slice of the pack's tensors, and draws no random numbers;
+    loop.opt_g/opt_d are then the pack's shared learning rates and that seed's slice of the
+    optimizer state, read-only. A run whose callbacks are not all packable trains unpacked."""
+
+    packable = False
+    # graph_safe_after: the step after which the callback's Python code takes the same
+    # branches at every step, so a CUDA graph captured then replays it faithfully
+    # (ganbench.engine.graphs); None: never (the run's step is not graphed).
+    graph_safe_after: int | None = None
 
     def setup(self, loop: Loop) -> None:
         """Before the first step (after D pretraining), or before resuming from a checkpoint."""
@@ -70,6 +82,7 @@ class EMA(Callback):
     (before it, G_ema follows G exactly); BatchNorm running statistics are copied."""
 
     FILE = "G_ema.pt"
+    packable = True  # reads loop.G's parameters and buffers, writes its own copy
 
     def __init__(self, decay: float = 0.999, start: int = 0):  # 0.999: StudioGAN's default
         if not 0 < decay < 1:
@@ -77,6 +90,7 @@ class EMA(Callback):
         if start < 0:
             raise ValueError(f"ema: start must be >= 0, got {start}")
         self.decay, self.start = decay, start
+        self.graph_safe_after = start  # before `start` the average copies G: another branch
         self._G: nn.Module | None = None
 
     @property
@@ -117,6 +131,9 @@ class EMA(Callback):
 
 class WeightClip(Callback):
     """Clamp D's parameters to [-c, c] after each of its updates: WGAN's Lipschitz bound."""
+
+    packable = True  # clamps loop.D's parameters in place
+    graph_safe_after = 0
 
     def __init__(self, c: float = 0.01):  # 0.01: Arjovsky et al. 2017
         if not c > 0:

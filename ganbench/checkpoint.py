@@ -1,9 +1,9 @@
 """Checkpoints: everything a run needs to go on from a step as if it had never stopped.
 
-A checkpoint holds G, D, both optimizers and schedulers, the data order and every random
-number generator the loop draws from (torch CPU and CUDA, Python, NumPy, the batch
-order's own generator), the step, the history so far, the evaluator's clock and the best
-weights so far. It is taken at a log row (so no loss is half-averaged), written to a
+A checkpoint is a run's ``engine.state.RunState.state_dict()``: G, D, both optimizers and
+schedulers, the data order and every random number generator the loop draws from (torch
+CPU and CUDA, Python, NumPy, the batch order's own generator), the step, the history so
+far, the evaluator's clock and the best weights so far. It is taken at a log row (so no loss is half-averaged), written to a
 temporary name and renamed, and read back with ``torch.load(weights_only=True)``: a file
 planted in a run folder cannot run code. On the CPU with the same thread count a resumed
 run ends with bitwise the metrics and history of the uninterrupted run.
@@ -17,11 +17,9 @@ evaluation by that metric in ``best.pt``, recorded in run.json as ``best``.
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -33,25 +31,6 @@ FORMAT = 1
 
 class CheckpointError(Exception):
     """A checkpoint that cannot be used (truncated, planted, or for another model)."""
-
-
-def rng_state(device: torch.device) -> dict:
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-        "python": random.getstate(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
-    }
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and state["cuda"]:
-        torch.cuda.set_rng_state_all(state["cuda"])
-    random.setstate(state["python"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
 
 
 def save(run_dir: Path, state: dict, name: str = CHECKPOINT_FILE) -> None:
@@ -90,18 +69,3 @@ def discard(run_dir: Path) -> None:
     """A finished run keeps its final weights, not the state to resume it."""
     for name in (CHECKPOINT_FILE, CHECKPOINT_META):
         (Path(run_dir) / name).unlink(missing_ok=True)
-
-
-def restore_into(state: dict, modules: dict, device: torch.device) -> None:
-    """Load the state dicts of `modules` ({key: object with load_state_dict}) from `state`.
-
-    A checkpoint of another model (another architecture, width) is a CheckpointError."""
-    for key, module in modules.items():
-        if module is None or state.get(key) is None:
-            continue
-        try:
-            module.load_state_dict(state[key])
-        except (RuntimeError, ValueError, KeyError, TypeError) as e:
-            raise CheckpointError(
-                f"the checkpoint's {key} does not fit this run ({str(e).splitlines()[0][:200]}); pass --rerun to start the run from scratch"
-            ) from None

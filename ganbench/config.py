@@ -63,6 +63,14 @@ DEFAULTS: dict[str, Any] = {
     "channels_last": "auto",
     "fused_optimizers": "auto",
     "tf32": "off",
+    # pack: auto | none | N. The seeds of a cell trained in one process as one stacked
+    # model (ganbench.engine.packed), N at most per pack; auto = every seed of the cell on
+    # CUDA (a small GAN's kernels are launch-bound there), none on the CPU, where vmap's
+    # batched kernels gained nothing measurable (docs/metrics.md).
+    "pack": "auto",
+    # cuda_graphs: auto | true | false. The step captured in a CUDA graph and replayed
+    # (ganbench.engine.graphs); auto is off until a GPU measurement shows it pays.
+    "cuda_graphs": "auto",
     # Set by a suite-level `budget:` (ganbench.budget): the budget this run's length spends.
     # A record, not part of the run id (the `steps` it resolved to is).
     "budget": None,
@@ -74,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
 # that change only how it is executed: never part of a run id. tf32 changes the low bits
 # on Ampere and later GPUs, as cuDNN's algorithm choice does, and nothing on CPUs or
 # older GPUs: the id names the recipe, env.speed how this device computed it.
-NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimizers", "tf32", "budget")
+NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimizers", "tf32", "pack", "cuda_graphs", "budget")
 # Recipe keys added after run ids were first published (run-id schema 1), with the value
 # that reproduces what runs did before them: left out of the id while they hold it, so an
 # upgrade never makes a finished run look unfinished. Add every new key here (dotted).
@@ -300,14 +308,24 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
     out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
-    for key in ("channels_last", "fused_optimizers"):
+    for key in ("channels_last", "fused_optimizers", "cuda_graphs"):
         out[key] = _auto_bool(key, cfg[key])
     tf32 = {True: "on", False: "off"}.get(cfg["tf32"], cfg["tf32"])  # YAML reads on/off as booleans
     out["tf32"] = _choice("tf32", tf32, TF32_MODES)
+    out["pack"] = _pack(cfg["pack"])
     out["budget"] = validate_budget(cfg["budget"])
     ts = cfg["train_seconds"]
     out["train_seconds"] = None if ts is None else _number("train_seconds", ts, low=0, high=math.inf, low_open=True)
     return out
+
+
+def _pack(value):
+    """auto | none | N (N >= 1; 1 means none)."""
+    if value in ("auto", "none"):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return "none" if value == 1 else value
+    raise ConfigError("pack", f"must be auto, none or a number of seeds >= 1, got {shown(value)}")
 
 
 def validate_budget(value):

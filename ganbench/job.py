@@ -10,12 +10,14 @@ from the run's config alone, and progress goes out as plain events through ``emi
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import platform
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from . import __version__
 from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now, save_weights
@@ -40,6 +42,39 @@ class RunJob:
     suite_info: dict = field(default_factory=dict)  # description, report: recorded for the report
     loggers: tuple = ()  # logger plugin names besides the always-on ones (ganbench.loggers)
     resume: bool = False  # out_dir holds a checkpoint to go on from (ganbench.checkpoint)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [self.run_id]
+
+    def members(self) -> list[RunJob]:
+        return [self]
+
+
+@dataclass(frozen=True)
+class PackJob:
+    """Runs of one cell that differ only in their seed, handed to an executor as one job:
+    trained together in one worker, packed into one model when they can be
+    (``ganbench.engine.packed``). An executor places and times it like a RunJob, trains it
+    with ``run_job``, and reports one ``Finished`` per run (``run_ids``)."""
+
+    runs: tuple[RunJob, ...]
+    device: str = ""  # set by the executor, as for a RunJob
+    threads: int | None = None
+    execution: dict = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        """The job's name (task names, messages): its first run's id and how many more."""
+        return f"{self.runs[0].run_id}+{len(self.runs) - 1}"
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [r.run_id for r in self.runs]
+
+    def members(self) -> list[RunJob]:
+        """Its runs, each with the device, threads and execution the executor gave the pack."""
+        return [dataclasses.replace(r, device=self.device, threads=self.threads, execution=self.execution) for r in self.runs]
 
 
 # ---------------------------------------------------------------- events (worker -> scheduler)
@@ -67,7 +102,13 @@ class Finished:
     record: dict  # run.json's content; status complete, diverged or failed
 
 
-Event = Started | Progress | Finished
+@dataclass
+class Notice:
+    run_id: str
+    text: str  # one line for the user, e.g. why a pack trains unpacked
+
+
+Event = Started | Progress | Finished | Notice
 Emit = Callable[[Event], None]
 
 PROGRESS_EVERY_S = 0.25  # per-step progress sent across a process boundary at most this often
@@ -125,6 +166,11 @@ def failed_record(job: RunJob, error: str, record: dict | None = None) -> dict:
     return record
 
 
+def failed_records(job: RunJob | PackJob, error: str) -> list[dict]:
+    """One failed record per run of a job (its worker died, it timed out, it was lost)."""
+    return [failed_record(m, error) for m in job.members()]
+
+
 def one_line(e: BaseException) -> str:
     text = str(e).strip()
     return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
@@ -172,93 +218,183 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     traceback goes to traceback.txt) and the caller goes on; only KeyboardInterrupt
     propagates. A diverged run is an outcome, not a failure.
     """
-    import numpy as np
-    import torch
+    (record,) = train_runs([job], builder, emit, pack=False)
+    return record
 
-    from . import budget, checkpoint, metrics
-    from .build import seed_everything
-    from .callbacks import make_callbacks
-    from .claims import hostname
-    from .loggers import make_loggers
-    from .speed import ieee_fp32, set_tf32
-    from .train import train
 
-    cfg, out_dir, device = job.config, Path(job.out_dir), torch.device(job.device)
-    record = base_record(job)
-    loggers = []
+def run_job(job: RunJob | PackJob, builder, emit: Emit = lambda event: None) -> list[dict]:
+    """The worker function of either kind of job: its runs' records, in order."""
+    if isinstance(job, PackJob):
+        return train_runs(job.members(), builder, emit, pack=True)
+    return [train_run(job, builder, emit)]
+
+
+def train_runs(jobs: list[RunJob], builder, emit: Emit, pack: bool) -> list[dict]:
+    """Train runs of one cell that differ only in their seed: packed into one model when
+    `pack` and they can be (``ganbench.engine.packed``), else one after another. A run whose
+    set-up fails fails alone; a packed step that raises fails every run of the pack."""
+    from .engine import packed, train_packed, train_spec
+
+    members = [_Member(job) for job in jobs]
     try:
-        set_tf32(cfg.get("tf32", "off"))  # process-wide: set before env records the flags
-        record["env"] = environment(job, builder.registry)
-        emit(Started(job.run_id, hostname(), str(device)))
-        if record["env"]["plugins"] != job.plugin_versions:
-            raise RuntimeError(f"this worker's plugins {record['env']['plugins']} differ from the scheduler's {job.plugin_versions}")
-        data = builder.data(cfg["dataset"])
-        # Before seeding: building the evaluator may train (and cache) a classifier, and
-        # whether it had to must not change this run's random numbers.
-        with ieee_fp32():  # a classifier trained here is cached for every run: never in TF32
-            evaluator = metrics.make_evaluator(cfg, data, device, builder.registry) if cfg["eval"]["every"] != "none" else None
-        record["protocol"] = dict(getattr(evaluator, "protocol", {}))
-        record["notes"] = list(getattr(evaluator, "notes", []))
-        seed_everything(cfg["seed"])  # from the run's seed alone: any worker, any slot
-        models = builder.models(cfg, data)
-        loss = builder.loss(cfg)
-        record["params_g"] = sum(p.numel() for p in models.generator.parameters())
-        record["params_d"] = sum(p.numel() for p in models.discriminator.parameters())
-        record["flops"] = metrics.count_run_flops(cfg, models, loss, tuple(data.train.shape[1:]), device)  # per step, counted once
+        for m in members:
+            m.prepare(builder, emit)
+        ready = [m for m in members if m.spec is not None]
+        why = _why_unpacked(ready, packed) if pack and len(ready) > 1 else None
+        if why is not None:
+            for m in ready:
+                m.record["notes"].append(f"not packed: {why}")
+            emit(Notice(ready[0].job.run_id, f"{len(ready)} seeds of one cell train one after another: {why}"))
+        if pack and why is None and len(ready) > 1:
+            with _failing(ready):
+                results = train_packed([m.spec for m in ready], ready[0].data, ready[0].device)
+                ids = [m.job.run_id for m in ready]
+                for m, result in zip(ready, results):
+                    m.finish(result, packed_with=[i for i in ids if i != m.job.run_id])
+        else:
+            for m in ready:
+                with _failing([m]):
+                    m.finish(train_spec(m.spec, m.data, m.device))
+    finally:
+        for m in members:
+            m.close()
+    return [m.record for m in members]
 
-        def on_step(step, total, row):
-            emit(Progress(job.run_id, step, total, row and row.get("d_loss"), row and row.get("g_loss")))
 
-        donor = Path(job.donor["path"]) if job.donor else None
-        loggers = make_loggers(job.loggers, builder.registry, out_dir, record)
-        if job.resume:
-            record["resumed_from_step"] = checkpoint.saved_step(out_dir)
-        callbacks = make_callbacks(cfg.get("callbacks", []), builder.registry)
-        result = train(
-            cfg,
-            data,
-            models,
-            loss,
-            device,
-            out_dir,
-            on_step,
-            evaluator,
-            donor=donor,
-            loggers=loggers,
-            resume=job.resume,
-            callbacks=callbacks,
-        )
+def _why_unpacked(ready: list, packed) -> str | None:
+    """Why these prepared runs cannot train as one pack (one line), or None."""
+    if len({m.record.get("resumed_from_step") for m in ready}) > 1:
+        return "their checkpoints are at different steps"
+    first = ready[0].spec
+    return packed.unpackable(first.cfg, [m.spec.models for m in ready], [m.spec.loss for m in ready], first.callbacks, ready[0].device)
+
+
+class _Member:
+    """One run of a job in this worker: its record, and what it trains with."""
+
+    def __init__(self, job: RunJob):
+        self.job, self.record = job, base_record(job)
+        self.spec: Any = None  # engine.RunSpec once prepared; None when its set-up failed
+        self.data: Any = None  # contracts.GanData
+        self.device: Any = None  # torch.device
+        self.loggers: list = []
+
+    def prepare(self, builder, emit: Emit) -> None:
+        """Everything a run needs before its first step, built exactly as for a run alone:
+        environment, data, evaluator, models from its seed, loss, loggers, callbacks."""
+        import torch
+
+        from . import checkpoint, metrics
+        from .build import seed_everything
+        from .callbacks import make_callbacks
+        from .claims import hostname
+        from .engine import RunSpec, rng
+        from .loggers import make_loggers
+        from .speed import ieee_fp32, set_tf32
+
+        job, record = self.job, self.record
+        cfg, out_dir, device = job.config, Path(job.out_dir), torch.device(job.device)
+        with _failing([self]):
+            set_tf32(cfg.get("tf32", "off"))  # process-wide: set before env records the flags
+            record["env"] = environment(job, builder.registry)
+            emit(Started(job.run_id, hostname(), str(device)))
+            if record["env"]["plugins"] != job.plugin_versions:
+                raise RuntimeError(f"this worker's plugins {record['env']['plugins']} differ from the scheduler's {job.plugin_versions}")
+            data = builder.data(cfg["dataset"])
+            # Before seeding: building the evaluator may train (and cache) a classifier, and
+            # whether it had to must not change this run's random numbers.
+            with ieee_fp32():  # a classifier trained here is cached for every run: never in TF32
+                evaluator = metrics.make_evaluator(cfg, data, device, builder.registry) if cfg["eval"]["every"] != "none" else None
+            record["protocol"] = dict(getattr(evaluator, "protocol", {}))
+            record["notes"] = list(getattr(evaluator, "notes", []))
+            seed_everything(cfg["seed"])  # from the run's seed alone: any worker, any slot
+            models = builder.models(cfg, data)
+            loss = builder.loss(cfg)
+            record["params_g"] = sum(p.numel() for p in models.generator.parameters())
+            record["params_d"] = sum(p.numel() for p in models.discriminator.parameters())
+            record["flops"] = metrics.count_run_flops(cfg, models, loss, tuple(data.train.shape[1:]), device)  # per step, counted once
+
+            def on_step(step, total, row):
+                emit(Progress(job.run_id, step, total, row and row.get("d_loss"), row and row.get("g_loss")))
+
+            donor = Path(job.donor["path"]) if job.donor else None
+            self.loggers = make_loggers(job.loggers, builder.registry, out_dir, record)
+            if job.resume:
+                record["resumed_from_step"] = checkpoint.saved_step(out_dir)
+            callbacks = make_callbacks(cfg.get("callbacks", []), builder.registry)
+            self.spec = RunSpec(
+                cfg,
+                models,
+                loss,
+                out_dir,
+                on_step,
+                evaluator,
+                donor,
+                self.loggers,
+                job.resume,
+                callbacks,
+                rng=rng.global_state(device),  # where its stream starts, however many runs this worker trains first
+            )
+            self.data, self.device = data, device
+
+    def finish(self, result, packed_with: list[str] | None = None) -> None:
+        """The record of a trained run, and its final weights (the checkpoint is dropped)."""
+        import numpy as np
+
+        from . import budget, checkpoint
+
+        record, models, out_dir = self.record, self.spec.models, Path(self.job.out_dir)
         record["metrics"] = {k: _number(v, np) for k, v in result.metrics.items()}
-        record["env"]["speed"] = result.speed  # what channels_last, fused_optimizers and tf32 resolved to
+        record["env"]["speed"] = result.speed  # what channels_last, fused_optimizers, tf32, pack and cuda_graphs resolved to
+        record["notes"].extend(n for n in result.notes if n not in record["notes"])
+        if packed_with:
+            record["env"]["packed_with"] = packed_with
         record["status"] = COMPLETE if result.status == "complete" else DIVERGED
         if result.status == "diverged":
             record["diverged_at_step"] = result.diverged_at_step
         if result.best:
             record["best"] = result.best
         record.update(result.record)
-        record["notes"] += [n for n in getattr(evaluator, "notes", []) if n not in record["notes"]]  # remarks made while scoring
-        record.update({"budget": budget.spent(cfg, record)} if cfg.get("budget") else {})  # the suite's budget, spent
+        record["notes"] += [n for n in getattr(self.spec.evaluate, "notes", []) if n not in record["notes"]]  # remarks made while scoring
+        record.update(
+            {"budget": budget.spent(self.job.config, record)} if self.job.config.get("budget") else {}
+        )  # the suite's budget, spent
         if "generator" in result.record and record["protocol"]:
             record["protocol"]["generator"] = result.record["generator"]  # which G was scored is part of how
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
         save_weights(models.generator.state_dict(), out_dir / G_WEIGHTS)
         save_weights(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
-    except BaseException as e:  # a plugin bug, even sys.exit(), fails this run, not the suite
-        if isinstance(e, KeyboardInterrupt):
-            raise
+        record["finished"] = now()
+
+    def fail(self, e: BaseException) -> None:
         try:
-            (out_dir / TRACEBACK_FILE).write_text(traceback.format_exc())
+            (Path(self.job.out_dir) / TRACEBACK_FILE).write_text(traceback.format_exc())
         except OSError:  # a full disk: the reason still reaches run.json, or the scheduler
             pass
-        failed_record(job, one_line(e), record)
-    finally:
-        for logger in loggers:
+        failed_record(self.job, one_line(e), self.record)
+        self.spec = None
+
+    def close(self) -> None:
+        for logger in self.loggers:
             try:
                 logger.close()
             except Exception:  # a logger that cannot close must not hide the run's outcome
                 pass
-    record["finished"] = now()
-    return record
+        self.loggers = []
+        if self.record["finished"] is None:
+            self.record["finished"] = now()
+
+
+@contextlib.contextmanager
+def _failing(members: list[_Member]):
+    """A plugin bug, even sys.exit(), fails these runs, not the suite; Ctrl-C propagates."""
+    try:
+        yield
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        for m in members:
+            m.fail(e)
 
 
 def _number(v, np):

@@ -28,14 +28,20 @@ def optimizer_class(name: str):
     return getattr(torch.optim, OPTIONS[name][0])
 
 
-def build_optimizer(params, spec: dict, lr: float, impl: str | None = None) -> torch.optim.Optimizer:
+def build_optimizer(params, spec: dict, lr: float, impl: str | None = None, capturable: bool = False) -> torch.optim.Optimizer:
     """spec is a validated `optimizer` mapping; lr is passed separately (G's or D's).
 
-    impl: "fused", "foreach" or "for-loop" (``implementation``); None leaves torch's choice."""
+    impl: "fused", "foreach" or "for-loop" (``implementation``); None leaves torch's choice.
+    capturable: safe to capture in a CUDA graph (its step count kept on the device), where
+    the optimizer has the option (SGD needs none: it keeps no step count)."""
+    import inspect
+
     cls = optimizer_class(spec["name"])
     options = {k: v for k, v in spec.items() if k not in ("name", "lr")}
     if "betas" in options:
         options["betas"] = tuple(options["betas"])
+    if capturable and "capturable" in inspect.signature(cls).parameters:
+        options["capturable"] = True
     return cls(params, lr=lr, **options, **impl_kwargs(impl))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .job import Finished, Started
+from .job import Finished, Notice, Started
 from .job import Progress as RunProgress
 from .store import DIVERGED, FAILED, TRACEBACK_FILE
 
@@ -71,6 +71,8 @@ class SuiteDisplay:
             run = self.runs.pop(event.run_id, None)
             if self.live and run and "task" in run:
                 self.progress.remove_task(run["task"])
+        elif isinstance(event, Notice):
+            self.message(f"{event.run_id}: {event.text}")
         if not self.live and time.monotonic() - self.last_plain >= self.every:
             self._status_lines()
 

@@ -24,7 +24,8 @@ from .build import Builder, resolve_devices
 from .checkpoint import saved_step
 from .claims import ClaimBook
 from .executors import ExecutorError, ExecutorOptions
-from .job import Finished, RunJob, failed_record, one_line
+from .job import Finished, PackJob, RunJob, failed_record, one_line
+from .packs import group
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
 from .store import FAILED, FINISHED, RUN_FILE, ResultsStore
@@ -121,42 +122,56 @@ def run_suite(
         return lambda: rerun or store.status(run.id) not in FINISHED
 
     def next_jobs():
-        for run in pending:
+        for pack in group(pending, device_list[0].type, getattr(ex, "packs", False)):
+            jobs = []
+            for run in pack:
+                job = claim(run)
+                if job is not None:
+                    jobs.append(job)
+                if outcome.stopped:
+                    break
+            if len(jobs) > 1:
+                yield PackJob(tuple(jobs))
+            elif jobs:
+                yield jobs[0]
             if outcome.stopped:
                 return
+
+    def claim(run: Run) -> RunJob | None:
+        """Claim `run` and make its job, or None when another ganbench has it or the disk is full."""
+        try:
+            claim, note = claims.acquire(run.id, wanted(run))
+        except OSError as e:  # a full disk: nothing more can be started
+            outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
+            return None
+        if claim is None:
+            if note:  # another live ganbench holds it
+                outcome.elsewhere += 1
+                display.message(f"{run.id}: being trained by {note}; left to it")
+            else:  # finished by another ganbench since we looked
+                outcome.skipped += 1
+            display.skip()
+            return None
+        if note:
+            display.message(note)
+        try:
+            tmp = store.begin(run.id, claim.token)
+        except OSError as e:
+            claims.release(claim)
+            outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
+            return None
+        resume = False
+        source = None if rerun else store.resumable(run.id, claims.live_tokens())
+        if source is not None:
             try:
-                claim, note = claims.acquire(run.id, wanted(run))
-            except OSError as e:  # a full disk: nothing more can be started
-                outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
-                return
-            if claim is None:
-                if note:  # another live ganbench holds it
-                    outcome.elsewhere += 1
-                    display.message(f"{run.id}: being trained by {note}; left to it")
-                else:  # finished by another ganbench since we looked
-                    outcome.skipped += 1
-                display.skip()
-                continue
-            if note:
-                display.message(note)
-            try:
-                tmp = store.begin(run.id, claim.token)
+                store.adopt(source, tmp)
+                resume = True
+                display.message(f"{run.id}: resuming from its checkpoint at step {saved_step(tmp)}")
             except OSError as e:
-                claims.release(claim)
-                outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
-                return
-            resume = False
-            source = None if rerun else store.resumable(run.id, claims.live_tokens())
-            if source is not None:
-                try:
-                    store.adopt(source, tmp)
-                    resume = True
-                    display.message(f"{run.id}: resuming from its checkpoint at step {saved_step(tmp)}")
-                except OSError as e:
-                    display.message(f"{run.id}: cannot resume from {source} ({e.strerror or e}); starting it anew")
-                    tmp = store.begin(run.id, claim.token)
-            active[run.id] = (claim, tmp, run)
-            yield make_job(run, suite, tmp, registry, ex, loggers, resume)
+                display.message(f"{run.id}: cannot resume from {source} ({e.strerror or e}); starting it anew")
+                tmp = store.begin(run.id, claim.token)
+        active[run.id] = (claim, tmp, run)
+        return make_job(run, suite, tmp, registry, ex, loggers, resume)
 
     def report(event):
         display.event(event)

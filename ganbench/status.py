@@ -82,11 +82,19 @@ def _last_row(path: Path) -> dict:
 
 
 def _age(folder: Path) -> float | None:
+    """Seconds since anything in folder was written; files a running run replaces (a
+    temporary file renamed over history.csv) may vanish between listing and stat."""
+    times = []
     try:
-        newest = max(p.stat().st_mtime for p in [folder, *folder.rglob("*")])
-    except (OSError, ValueError):
+        paths = [folder, *folder.rglob("*")]
+    except OSError:
         return None
-    return max(0.0, time.time() - newest)
+    for p in paths:
+        try:
+            times.append(p.stat().st_mtime)
+        except OSError:
+            continue
+    return max(0.0, time.time() - max(times)) if times else None
 
 
 def _parse(v: str):

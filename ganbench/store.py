@@ -13,6 +13,7 @@ scheduler, never a side effect of opening the store.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -307,5 +308,20 @@ def save_weights(state: dict, path: Path) -> None:
     import torch
 
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(_own_storage(state, torch), buffer)
     write_atomic(path, buffer.getvalue())
+
+
+def _own_storage(obj, torch):
+    """obj with every tensor that views a larger storage copied out: torch.save writes a
+    view's whole storage, so one packed seed's weights (views of the pack's stacked tensors,
+    engine.packed) would otherwise be saved with every seed's."""
+    if isinstance(obj, torch.Tensor):
+        return obj.clone() if obj.untyped_storage().nbytes() > obj.numel() * obj.element_size() else obj
+    if isinstance(obj, dict):
+        out = copy.copy(obj)  # keeps an OrderedDict's type and a state_dict's _metadata
+        out.update((k, _own_storage(v, torch)) for k, v in obj.items())
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_own_storage(v, torch) for v in obj)
+    return obj

@@ -135,9 +135,9 @@ def smoke_train(
     from .build import Builder, seed_everything
     from .config import resolve
     from .contracts import GanData
+    from .engine import train
     from .plugins import Entry
     from .sampling import sample
-    from .train import train
 
     registry = registry if registry is not None else make_registry()
     if data is None:

@@ -117,7 +117,7 @@ def train_one(layer: dict, out_dir: Path, donor: Path | None = None, stop_at: in
     from ganbench.build import Builder, seed_everything
     from ganbench.callbacks import make_callbacks
     from ganbench.config import resolve
-    from ganbench.train import train
+    from ganbench.engine import train
 
     registry, name = registry_and_data()
     layer = {"dataset": name, **BASE, **layer}

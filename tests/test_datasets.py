@@ -31,8 +31,8 @@ from ganbench.builtin.image_datasets import (
 from ganbench.cli import main
 from ganbench.config import ConfigError, resolve
 from ganbench.contracts import GanData
+from ganbench.engine import train
 from ganbench.plugins import load_registry
-from ganbench.train import train
 
 
 def _online(host: str = "ossci-datasets.s3.amazonaws.com") -> bool:

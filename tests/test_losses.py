@@ -12,8 +12,8 @@ from ganbench.build import Builder
 from ganbench.builtin.losses import LSGAN, WGANGP, Hinge, Vanilla
 from ganbench.config import ConfigError, merge, resolve
 from ganbench.contracts import Discriminator
+from ganbench.engine import train
 from ganbench.plugins import load_registry
-from ganbench.train import train
 
 LOSSES = ["vanilla", "lsgan", "wgan-gp", "hinge"]
 

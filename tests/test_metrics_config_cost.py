@@ -59,6 +59,7 @@ def test_step_timer_measures_cpu_phases():
     assert out[keys.PEAK_MEM_MB] > 10  # this Python process with torch loaded
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the CUDA-event timing path needs one")
 def test_step_timer_measures_gpu_phases_with_cuda_events():
     """On a GPU the phases are timed by CUDA events on the stream, not by the host clock

@@ -67,6 +67,6 @@ def test_the_readme_suite_is_valid(registry):
     assert len(suite.runs) == 2 * 3 * 3  # optimizer x lr_ratio x seeds
 
 
-@pytest.mark.parametrize("key", ["checkpoint_every", "channels_last", "fused_optimizers", "tf32"])
+@pytest.mark.parametrize("key", ["checkpoint_every", "channels_last", "fused_optimizers", "tf32", "pack", "cuda_graphs"])
 def test_defaults_named_in_the_prose(key):
     assert f"`{key}` (default `{DEFAULTS[key]}`" in README.read_text()

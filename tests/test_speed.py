@@ -13,10 +13,10 @@ from torch import nn
 from ganbench.build import Builder, seed_everything
 from ganbench.callbacks import Callback
 from ganbench.config import ConfigError, identity, resolve
+from ganbench.engine import train
 from ganbench.optimizers import build_optimizer, fused_available, implementation, keep_implementation
 from ganbench.speed import set_tf32, tf32_flags, use_channels_last
 from ganbench.suite import expand
-from ganbench.train import train
 
 CONV = (nn.Conv2d, nn.ConvTranspose2d)
 ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
@@ -117,6 +117,8 @@ def test_run_json_records_what_the_speed_settings_resolved_to(tmp_path, write_su
         "channels_last": True,
         "optimizer_g": fused,
         "optimizer_d": fused,
+        "pack": 1,  # pack: auto on the CPU
+        "cuda_graphs": False,  # cuda_graphs: auto, not on a CPU
     }
     assert env["tf32_matmul"] is False and env["tf32_cudnn"] is True  # set before env was recorded
 
@@ -184,6 +186,7 @@ def test_the_plugin_test_kit_tries_the_layout_on_the_cpu(registry):
     assert result.config["channels_last"] is True and result.samples.shape[1:] == (1, 16, 16)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: host syncs exist only on a GPU")
 def test_no_host_sync_between_log_rows_on_cuda(tmp_path, registry):
     """torch's sync debug mode raises on any op that makes the host wait for the GPU, from

@@ -17,10 +17,10 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from ganbench.build import Builder, seed_everything
 from ganbench.config import resolve
 from ganbench.contracts import GanData
+from ganbench.engine import train
+from ganbench.engine.pretrain import pretrain_discriminator
 from ganbench.plugins import Entry
-from ganbench.pretrain import pretrain_discriminator
 from ganbench.testing import SMOKE_DATASET, make_registry, tiny_data
-from ganbench.train import train
 
 LR = 1e-3
 CPU = torch.device("cpu")

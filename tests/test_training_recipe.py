@@ -9,8 +9,8 @@ from conftest import ganbench  # at import: a plugin tutorial's tests load a con
 from ganbench.build import Builder, seed_everything
 from ganbench.callbacks import Callback, make_callbacks
 from ganbench.config import resolve
+from ganbench.engine import train
 from ganbench.testing import make_registry
-from ganbench.train import train
 
 
 def build(registry, **layer):

@@ -14,8 +14,15 @@ The contract is one method. ``run(jobs, report)`` pulls ``RunJob``s from the ``j
 iterator only when it has a free slot (pulling is what claims a run, so a run is never
 claimed before it can start), sets each job's ``device`` (``dataclasses.replace``), trains
 it with ``ganbench.job.train_run`` wherever it likes, and calls ``report(event)`` *from the
-calling thread* with the events the job emits (``Started``, ``Progress``) and exactly one
-``Finished`` per job (a job whose worker died gets a ``failed_record`` saying why). It returns
+calling thread* with the events the job emits (``Started``, ``Progress``, ``Notice``) and
+exactly one ``Finished`` per run (a job whose worker died gets a ``failed_record`` saying why).
+
+An executor that sets ``packs = True`` may also be handed a ``PackJob``: several seeds of
+one cell to train together in one worker (``pack`` in the run config; ``ganbench.engine.packed``).
+It places, times and fails it like one job, trains it with ``ganbench.job.run_job`` (which
+takes either kind and returns one record per run) and reports a ``Finished`` for each of its
+``run_ids`` (``ganbench.job.failed_records`` when its worker died). Executors without
+``packs`` get only RunJobs: the scheduler then trains every run of a cell unpacked. It returns
 when ``jobs`` is exhausted and every job it pulled has finished. On KeyboardInterrupt (Ctrl-C,
 SIGTERM) it stops its workers and re-raises; the scheduler cleans up what they left.
 
@@ -81,6 +88,7 @@ class Executor(ABC):
 
     name = "executor"
     in_process = False  # True: jobs see the scheduler's live registry and process state
+    packs = False  # True: it takes PackJobs too (several seeds of a cell as one job, ganbench.job.run_job)
 
     def __init__(self, options: ExecutorOptions):
         self.options = options

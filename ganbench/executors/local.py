@@ -14,6 +14,7 @@ class LocalExecutor(Executor):
 
     name = "local"
     in_process = True
+    packs = True
 
     @property
     def capacity(self) -> int:
@@ -26,7 +27,7 @@ class LocalExecutor(Executor):
         import torch
 
         from ..build import Builder
-        from ..job import train_run
+        from ..job import run_job
 
         builder = self.options.builder or Builder(self.options.registry)
         threads = torch.get_num_threads()
@@ -35,7 +36,8 @@ class LocalExecutor(Executor):
         try:
             for job in jobs:
                 job = dataclasses.replace(job, device=self.options.devices[0], threads=torch.get_num_threads(), execution=self.execution())
-                report(Finished(job.run_id, train_run(job, builder, _with_deadline(report, self.options.timeout))))
+                for record in run_job(job, builder, _with_deadline(report, self.options.timeout)):
+                    report(Finished(record["id"], record))
         finally:
             torch.set_num_threads(threads)
 

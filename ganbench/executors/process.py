@@ -17,12 +17,13 @@ import signal
 import time
 from multiprocessing.connection import wait
 
-from ..job import Finished, ProgressThrottle, failed_record
+from ..job import Finished, ProgressThrottle, failed_records
 from . import Executor
 
 
 class ProcessExecutor(Executor):
     name = "process"
+    packs = True
 
     def run(self, jobs, report) -> None:
         ctx = mp.get_context("spawn")
@@ -58,6 +59,7 @@ class _Slot:
     def __init__(self, ctx, device: str, threads: int, plugins: dict):
         self.ctx, self.device, self.threads, self.plugins = ctx, device, threads, plugins
         self.proc = self.conn = self.job = None
+        self.pending: set[str] = set()
 
     def start(self, job) -> None:
         if self.proc is None or not self.proc.is_alive():
@@ -70,6 +72,7 @@ class _Slot:
             self.proc.start()
             child.close()  # ours is closed: EOF on self.conn means the worker is gone
         self.job, self.since = job, time.monotonic()
+        self.pending = set(job.run_ids)  # runs of the job without a Finished yet
         self.conn.send(job)
 
     def drain(self, report) -> None:
@@ -78,7 +81,9 @@ class _Slot:
             while self.job is not None and self.conn.poll():
                 event = self.conn.recv()
                 if isinstance(event, Finished):
-                    self.job = None
+                    self.pending.discard(event.run_id)
+                    if not self.pending:
+                        self.job = None
                 report(event)
         except (EOFError, OSError):
             pass
@@ -87,13 +92,20 @@ class _Slot:
             code, job, self.job = self.proc.exitcode, self.job, None
             self.conn.close()
             self.proc = None  # a fresh worker takes the slot at the next job
-            report(Finished(job.run_id, failed_record(job, f"worker process died: {_exit_reason(code)}")))
+            self._fail(job, report, f"worker process died: {_exit_reason(code)}")
 
     def abandon(self, report, reason: str) -> None:
         """Stop the worker in the middle of its run (a hung plugin) and fail the run."""
         job, self.job = self.job, None
         self.stop()
-        report(Finished(job.run_id, failed_record(job, reason)))
+        self._fail(job, report, reason)
+
+    def _fail(self, job, report, reason: str) -> None:
+        """Fail the runs of `job` that have not finished (a pack may have reported some)."""
+        for record in failed_records(job, reason):
+            if record["id"] in self.pending:
+                report(Finished(record["id"], record))
+        self.pending = set()
 
     def stop(self) -> None:
         if self.proc is None:
@@ -131,7 +143,7 @@ def _worker(conn, device: str, threads: int, plugins: dict, parent: int) -> None
     import torch
 
     from ..build import Builder
-    from ..job import train_run
+    from ..job import run_job
     from ..plugins import rebuild_registry
 
     torch.set_num_threads(threads)
@@ -151,4 +163,5 @@ def _worker(conn, device: str, threads: int, plugins: dict, parent: int) -> None
             return
         if job is None:
             return
-        conn.send(Finished(job.run_id, train_run(job, builder, emit)))
+        for record in run_job(job, builder, emit):
+            conn.send(Finished(record["id"], record))

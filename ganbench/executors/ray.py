@@ -26,7 +26,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..job import Finished, Progress, ProgressThrottle, Started, failed_record, one_line
+from ..job import Finished, Notice, Progress, ProgressThrottle, Started, failed_record, failed_records, one_line
 from ..store import D_WEIGHTS, GRID_DIR
 from . import Executor, ExecutorError, available_cores
 
@@ -68,6 +68,7 @@ def start_local_ray(**init_kw) -> None:
 
 class RayExecutor(Executor):
     name = "ray"
+    packs = True  # a pack is one task with 1/jobs of a GPU
 
     def __init__(self, options):
         super().__init__(options)
@@ -135,10 +136,11 @@ class RayExecutor(Executor):
                 if not inflight:
                     return
                 done, _ = ray.wait(list(inflight), num_returns=1, timeout=WAIT_S)
-                _drain(events, {j.run_id for j in inflight.values()}, report)  # a run's events before its Finished
+                _drain(events, {i for j in inflight.values() for i in j.run_ids}, report)  # a run's events before its Finished
                 for ref in done:
                     job = inflight.pop(ref)
-                    report(Finished(job.run_id, self._collect(ref, job)))
+                    for record in self._collect(ref, job):
+                        report(Finished(record["id"], record))
         except BaseException as e:  # Ctrl-C, SIGTERM, or the scheduler's own error: stop what runs
             for ref in inflight:  # the scheduler discards their folders
                 try:
@@ -159,28 +161,32 @@ class RayExecutor(Executor):
             self.close()
             _sweep_temporary_folders()  # what killed workers left on this machine
 
-    def _collect(self, ref, job) -> dict:
-        """The task's record, its files written into job.out_dir; a Ray error fails the run."""
+    def _collect(self, ref, job) -> list[dict]:
+        """The task's records, their files written into each run's out_dir; a Ray error
+        fails every run of the job."""
         ray = self.ray
         try:
-            record, files = ray.get(ref)
+            results = ray.get(ref)
         except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as e:
-            return failed_record(job, f"Ray worker lost twice: {one_line(e)}")
+            return failed_records(job, f"Ray worker lost twice: {one_line(e)}")
         except ray.exceptions.RayTaskError as e:  # our task code raised, outside train_run
-            return failed_record(job, f"Ray task failed: {one_line(e.cause or e)}")
+            return failed_records(job, f"Ray task failed: {one_line(e.cause or e)}")
         except Exception as e:  # cancelled, out of memory, object lost...
-            return failed_record(job, f"Ray task failed: {one_line(e)}")
-        out = Path(job.out_dir)
-        try:
-            for name, data in files.items():
-                path = out / name
-                if Path(name).is_absolute() or ".." in Path(name).parts:
-                    raise OSError(f"unexpected file name {name!r}")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-        except OSError as e:
-            return failed_record(job, f"cannot write the run's files: {e.strerror or e}", record)
-        return record
+            return failed_records(job, f"Ray task failed: {one_line(e)}")
+        records = []
+        for member, (record, files) in zip(job.members(), results):
+            out = Path(member.out_dir)
+            try:
+                for name, data in files.items():
+                    path = out / name
+                    if Path(name).is_absolute() or ".." in Path(name).parts:
+                        raise OSError(f"unexpected file name {name!r}")
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+            except OSError as e:
+                record = failed_record(member, f"cannot write the run's files: {e.strerror or e}", record)
+            records.append(record)
+        return records
 
 
 def _keep_sigterm_exception():
@@ -207,7 +213,9 @@ def _keep_sigterm_exception():
 
 
 def _donor(ray, job, donors):
-    """The donor's D.pt as an object (the worker may not see the scheduler's disk), or None."""
+    """The donor's D.pt as an object (the worker may not see the scheduler's disk), or None.
+    The runs of a pack differ only in their seed: one donor."""
+    job = job.members()[0]
     if not job.donor:
         return None
     weights = Path(job.donor["path"]) / D_WEIGHTS
@@ -218,12 +226,16 @@ def _donor(ray, job, donors):
     return donors[job.donor["path"]]
 
 
-def _resume_files(job) -> dict | None:
-    """A resumed run's folder (on the scheduler's disk) as {relative path: bytes}, or None."""
-    if not job.resume:
-        return None
-    out = Path(job.out_dir)
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+def _resume_files(job) -> list[dict | None]:
+    """Each run's folder (on the scheduler's disk) as {relative path: bytes} when it is
+    resumed, else None."""
+    out: list[dict | None] = []
+    for member in job.members():
+        folder = Path(member.out_dir)
+        out.append(
+            {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if member.resume else None
+        )
+    return out
 
 
 def _event_queue(ray):
@@ -244,7 +256,7 @@ def _drain(events, live: set, report) -> None:
         items = events.get_nowait_batch(n) if n else []
     except Exception:
         return
-    kinds = {"Started": Started, "Progress": Progress}
+    kinds = {"Started": Started, "Progress": Progress, "Notice": Notice}
     for kind, fields in items:
         if fields["run_id"] in live:  # not a leftover of a run already reported
             report(kinds[kind](**fields))
@@ -269,45 +281,58 @@ def _remote(ray, num_gpus: float = 0):
     return ray.remote(**retry)(_train_task)
 
 
-def _train_task(job, donor: bytes | None, paths: list[str], events, resume: dict | None = None):
-    """Train one run into a temporary folder; return (record, {relative path: bytes}).
+def _train_task(job, donor: bytes | None, paths: list[str], events, resume: list | None = None):
+    """Train a job's runs into a temporary folder; return [(record, {relative path: bytes})]
+    in the job's order.
 
-    resume: the files of a killed attempt (its checkpoint, history, grids), to go on from."""
+    resume: per run, the files of a killed attempt (its checkpoint, history, grids), or None."""
     # Modules registered by hand (tests, notebooks) are imported by name: append, never
     # prepend, the scheduler's paths, so they cannot shadow this worker's own packages.
     sys.path.extend(p for p in paths if p not in sys.path)
     import torch
 
     from ..build import Builder
-    from ..job import train_run
+    from ..job import PackJob, run_job
     from ..plugins import rebuild_registry
 
     _sweep_temporary_folders()
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-"))
     try:
-        out = tmp / "run"
-        (out / GRID_DIR).mkdir(parents=True)
-        for name, data in (resume or {}).items():
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
-            (out / name).write_bytes(data)
-        local = dataclasses.replace(job, out_dir=str(out))
+        members, outs = job.members(), []
+        donor_dir = None
         if donor is not None:
             (tmp / "donor").mkdir()
             (tmp / "donor" / D_WEIGHTS).write_bytes(donor)
-            local = dataclasses.replace(local, donor={**job.donor, "path": str(tmp / "donor")})
-        key = repr(job.plugins)
+            donor_dir = str(tmp / "donor")
+        local = []
+        for i, (member, files) in enumerate(zip(members, resume or [None] * len(members))):
+            out = tmp / f"run{i}"
+            (out / GRID_DIR).mkdir(parents=True)
+            for name, data in (files or {}).items():
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                (out / name).write_bytes(data)
+            changes = {"out_dir": str(out)}
+            if donor_dir is not None:
+                changes["donor"] = {**member.donor, "path": donor_dir}
+            local.append(dataclasses.replace(member, **changes))
+            outs.append(out)
+        key = repr(members[0].plugins)
         try:
             if key not in _BUILDERS:
-                _BUILDERS[key] = Builder(rebuild_registry(job.plugins))
+                _BUILDERS[key] = Builder(rebuild_registry(members[0].plugins))
         except Exception as e:
-            return failed_record(job, f"cannot load the plugins on this Ray worker: {one_line(e)}"), {}
+            return [(failed_record(m, f"cannot load the plugins on this Ray worker: {one_line(e)}"), {}) for m in members]
         if job.threads:
             torch.set_num_threads(job.threads)
-        record = train_run(local, _BUILDERS[key], _emitter(events))
-        if job.donor:
-            record["d_pretrain_donor"] = job.donor  # the scheduler's path, not our copy's
-        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-        return record, files
+        task = dataclasses.replace(job, runs=tuple(local)) if isinstance(job, PackJob) else local[0]
+        records = run_job(task, _BUILDERS[key], _emitter(events))
+        results = []
+        for member, record, out in zip(members, records, outs):
+            if member.donor:
+                record["d_pretrain_donor"] = member.donor  # the scheduler's path, not our copy's
+            files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+            results.append((record, files))
+        return results
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -9,17 +9,18 @@ normalizations and optimizer updates are not counted: they are a few percent of 
 MLP GAN's arithmetic). So a reader can compare cost across devices (seconds are device
 facts, FLOPs are facts of the model) and a suite can give every cell the same budget.
 
-One training step (``ganbench.train``) is modelled as:
+One training step (``ganbench.engine.step``) is modelled as:
 
   n_disc D updates: G forward on a fresh latent batch (no graph), D forward on a real and a
       fake batch, the loss plus its penalty (WGAN-GP's gradient penalty: counted, with its
       double backward), backward to D's parameters;
   one G update: G forward, D forward (and D on a real batch for losses that need it),
-      backward through D to G's parameters.
+      backward through D (its input gradients only: the engine turns D's weight gradients
+      off for G's update) to G's parameters.
 
 When the G update reuses the last D update's fake batch (``g_step_fresh_fake: false``, the
 DCGAN tutorial's way) its G forward is not repeated: one G forward less. With
-``freeze_d: all`` D is never updated: its updates are forwards only.
+``freeze_d: all`` D is never updated: it is measured once per step, forwards only.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def count_step(cfg: dict, models, loss, data_shape: tuple[int, ...], device: tor
                 D(real)
 
         def g_update():
+            for p in D.parameters():  # the engine computes no D weight gradients in G's update
+                p.requires_grad_(False)
             fake_s = D(G(z)).float()
             real_s = None
             if getattr(loss, "g_needs_real", False):
@@ -91,7 +94,8 @@ def count_step(cfg: dict, models, loss, data_shape: tuple[int, ...], device: tor
         g_fwd, d_fwd = _counted(g_forward), _counted(d_forward)
         d_upd = _counted(lambda: d_update_fresh(G, D, z, real, loss, frozen))
         g_upd = _counted(g_update)
-    per_step = n_disc * d_upd + g_upd - (g_fwd if reuse else 0)
+    # a frozen D is measured once per step (forwards only); a reused fake batch saves one G forward
+    per_step = (1 if frozen else n_disc) * d_upd + g_upd - (g_fwd if reuse else 0)
     return {
         PER_STEP: per_step,
         "g_forward": g_fwd,

@@ -210,7 +210,7 @@ def runs_frame(runs: list[RunRecord]) -> pd.DataFrame:
 
 def cost_context(env: dict) -> str:
     """What a run's cost metrics depend on: the device, how many runs shared it, the threads,
-    the memory layout and TF32.
+    the memory layout, TF32 and how many seeds were packed with it.
 
     Runs from before executors recorded this trained alone in one process (`local`).
     """
@@ -223,7 +223,8 @@ def cost_context(env: dict) -> str:
     speed = env.get("speed") or {}
     layout = ", channels_last" if speed.get("channels_last") else ""
     tf32 = f", tf32 {speed['tf32']}" if speed.get("tf32") not in (None, "off") else ""
-    return f"{device}, {sharing}, {threads}{layout}{tf32}"
+    packed = f", packed x{speed['pack']}" if (speed.get("pack") or 1) > 1 else ""  # seeds trained as one model
+    return f"{device}, {sharing}, {threads}{layout}{tf32}{packed}"
 
 
 def history_metrics(runs: list[RunRecord]) -> list[str]:

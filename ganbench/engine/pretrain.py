@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .contracts import Discriminator, GanData, Loss
-from .optimizers import build_optimizer, implementation
-from .steps import d_step
-from .store import D_WEIGHTS, WeightsError, fit_weights, load_weights
+from ..contracts import Discriminator, GanData, Loss
+from ..optimizers import build_optimizer, implementation
+from ..store import D_WEIGHTS, WeightsError, fit_weights, load_weights
+from .rng import GlobalStreams
+from .step import Pair, d_step
 
 
 def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device, donor: Path | None = None) -> float:
@@ -39,7 +40,7 @@ def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, 
     elif "classifier" in spec:
         _as_classifier(cfg, D, data, device, spec["steps"])
     else:
-        _against_untrained_g(cfg, D, G, loss, batches, spec["steps"])
+        _against_untrained_g(cfg, D, G, loss, batches, spec["steps"], device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - t0
@@ -51,11 +52,12 @@ def _d_optimizer(cfg, params):
     return build_optimizer(params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"], impl)
 
 
-def _against_untrained_g(cfg, D, G, loss, batches, steps):
+def _against_untrained_g(cfg, D, G, loss, batches, steps, device):
     opt = _d_optimizer(cfg, D.parameters())
+    pair = Pair(G, D, loss, GlobalStreams(device), cfg["batch_size"], cfg["z_dim"])
     D.train()
     for _ in range(steps):
-        d_step(D, G, loss, opt, next(batches), cfg["z_dim"])
+        d_step(pair, opt, next(batches))
 
 
 def _as_classifier(cfg, D, data: GanData, device, steps):
