@@ -46,6 +46,11 @@ class Builder:
         models = entry.factory(data.spec, cfg["z_dim"], **_options(cfg["architecture"]))
         _expect(models, Models, "architecture", entry)
         _expect(models.discriminator, Discriminator, "architecture's discriminator", entry)
+        if models.conditional != bool(getattr(entry.factory, "conditional", False)):
+            raise TypeError(
+                f"architecture {entry.name!r} ({entry.plugin}) returned Models(conditional={models.conditional}) but its factory's "
+                "`conditional` attribute says otherwise: set both"
+            )
         return models
 
     def loss(self, cfg: dict) -> Loss:

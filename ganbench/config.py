@@ -52,6 +52,12 @@ DEFAULTS: dict[str, Any] = {
     "g_step_fresh_fake": False,
     # Code that runs in the loop (ganbench.callbacks): [{name: ema, decay: 0.999}], ...
     "callbacks": [],
+    # A transform of D's inputs, real and fake alike (ganbench.augment): none |
+    # {name: diffaugment, policy: "color,translation,cutout"} | {name: ada, target: 0.6}.
+    "augment": "none",
+    # Conditional architectures (G(z, y), D(x, y)): the labels fake batches are drawn for:
+    # `data` (the training set's class frequencies) | `uniform`.
+    "fake_labels": "data",
     # fp32 | bf16 | fp16 (autocast; losses and penalties in fp32; fp16 needs CUDA). It
     # changes the numbers, so it is part of a run's identity (docs/metrics.md).
     "precision": "fp32",
@@ -89,6 +95,8 @@ NOT_IN_RUN_ID = ("checkpoint_every", "keep_best", "channels_last", "fused_optimi
 ADDED_DEFAULTS: dict[str, Any] = {
     "g_step_fresh_fake": True,
     "callbacks": [],
+    "augment": "none",
+    "fake_labels": "data",
     "precision": "fp32",
     "eval.metrics": {},
     "eval.g_mode": "eval",  # G was always sampled in eval mode (BatchNorm running statistics) before
@@ -307,6 +315,12 @@ def validate(cfg: dict, registry: Registry, arch_defaults: dict | None = None) -
     out["keep_best"] = _keep_best(cfg["keep_best"], registry)
     out["g_step_fresh_fake"] = _bool("g_step_fresh_fake", cfg["g_step_fresh_fake"])
     out["callbacks"] = _callbacks(cfg["callbacks"], registry)
+    out["augment"] = "none" if cfg["augment"] in (None, "none") else _plugin({"augment": cfg["augment"]}, "augment", registry)
+    out["fake_labels"] = _choice("fake_labels", cfg["fake_labels"], ("data", "uniform"))
+    if out["fake_labels"] != "data" and not getattr(
+        registry.get("architecture", out["architecture"]["name"]).factory, "conditional", False
+    ):
+        raise ConfigError("fake_labels", f"applies to conditional architectures only; {out['architecture']['name']} is not one")
     out["precision"] = _choice("precision", cfg["precision"], ("fp32", "bf16", "fp16"))
     for key in ("channels_last", "fused_optimizers", "cuda_graphs"):
         out[key] = _auto_bool(key, cfg[key])

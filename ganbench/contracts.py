@@ -116,10 +116,20 @@ class Models:
 
     generator: (B, Z) noise -> (B, *shape) samples in the data's range ([-1, 1] for images).
     discriminator: (B, *shape) -> (B,) raw scores; higher means "real".
+
+    A conditional pair (``conditional``; the architecture's ``build.conditional = True``
+    says so before anything is built) takes class labels y (B,) int64 in [0, K) too:
+    generator(z, y) -> samples of class y; discriminator(x, y) -> (B,) scores. The loop
+    passes real batches with their labels and draws y for fake ones (``fake_labels``).
+    ``aux_weight`` > 0 (ACGAN): discriminator(x, y) returns (scores (B,), class logits
+    (B, K)), and aux_weight x the cross-entropy of those logits joins D's loss (real and
+    fake) and G's (fake).
     """
 
     generator: nn.Module
     discriminator: nn.Module  # a Discriminator (its class is defined on first use, below)
+    conditional: bool = False
+    aux_weight: float = 0.0
 
 
 class Loss:

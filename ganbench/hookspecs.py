@@ -93,3 +93,13 @@ def register_metrics(register: Register) -> None:
     ``directions`` ({result key: "higher" | "lower" | "none"}) and ``kinds`` (the data
     kinds it applies to). A run config enables it: ``eval: {metrics: {name: {options}}}``.
     """
+
+
+@hookspec
+def register_augments(register: Register) -> None:
+    """Register transforms of D's inputs: applied alike to real and fake batches inside the
+    training step, differentiably, before every D call (DiffAugment, ADA).
+
+    ``register(name, make)`` where ``make(**options)`` returns a
+    ``ganbench.augment.Augment``; a run config names it in ``augment: {name: ...}``.
+    """

@@ -285,6 +285,7 @@ class _Member:
         import torch
 
         from . import checkpoint, metrics
+        from .augment import make_augment
         from .build import seed_everything
         from .callbacks import make_callbacks
         from .claims import hostname
@@ -322,6 +323,7 @@ class _Member:
             if job.resume:
                 record["resumed_from_step"] = checkpoint.saved_step(out_dir)
             callbacks = make_callbacks(cfg.get("callbacks", []), builder.registry)
+            augment = make_augment(cfg.get("augment", "none"), builder.registry)
             self.spec = RunSpec(
                 cfg,
                 models,
@@ -334,6 +336,7 @@ class _Member:
                 job.resume,
                 callbacks,
                 rng=rng.global_state(device),  # where its stream starts, however many runs this worker trains first
+                augment=augment,
             )
             self.data, self.device = data, device
 

@@ -52,6 +52,7 @@ KINDS = {
     "logger": "register_loggers",
     "callback": "register_callbacks",
     "metric": "register_metrics",
+    "augment": "register_augments",
 }
 
 

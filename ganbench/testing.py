@@ -30,7 +30,17 @@ from typing import Any
 import pytest
 
 SMOKE_DATASET = "ganbench-testing-data"  # the name a GanData passed to smoke_train gets
-BUILTIN_MODULES = ("architectures", "datasets", "losses", "executors", "loggers", "callbacks", "metrics")  # ganbench.builtin.*
+BUILTIN_MODULES = (
+    "architectures",
+    "conditional",
+    "datasets",
+    "losses",
+    "executors",
+    "loggers",
+    "callbacks",
+    "metrics",
+    "augments",
+)  # ganbench.builtin.*
 
 
 def make_plugin_manager(*modules, builtins: bool = True):

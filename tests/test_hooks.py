@@ -14,6 +14,7 @@ from rich.console import Console
 from torch import nn
 
 from ganbench import hookimpl, hookspecs
+from ganbench.augment import Augment
 from ganbench.build import Builder
 from ganbench.callbacks import Callback
 from ganbench.contracts import Discriminator, GanData, Loss, Models
@@ -234,3 +235,33 @@ def test_hook_register_metrics(tmp_path):
     assert record["metrics"]["test_mean_offset"] > 0
     assert len(pd.read_csv(run_dir / "history.csv")["test_mean_offset"].dropna()) == 2  # steps 2 and 4
     assert registry_direction("test_mean_offset", registry) == "lower"
+
+
+class HalfContrast(Augment):
+    """Halves every input's contrast and logs how many batches it saw."""
+
+    def __init__(self, factor: float = 0.5):
+        self.factor, self.seen = factor, 0
+
+    def __call__(self, x):
+        self.seen += 1
+        return x * self.factor
+
+    def log(self):
+        return {"test_augmented": float(self.seen)}
+
+
+@hookimpl
+def register_augments(register):
+    register("test-half-contrast", HalfContrast)
+
+
+def test_hook_register_augments(tmp_path):
+    registry = make_registry(THIS)
+    suite = expand({**SUITE, "base": {**SUITE["base"], "augment": {"name": "test-half-contrast", "factor": 0.25}}}, registry)
+    run_suite(suite, registry, tmp_path, "cpu", console=Console(quiet=True))
+    (run_dir,) = (tmp_path / "hooks").glob("[!.]*")
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["config"]["augment"] == {"name": "test-half-contrast", "factor": 0.25}
+    history = pd.read_csv(run_dir / "history.csv")
+    assert list(history["test_augmented"]) == [3.0 * row for row in history["step"]]  # real + fake + G's fake each step

@@ -8,6 +8,7 @@ the others are off unless a run enables them: ``eval: {metrics: {tabular-quality
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
+from ..metrics.conditional import ClassAccuracy, IntraFID
 from ..metrics.families import DomainFidelity, InceptionFidelity, MixtureCoverage, ModeCoverage
 from ..metrics.tabular import TabularQuality
 from ..metrics.utility import CAS, Augmentation
@@ -22,3 +23,5 @@ def register_metrics(register):
     register("tabular-quality", TabularQuality)
     register("cas", CAS)
     register("augmentation", Augmentation)
+    register("class-accuracy", ClassAccuracy)
+    register("intra-fid", IntraFID)

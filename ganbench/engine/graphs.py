@@ -37,6 +37,8 @@ def unsupported(cfg: dict, callbacks: list, pair, opts: list) -> str | None:
     """Why this run's step cannot be captured (one line), or None."""
     if cfg.get("precision") == "fp16":
         return "precision fp16: GradScaler checks for infinities on the host"
+    if hasattr(pair, "labels") or getattr(pair, "augment", None) is not None:
+        return "conditional runs and augmented D inputs are not graphed yet"
     for cb in callbacks:
         if getattr(cb, "graph_safe_after", None) is None:
             return f"callback {type(cb).__name__} does not declare graph_safe_after"

@@ -28,7 +28,7 @@ from .batches import StackedBatches
 from .rng import OwnStreams
 from .run import Evaluator, Run, RunSpec, TrainResult
 from .setup import prepare
-from .step import Callbacks, Pair, Precision, Step
+from .step import Callbacks, Precision, Step
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,14 @@ def plain_step(run: Run, device: torch.device) -> Step:
     """One run's step: its own G, D, optimizers and batches."""
     cfg = run.cfg
     return Step(
-        Pair(run.loop.G, run.loop.D, run.spec.loss, run.state.parts["rng"], cfg["batch_size"], cfg["z_dim"]),
+        run.pair,
         run.loop.opt_g,
         run.loop.opt_d,
         run.d_params,
         cfg,
         Precision(cfg.get("precision", "fp32"), device),
         Callbacks([(run.loop, list(run.spec.callbacks))]),
-        run.batches.__next__,
+        run.real,
         StepTimer(device),
     )
 

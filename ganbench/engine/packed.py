@@ -223,6 +223,10 @@ def unpackable(cfg: dict, models: list, losses: list[Loss], callbacks: list, dev
     their own forwards, in train and eval mode, outputs and BatchNorm statistics alike."""
     if cfg.get("precision") == "fp16":
         return "precision fp16: its loss scale (one GradScaler per optimizer) would be shared by the seeds"
+    if getattr(models[0], "conditional", False):
+        return "conditional models (G(z, y), D(x, y)) are not packed yet"
+    if cfg.get("augment", "none") != "none":
+        return f"augment {cfg['augment']['name']!r}: D's input transforms draw one stream for all seeds"
     if any(hasattr(loss, "state_dict") for loss in losses):
         return f"loss {cfg['loss']['name']!r} keeps state (it has a state_dict)"
     names = [spec["name"] for spec in cfg.get("callbacks", [])]

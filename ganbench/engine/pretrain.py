@@ -21,11 +21,15 @@ from .rng import GlobalStreams
 from .step import Pair, d_step
 
 
-def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device, donor: Path | None = None) -> float:
+def pretrain_discriminator(
+    cfg, D: Discriminator, G, loss: Loss, data: GanData, batches, device, donor: Path | None = None, pair=None, real=None
+) -> float:
     """Pretrain D as configured; return the seconds spent (0 for none).
 
     donor: the from_run folder as this process sees it (the config's path is relative to
-    where the suite was started, which a remote worker may not share).
+    where the suite was started, which a remote worker may not share). pair, real: the
+    step's view of G and D (``engine.step.Pair``, or a conditional one) and its real
+    batches, for `{steps: N}`; by default G and D themselves and `batches`.
     """
     spec = cfg["d_pretrain"]
     if spec == "none":
@@ -40,7 +44,8 @@ def pretrain_discriminator(cfg, D: Discriminator, G, loss: Loss, data: GanData, 
     elif "classifier" in spec:
         _as_classifier(cfg, D, data, device, spec["steps"])
     else:
-        _against_untrained_g(cfg, D, G, loss, batches, spec["steps"], device)
+        pair = pair or Pair(G, D, loss, GlobalStreams(device), cfg["batch_size"], cfg["z_dim"])
+        _against_untrained_g(cfg, D, pair, real or batches.__next__, spec["steps"])
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - t0
@@ -52,12 +57,11 @@ def _d_optimizer(cfg, params):
     return build_optimizer(params, cfg["optimizer"], cfg["optimizer"]["lr"] * cfg["lr_ratio"], impl)
 
 
-def _against_untrained_g(cfg, D, G, loss, batches, steps, device):
+def _against_untrained_g(cfg, D, pair, real, steps):
     opt = _d_optimizer(cfg, D.parameters())
-    pair = Pair(G, D, loss, GlobalStreams(device), cfg["batch_size"], cfg["z_dim"])
     D.train()
     for _ in range(steps):
-        d_step(pair, opt, next(batches))
+        d_step(pair, opt, real())
 
 
 def _as_classifier(cfg, D, data: GanData, device, steps):

@@ -50,6 +50,9 @@ class GlobalStreams:
     def randn(self, *shape: int) -> torch.Tensor:
         return torch.randn(*shape, device=self.device)
 
+    def randint(self, high: int, n: int) -> torch.Tensor:
+        return torch.randint(high, (n,), device=self.device)
+
     def as_global(self):
         return contextlib.nullcontext()
 
@@ -80,6 +83,9 @@ class OwnStreams:
 
     def randn(self, *shape: int) -> torch.Tensor:
         return torch.randn(*shape, device=self.device, generator=self.cuda or self.cpu)
+
+    def randint(self, high: int, n: int) -> torch.Tensor:
+        return torch.randint(high, (n,), device=self.device, generator=self.cuda or self.cpu)
 
     @contextlib.contextmanager
     def as_global(self):

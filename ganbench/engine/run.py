@@ -47,6 +47,7 @@ class RunSpec:
     resume: bool = False  # go on from out_dir's checkpoint
     callbacks: Sequence = ()
     rng: dict | None = None  # the global generators' state the run starts from (engine.rng.global_state); None: as they are
+    augment: object = None  # ganbench.augment.Augment applied to D's inputs, or None
 
 
 @dataclass
@@ -86,6 +87,9 @@ class Run:
         self.spec, self.cfg, self.out_dir = spec, spec.cfg, Path(spec.out_dir)
         self.state, self.plan, self.loop = state, plan, loop  # loop: the callbacks' view (callbacks.Loop)
         self.G_scored, self.fixed_z, self.speed = G_scored, fixed_z, speed
+        # a conditional G's grid: row r drawn for class r (mod K), so each row shows one class
+        classes = getattr(G_scored, "num_classes", None) if spec.models.conditional else None
+        self.grid_labels = (torch.arange(len(fixed_z), device=fixed_z.device) // 8) % classes if classes else None
         self.saver = Checkpoints(self.cfg, plan.per_epoch)
         if state.step:  # resumed: the next checkpoint is due counting from the restored one
             self.saver.done(state.step)
@@ -104,7 +108,7 @@ class Run:
     def grid(self, step: int) -> None:
         """An 8x8 grid of the scored generator on the fixed noise batch, as a PNG."""
         path = self.out_dir / "grids" / _grid_name(step, self.plan.per_epoch, self.cfg["grid_every"])
-        images = sample(self.G_scored, self.fixed_z, self.cfg["eval"].get("g_mode", "eval"))
+        images = sample(self.G_scored, self.fixed_z, self.cfg["eval"].get("g_mode", "eval"), self.grid_labels)
         save_image(images, path, nrow=8, normalize=True, value_range=(-1, 1))
         for logger in self.spec.loggers:
             logger.log_image("samples", path, step)
@@ -125,6 +129,8 @@ class Run:
             "lr_g": self.loop.opt_g.param_groups[0]["lr"],
             "lr_d": self.loop.opt_d.param_groups[0]["lr"] if self.loop.opt_d else math.nan,  # frozen D: no optimizer
         }
+        if self.spec.augment is not None:
+            row.update(self.spec.augment.log())  # e.g. ADA's p and r_t
         bad = (~torch.isfinite(vals[:, :2])).any(dim=1).nonzero()
         if len(bad):
             self.status, self.diverged_at_step = "diverged", self.state.last_row + int(bad[0]) + 1

@@ -13,10 +13,12 @@ from ..optimizers import build_optimizer, implementation
 from ..speed import set_tf32, to_channels_last, use_channels_last
 from . import graphs
 from .batches import Batches
+from .conditional import ConditionalPair, FakeLabels, LabelledBatches
 from .pretrain import pretrain_discriminator
 from .rng import GlobalStreams, set_global_state
 from .run import GRID_SAMPLES, Run, RunSpec
 from .state import Clock, RunState
+from .step import Pair
 
 
 def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, plan, packed: bool = False) -> Run:
@@ -41,9 +43,18 @@ def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, pl
     speed["optimizer_g"] = implementation(cfg["optimizer"], G.parameters(), device, fused)
     capturable = graphs.wanted(cfg.get("cuda_graphs", "auto"), device)
     opt_g = build_optimizer(G.parameters(), cfg["optimizer"], lr_g, speed["optimizer_g"], capturable)
+    streams = GlobalStreams(device)
+    augment = spec.augment.to(device) if spec.augment is not None else None
+    if spec.models.conditional:  # G(z, y), D(x, y): real batches with their labels, fakes drawn for labels
+        labels = data.train_labels.to(device)
+        fake_labels = FakeLabels(cfg.get("fake_labels", "data"), labels, data.num_classes, streams)
+        pair = ConditionalPair(G, D, spec.loss, streams, cfg["batch_size"], cfg["z_dim"], fake_labels, spec.models.aux_weight, augment)
+        real = LabelledBatches(batches, labels).__next__
+    else:
+        pair, real = Pair(G, D, spec.loss, streams, cfg["batch_size"], cfg["z_dim"], augment), batches.__next__
     clock = Clock()  # the run's wall time includes D pretraining
     saved = checkpoint.load(spec.out_dir, device) if spec.resume else None
-    d_pretrain_s = 0.0 if saved else pretrain_discriminator(cfg, D, G, spec.loss, data, batches, device, spec.donor)
+    d_pretrain_s = 0.0 if saved else pretrain_discriminator(cfg, D, G, spec.loss, data, batches, device, spec.donor, pair, real)
 
     # Freezing: `all` skips D's updates entirely, `trunk` trains only D's last layer.
     # Frozen parts run in eval mode, so their BatchNorm statistics stay fixed too.
@@ -74,7 +85,8 @@ def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, pl
         "loss": spec.loss if hasattr(spec.loss, "state_dict") and hasattr(spec.loss, "load_state_dict") else None,
         "evaluator": spec.evaluate if hasattr(spec.evaluate, "state_dict") and hasattr(spec.evaluate, "load_state_dict") else None,
         "callbacks": callbacks,
-        "rng": GlobalStreams(device),
+        "augment": augment if augment is not None and hasattr(augment, "state_dict") else None,
+        "rng": streams,
     }
     state = RunState(parts, clock, d_pretrain_s=d_pretrain_s)
     if saved:  # ---- resume: every piece of state the loop reads, as it was at the checkpoint
@@ -82,5 +94,5 @@ def prepare(spec: RunSpec, data, x_train: torch.Tensor, device: torch.device, pl
         for logger in spec.loggers:
             logger.resumed(state.history)
     run = Run(spec, state, plan, loop, G_scored, fixed_z, speed)
-    run.d_params, run.batches, run.sched = d_params, batches, sched
+    run.d_params, run.batches, run.sched, run.pair, run.real = d_params, batches, sched, pair, real
     return run

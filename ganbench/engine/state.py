@@ -23,7 +23,7 @@ from ..optimizers import keep_implementation
 # with state_dict()/load_state_dict(), a list of them, or None (a frozen D has no optimizer,
 # a stateless loss nothing to keep). The random streams come last: nothing restored after
 # them may draw.
-PARTS = ("G", "D", "opt_g", "opt_d", "sched", "batches", "loss", "evaluator", "callbacks", "rng")
+PARTS = ("G", "D", "opt_g", "opt_d", "sched", "batches", "loss", "evaluator", "callbacks", "augment", "rng")
 
 
 class Clock:

@@ -58,16 +58,23 @@ FP32 = Precision("fp32", torch.device("cpu"))
 
 
 class Pair:
-    """One run's G and D as the step uses them (see the module docstring)."""
+    """One run's G and D as the step uses them (see the module docstring).
 
-    def __init__(self, G, D, loss: Loss, streams, batch_size: int, z_dim: int):
-        self.G, self.D, self.loss, self.streams = G, D, loss, streams
+    augment (``ganbench.augment``): a transform applied to every batch before D, real and
+    fake alike; it observes D's scores of each real batch (ADA's overfitting signal)."""
+
+    def __init__(self, G, D, loss: Loss, streams, batch_size: int, z_dim: int, augment=None):
+        self.G, self.D, self.loss, self.streams, self.augment = G, D, loss, streams, augment
         self.shape = (batch_size, z_dim)
+        if augment is not None:
+            self.D = _Augmented(D, augment)
 
     def noise(self) -> torch.Tensor:
         return self.streams.randn(*self.shape)  # (B, Z)
 
     def d_loss(self, real_s, fake_s):
+        if self.augment is not None:
+            self.augment.observe(real_s.detach())
         return self.loss.d_loss(real_s, fake_s)
 
     def g_loss(self, fake_s, real_s):
@@ -84,6 +91,17 @@ class Pair:
 
     def keep(self, live: list[bool]) -> None:
         """Which runs go on training (one run: the loop stops when it does not)."""
+
+
+class _Augmented(torch.nn.Module):
+    """D on augmented inputs (a module, for a loss penalty that calls D)."""
+
+    def __init__(self, D, augment):
+        super().__init__()
+        self._D, self._augment = [D], augment  # lists: not registered as submodules
+
+    def forward(self, x):
+        return self._D[0](self._augment(x))
 
 
 def d_step(pair, opt: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor | None = None, precision: Precision = FP32):

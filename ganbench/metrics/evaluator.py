@@ -114,6 +114,7 @@ class Evaluator:
             eval=self.ev,
             real=self.real,
             real_hash=self.real_hash,
+            conditional=conditional_architecture(cfg, registry or current_registry()),
         )
         built, skipped = metric_plugins.make_metrics(self.ev.get("metrics") or {}, registry or current_registry(), self.kind)
         self.notes.extend(skipped)
@@ -185,7 +186,7 @@ class Evaluator:
             [self.device.index if self.device.index is not None else torch.cuda.current_device()] if self.device.type == "cuda" else []
         )
         with torch.random.fork_rng(devices=devices):
-            x = self._generate(G, n)
+            x, self.context.labels = self._generate(G, n)
             out = self.score(x, final)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -201,19 +202,33 @@ class Evaluator:
         return out
 
     @torch.no_grad()
-    def _generate(self, G: torch.nn.Module, n: int) -> torch.Tensor:
-        """n samples from the fixed eval noise, G in eval.g_mode (its mode and buffers restored after)."""
+    def _generate(self, G: torch.nn.Module, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n samples from the fixed eval noise, G in eval.g_mode (its mode and buffers restored
+        after), and for a conditional G the classes they were drawn for: every class alike,
+        0, 1, ..., K-1, 0, ... (metrics read them as ctx.labels)."""
         gen = torch.Generator().manual_seed(self.noise_seed)
         zs = [torch.randn(min(self.batch_size, n - i), self.z_dim, generator=gen) for i in range(0, n, self.batch_size)]
         if self.g_mode == "train" and len(zs) > 1 and len(zs[-1]) < 2:
             zs[-2:] = [torch.cat(zs[-2:])]  # batch statistics need 2+ samples: the last one joins the previous batch
-        chunks = []
+        classes = getattr(G, "num_classes", None) if getattr(G, "conditional", False) else None
+        labels = torch.arange(n) % classes if classes else None
+        chunks, start = [], 0
         for z in zs:
-            x = sample(G, z.to(self.device), self.g_mode).float()  # (B, *shape)
+            y = labels[start : start + len(z)].to(self.device) if labels is not None else None
+            start += len(z)
+            x = sample(G, z.to(self.device), self.g_mode, y).float()  # (B, *shape)
             if self.kind == "image":  # [-1, 1] -> uint8 [0, 255]
                 x = ((torch.nan_to_num(x) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
             chunks.append(x.cpu())
-        return torch.cat(chunks)
+        return torch.cat(chunks), labels
+
+
+def conditional_architecture(cfg: dict, registry) -> bool:
+    """Does the run's architecture take labels (its factory's ``conditional``)?"""
+    try:
+        return bool(getattr(registry.get("architecture", cfg["architecture"]["name"]).factory, "conditional", False))
+    except Exception:  # a registry without it (`ganbench eval --images`): unconditional
+        return False
 
 
 def make_evaluator(cfg: dict, data: GanData, device: torch.device, registry=None) -> Evaluator:

@@ -154,6 +154,22 @@ def domain_metrics(
     }
 
 
+def domain_fid(model: clf.ModeClassifier, gen: torch.Tensor, real: torch.Tensor, real_hash: str, device, batch_size: int) -> float:
+    """FID alone of uint8 images `gen` vs `real` in the domain feature space (intra-class FID's parts)."""
+    register_domain_extractor()
+    common = _common(device, batch_size, len(gen), len(real), f"ganbench-real-{real_hash[:16]}-domain-{model.key}", 1)
+    with _on(device):
+        out = torch_fidelity.calculate_metrics(
+            input1=ImageTensors(gen),
+            input2=ImageTensors(real),
+            fid=True,
+            feature_extractor=DOMAIN_EXTRACTOR,
+            feature_extractor_weights_path=str(model.path),
+            **{k: v for k, v in common.items() if not k.startswith(("kid_", "isc_"))},
+        )
+    return out[torch_fidelity.KEY_METRIC_FID]
+
+
 def find_inception_weights(option: str | None) -> tuple[Path | None, str]:
     """(the weights file, or None with the reason): option, then $GANBENCH_INCEPTION_WEIGHTS, then torch's hub cache."""
     for source, value in (("eval.inception_weights", option), (INCEPTION_ENV, os.environ.get(INCEPTION_ENV))):

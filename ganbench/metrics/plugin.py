@@ -54,6 +54,10 @@ class Context:
     # in a fixed random order) and its content hash (a key for caches of real features).
     real: torch.Tensor | None = None  # uint8 (M, C, H, W)
     real_hash: str | None = None
+    # A conditional generator's samples: the class each was drawn for, (N,) int64 on the
+    # CPU, aligned with the samples a metric is called with; None for an unconditional one.
+    labels: torch.Tensor | None = None
+    conditional: bool = False  # the run's architecture takes labels (known at set-up, before any sample)
 
 
 class Metric:
