@@ -31,7 +31,7 @@ TRAIN_SECONDS_KEY = "train_seconds"  # the resolved config key the training loop
 # Whether the training loop honours `train_seconds` (stops at the first log row at or after S
 # seconds of training, evaluation excluded, and makes that the final evaluation). Until it
 # does, a `train_seconds` budget is refused rather than silently ignored.
-TRAIN_SECONDS_IN_LOOP = False
+TRAIN_SECONDS_IN_LOOP = True
 
 
 def validate_spec(value: Any, where: str = "budget") -> dict | None:

@@ -67,7 +67,6 @@ def test_the_budget_is_a_record_not_an_id(registry):
         ({"epochs": 3}, "budget.epochs: unknown budget"),
         ({"g_updates": 10, "images": 100}, "budget: must be a mapping of one of"),
         ({"g_updates": 1.5}, "must be a whole number"),
-        ({"train_seconds": 60}, "cannot stop on time yet"),
     ],
 )
 def test_bad_budgets_are_refused_in_one_line(registry, budget, message):
@@ -91,3 +90,22 @@ def test_a_run_records_its_budget_and_what_it_spent(tmp_path, registry):
         assert spent["flops"] == steps * rec["flops"][flops.PER_STEP] and spent["train_seconds"] > 0
     lines = header_lines(find_runs(tmp_path))
     assert lines == ["budget: d_updates = 10 per run (a suite-level budget: each cell's length set to spend it; resolved steps 2, 10)"]
+
+
+def test_a_train_seconds_budget_stops_each_run_at_its_first_row_past_it_and_scores_it_there(tmp_path, registry):
+    suite = _suite({"train_seconds": 0.3}, seeds=1)
+    suite["base"] = {**{k: v for k, v in BASE.items() if k != "epochs"}, "steps": 100_000, "log_every": "5 steps", "grid_every": "none", "eval": {"every": "100000 steps", "samples": 120, "curve_samples": 60}}
+    out = api.run_suite(suite, tmp_path, devices="cpu", quiet=True, profile="none")
+    assert out.exit_code == 0
+    for d in out.run_dirs():
+        rec = json.loads((d / "run.json").read_text())
+        assert rec["status"] == "complete" and rec["config"]["train_seconds"] == 0.3
+        steps = rec["metrics"]["steps"]
+        assert 5 <= steps < 100_000 and steps % 5 == 0  # at a log row, long before the cap
+        assert rec["metrics"]["train_s"] >= 0.3
+        history = [line.split(",") for line in (d / "history.csv").read_text().splitlines()]
+        header, last, before = history[0], history[-1], history[-2]
+        assert float(before[header.index("train_s")]) < 0.3 <= float(last[header.index("train_s")])  # the first row past it
+        assert rec["metrics"].get("modes_covered") is not None  # evaluated at that row ...
+        assert rec["protocol"]["samples"] == 120 and not (d / "checkpoint.pt").exists()  # ... as the final evaluation
+        assert rec["budget"]["spent"]["train_seconds"] >= 0.3

@@ -218,8 +218,9 @@ def drive(runs: list[Run], step: Step, plan: Plan, schedulers: list, device: tor
             vals = vals.view(len(vals), -1, 4)  # (S, K, 4)
             for k, run in enumerate(runs):
                 if run.live:
-                    run.log(i, vals[:, k], is_eval)
-                    if run.status == "diverged":
+                    out_of_time = run.out_of_time()  # a train_seconds budget: this row is the last
+                    run.log(i, vals[:, k], is_eval or out_of_time, final=out_of_time)
+                    if run.status == "diverged" or out_of_time:
                         run.finish(step.timer)
             step.keep([run.live for run in runs])
         if not any(run.live for run in runs):

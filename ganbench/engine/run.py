@@ -113,10 +113,16 @@ class Run:
         for logger in self.spec.loggers:
             logger.log_image("samples", path, step)
 
-    def log(self, step: int, vals: torch.Tensor, evaluate: bool) -> None:
+    def out_of_time(self) -> bool:
+        """`train_seconds` (a time budget, ganbench.budget): training time has reached it."""
+        limit = self.cfg.get("train_seconds")
+        return limit is not None and self.state.clock.train_s >= limit
+
+    def log(self, step: int, vals: torch.Tensor, evaluate: bool, final: bool = False) -> None:
         """A history row from the step scalars since the last row, vals (S, 4) on the CPU;
         the run diverges if a loss stopped being finite, else it may be evaluated and
-        checkpointed."""
+        checkpointed. final: the run stops at this row before its last step (out of time):
+        its evaluation is the final one."""
         row = {
             "step": step,
             "epoch": round(step / self.plan.per_epoch, 4),
@@ -136,14 +142,14 @@ class Run:
             self.status, self.diverged_at_step = "diverged", self.state.last_row + int(bad[0]) + 1
             self._append(row)
             return
-        if evaluate:
+        if evaluate and self.spec.evaluate is not None:
             with ieee_fp32():  # scores must not depend on the GPU or on `tf32`
-                row.update(self.spec.evaluate(self.G_scored, step))
+                row.update(self.spec.evaluate(self.G_scored, step, **({"final": True} if final else {})))
             self._keep_best(row)
         self._append(row)
         self.state.last_row = step
         self.spec.on_step(step, self.plan.total, row)
-        if step < self.plan.total and self.saver.due(step):
+        if step < self.plan.total and not final and self.saver.due(step):
             checkpoint.save(self.out_dir, self.state.state_dict())
             self.saver.done(step)
 

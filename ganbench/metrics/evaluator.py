@@ -176,9 +176,11 @@ class Evaluator:
 
     # ------------------------------------------------------------ one evaluation
 
-    def __call__(self, G: torch.nn.Module, step: int) -> dict:
+    def __call__(self, G: torch.nn.Module, step: int, final: bool | None = None) -> dict:
+        """final: the run's last evaluation (eval.samples samples); by default, whether
+        `step` is the run's last (a time budget ends a run earlier: the loop says so)."""
         t0 = time.perf_counter()
-        final = step >= self.total_steps
+        final = step >= self.total_steps if final is None else final
         n = self.samples if final else self.curve_samples
         # torch-fidelity's DataLoader draws from the global RNG: fork it, so evaluating
         # never changes the training run's random stream.
