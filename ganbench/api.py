@@ -159,6 +159,7 @@ def run_suite(
     address: str | None = None,
     loggers: Iterable[str] = (),
     timeout: float | None = None,
+    executor_options: Mapping | None = None,
     registry: Registry | None = None,
     profile: str = "auto",
     quiet: bool = False,
@@ -170,7 +171,8 @@ def run_suite(
     `--set` layer (a dict or "KEY=VALUE" strings). devices: "auto", "cpu", "cuda",
     "cuda:0,cuda:1", a torch.device or a list. executor: "local" (default for jobs=1,
     in this process), "process" (default otherwise, and with a timeout) or "ray".
-    timeout: seconds after which a run is failed and its worker stopped. profile: one of
+    timeout: seconds after which a run is failed and its worker stopped. executor_options:
+    the executor's own settings (`--slurm-partition gpu` is {"partition": "gpu"}). profile: one of
     the suite's `profiles`, "none", or "auto" (the `cpu` profile when `devices` are the CPU
     and the suite has one; recorded in each run.json). quiet: no progress display
     (console: a rich Console to show it on; default stderr). Finished runs are skipped
@@ -211,6 +213,7 @@ def run_suite(
         address=address,
         loggers=list(loggers),
         timeout=timeout,
+        executor_options=dict(executor_options or {}),
     )
     return Outcome(s, results / s.name, out.counts, out.skipped, out.elsewhere, out.kept, out.stopped, out.exit_code)
 

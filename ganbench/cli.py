@@ -78,7 +78,64 @@ def main(ctx, no_plugins):
     ctx.obj = {"no_plugins": no_plugins}
 
 
-@main.command()
+class _RunCommand(click.Command):
+    """`ganbench run`, which also takes an executor plugin's own options as `--<executor>-<key>
+    VALUE` (or `--<executor>-<key>=VALUE`): `--executor slurm --slurm-partition gpu`. They are
+    set aside before click parses the rest (anywhere on the line, so VALUE is never taken for
+    SUITE) and checked by executor_extras once the executor is known."""
+
+    def parse_args(self, ctx, args):
+        known = {o for p in self.params for o in [*p.opts, *p.secondary_opts]}
+        rest, extras, i = [], [], 0
+        while i < len(args):
+            arg = args[i]
+            name, eq, value = arg.partition("=")
+            if arg == "--":
+                rest += args[i:]
+                break
+            if name.startswith("--") and name not in known and "-" in name[2:].strip("-"):
+                if eq:
+                    extras.append((name, value))
+                    i += 1
+                else:
+                    extras.append((name, args[i + 1] if i + 1 < len(args) else None))
+                    i += 2
+                continue
+            rest.append(arg)
+            i += 1
+        ctx.meta["executor_extras"] = extras
+        return super().parse_args(ctx, rest)
+
+
+def executor_extras(executor: str | None, given: list[tuple[str, str | None]], registry) -> dict:
+    """`--<executor>-<key> VALUE` pairs as ExecutorOptions.extra ({key: YAML value}); one-line
+    errors for an option of no executor, of another executor, or of a built-in one."""
+    import yaml
+
+    from . import yamlsafe
+
+    out: dict = {}
+    for name, value in given:
+        prefix = f"--{executor}-" if executor else None
+        if prefix is None or not name.startswith(prefix) or len(name) == len(prefix):
+            hint = f" (executor options are --{executor}-KEY)" if executor else " (executor options need --executor NAME)"
+            fail(f"no such option: {name}{hint}")
+        entry = registry.entries["executor"].get(executor)
+        if entry is not None and entry.dist == "ganbench":
+            fail(f"{name}: the built-in executor {executor} takes no options of its own")
+        if value is None:
+            fail(f"{name} needs a value")
+        try:
+            parsed = yamlsafe.load(value)
+        except yaml.YAMLError:
+            fail(f"{name}: cannot read value {value!r}")
+        if ":" in value and isinstance(parsed, (int, float)):  # YAML 1.1 reads 4:00:00 as 14400 (base 60)
+            parsed = value
+        out[name[len(prefix) :].replace("-", "_")] = parsed
+    return out
+
+
+@main.command(cls=_RunCommand)
 @click.argument("suite", type=click.Path(path_type=Path))  # load_suite refuses what is not a file, in one line
 @click.option(
     "--results",
@@ -124,7 +181,7 @@ def main(ctx, no_plugins):
     "--executor",
     default=None,
     metavar="NAME",
-    help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process).",
+    help="local, process or ray, or an executor plugin's name (default: local for --jobs 1, else process); a plugin's own options are --NAME-KEY VALUE, e.g. --slurm-partition gpu.",
 )
 @click.option(
     "--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray)."
@@ -162,6 +219,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
     from .suite import SuiteError
 
     registry = _registry()
+    extras = executor_extras(executor, click.get_current_context().meta.get("executor_extras", []), registry)
     # --profile auto needs to know whether the runs train on the CPU. Asked without torch
     # first (the --devices given, else the driver's files), so that a refused suite and
     # --dry-run stay torch-free; a real run then asks torch and reloads if the guess was wrong.
@@ -204,6 +262,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
             address=address,
             loggers=loggers,
             timeout=timeout,
+            executor_options=extras,
             registry=registry,
         )
     except (SuiteInvalid, ExecutorError) as e:

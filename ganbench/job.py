@@ -104,7 +104,7 @@ class Finished:
 
 @dataclass
 class Notice:
-    run_id: str
+    run_id: str  # "" for an executor's line about no one run ("3 runs waiting in the SLURM queue")
     text: str  # one line for the user, e.g. why a pack trains unpacked
 
 

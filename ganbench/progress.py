@@ -72,7 +72,7 @@ class SuiteDisplay:
             if self.live and run and "task" in run:
                 self.progress.remove_task(run["task"])
         elif isinstance(event, Notice):
-            self.message(f"{event.run_id}: {event.text}")
+            self.message(f"{event.run_id}: {event.text}" if event.run_id else event.text)  # "": the executor's own line
         if not self.live and time.monotonic() - self.last_plain >= self.every:
             self._status_lines()
 

@@ -66,6 +66,7 @@ def run_suite(
     address: str | None = None,
     loggers: list[str] = (),
     timeout: float | None = None,
+    executor_options: dict | None = None,
 ) -> SuiteOutcome:
     """Train every run of `suite` not finished yet; see the module docstring.
 
@@ -94,6 +95,7 @@ def run_suite(
     options = ExecutorOptions(
         devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry, timeout=timeout
     )
+    options.extra = dict(executor_options or {})  # the executor checks its own keys when it is made
     loggers = tuple(dict.fromkeys([*suite.loggers, *loggers]))
     for name in loggers:
         try:

@@ -1,4 +1,5 @@
-"""The example plugin package's own tests (plugins/ganbench-sngan/tests) run with the project's.
+"""The plugin packages' own tests (plugins/*/tests: the example ganbench-sngan and the SLURM
+executor ganbench-submitit) run with the project's.
 
 They run as a plugin author runs them — pytest in the package's folder, ganbench's test kit
 (the `ganbench_*` fixtures, a pytest11 entry point) loaded automatically — with the
@@ -14,11 +15,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "plugins" / "ganbench-sngan"
+PACKAGES = {"ganbench-sngan": None, "ganbench-submitit": "submitit"}  # name -> what it needs besides ganbench
 
 
-def test_the_example_plugins_own_tests_pass(tmp_path):
+@pytest.mark.parametrize("name", PACKAGES)
+def test_the_plugin_packages_own_tests_pass(tmp_path, name):
+    if PACKAGES[name]:
+        pytest.importorskip(PACKAGES[name], reason=f"{name} needs {PACKAGES[name]} (the `test` extra installs it)")
+    PACKAGE = REPO / "plugins" / name
     tests = sorted((PACKAGE / "tests").glob("test_*.py"))
     assert tests, "the example package has tests"
     env = {

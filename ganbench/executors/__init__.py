@@ -51,7 +51,7 @@ class ExecutorOptions:
     registry: object = None  # the scheduler's live Registry (in-process executors use it as is)
     builder: object = None  # the scheduler's Builder, its datasets already loaded (in-process only)
     timeout: float | None = None  # seconds one run may take before it is stopped and failed
-    extra: dict = field(default_factory=dict)  # executor-specific options from plugins
+    extra: dict = field(default_factory=dict)  # executor-specific options: `--<executor>-<key> VALUE` (cli.executor_extras)
 
     def slots(self) -> list[str]:
         """One device per concurrent run, alternating devices: cuda:0, cuda:1, cuda:0, ..."""
