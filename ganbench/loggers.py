@@ -11,22 +11,33 @@ is its run.json so far (id, suite, config). The built-ins (``ganbench.builtin.lo
   history column, the sample grids as images, the resolved config as text.
   ``tensorboard --logdir results`` shows every run of every suite, by suite and run id.
 
+- ``wandb`` and ``mlflow``: experiment trackers (``ganbench.trackers``; ``pip install
+  'ganbench[wandb]'`` / ``'ganbench[mlflow]'``).
+
 A suite adds loggers with ``loggers: [tensorboard]``, the command line with
-``--logger tensorboard``. A logger that raises fails its run (say so loudly rather than
-train unobserved); one that needs a service should check for it when it is made.
+``--logger tensorboard``. An *essential* logger (the default: ``csv``, ``tensorboard``, a
+plugin's) that raises fails its run: its files are part of the run's results, so say so
+loudly rather than train unobserved. A logger that sets ``essential = False`` (the
+trackers, which depend on a network service the run does not need) is guarded instead:
+its first exception, when it is made or at any call, is one warning on stderr and a line
+in run.json's ``logger_errors``, and the run trains on without it.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Callable
 
 ALWAYS = ("csv",)  # the history is part of a run's results, not an option
 
 
 class Logger(ABC):
     """Receives a run's history rows and images as they are made."""
+
+    essential = True  # False: a failure is a warning and the run goes on without this logger
 
     def __init__(self, run_dir: Path, record: dict):
         self.run_dir, self.record = Path(run_dir), record
@@ -111,5 +122,59 @@ class TensorBoardLogger(Logger):
 
 
 def make_loggers(names, registry, run_dir: Path, record: dict) -> list[Logger]:
-    """The always-on loggers, then `names` (validated by the scheduler), in order."""
-    return [registry.get("logger", name).factory(run_dir, record) for name in dict.fromkeys([*ALWAYS, *names])]
+    """The always-on loggers, then `names` (validated by the scheduler), in order; the
+    non-essential ones guarded (see the module docstring)."""
+    out: list[Logger] = []
+    for name in dict.fromkeys([*ALWAYS, *names]):
+        make = registry.get("logger", name).factory
+        out.append(make(run_dir, record) if getattr(make, "essential", True) else Guarded(name, make, run_dir, record))
+    return out
+
+
+def unavailable(name: str, registry) -> str | None:
+    """Why logger `name` cannot work here (its library is not installed), before any run starts."""
+    import importlib.util
+
+    library = getattr(registry.get("logger", name).factory, "LIBRARY", "")
+    if library and importlib.util.find_spec(library) is None:
+        return f"logger {name} needs {library}: pip install 'ganbench[{name}]'"
+    return None
+
+
+class Guarded(Logger):
+    """A non-essential logger: its first exception is one warning, then it is switched off."""
+
+    def __init__(self, name: str, make, run_dir: Path, record: dict):
+        super().__init__(run_dir, record)
+        self.name = name
+        self.inner: Logger | None = None
+        self._call("start", lambda: setattr(self, "inner", make(run_dir, record)))
+
+    def _call(self, what: str, fn: Callable[[], object]) -> None:
+        if self.inner is None and what != "start":
+            return  # off: it failed earlier
+        try:
+            fn()
+        except Exception as e:
+            from .job import one_line
+
+            self.inner = None
+            reason = f"{what}: {one_line(e)}"
+            self.record.setdefault("logger_errors", {})[self.name] = reason[:500]
+            print(f"warning: logger {self.name} failed ({reason[:300]}); run {self.record.get('id')} goes on without it", file=sys.stderr)
+
+    def _inner(self) -> Logger:
+        assert self.inner is not None  # _call calls nothing once it is off
+        return self.inner
+
+    def log_row(self, row: dict) -> None:
+        self._call("log_row", lambda: self._inner().log_row(row))
+
+    def log_image(self, tag: str, path: Path, step: int) -> None:
+        self._call("log_image", lambda: self._inner().log_image(tag, path, step))
+
+    def resumed(self, history: list[dict]) -> None:
+        self._call("resumed", lambda: self._inner().resumed(history))
+
+    def close(self) -> None:
+        self._call("close", lambda: self._inner().close())

@@ -26,6 +26,7 @@ from .claims import ClaimBook
 from .executors import ExecutorError, ExecutorOptions
 from .job import Finished, PackJob, RunJob, failed_record, one_line
 from .packs import group
+from .loggers import unavailable
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
 from .store import FAILED, FINISHED, RUN_FILE, ResultsStore
@@ -102,6 +103,9 @@ def run_suite(
             registry.get("logger", name)
         except PluginError as e:
             raise SuiteInvalid(f"--logger: {e}") from None
+        missing = unavailable(name, registry)
+        if missing:
+            raise SuiteInvalid(missing)
     ex = make_executor(registry, executor, options)
     options.builder = Builder(registry)
     try:

@@ -179,7 +179,11 @@ class SlurmExecutor(Executor):
             return []
         for h in handles:
             h._results_timeout_s = RESULT_WAIT_S[self.settings.cluster]
-        ids = ", ".join(h.job_id for h in handles)
+        ids = (
+            ", ".join(h.job_id for h in handles)
+            if len(handles) <= 4
+            else f"{handles[0].job_id} ... {handles[-1].job_id} ({len(handles)} jobs)"
+        )
         again = f" (attempt {attempt})" if attempt > 1 else ""
         report(Notice("", f"slurm: submitted {len(runs)} runs as job {ids}{again}; logs in {ex.folder}"))
         return [Flight(h, g, attempt) for h, g in zip(handles, groups)]
@@ -194,7 +198,7 @@ class SlurmExecutor(Executor):
             if f.seen.get(run.run_id) != key:
                 f.seen[run.run_id] = key
                 where = f"{lease.get('host')} (job {lease.get('job_id')}, attempt {lease.get('attempt')})"
-                report(Started(run.run_id, where, run.device))
+                report(Started(run.run_id, where, lease.get("device", run.device)))
             step = lease.get("step")
             if isinstance(step, int) and f.steps.get(run.run_id) != step:
                 f.steps[run.run_id] = step

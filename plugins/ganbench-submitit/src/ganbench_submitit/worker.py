@@ -112,6 +112,7 @@ def train_task(job: RunJob, env, gpus: int, beat: Path, timing: Timing) -> dict:
         "host": hostname(),
         "pid": os.getpid(),
         "cluster": env.cluster,
+        "device": f"cuda:{env.local_rank % gpus}" if gpus else "cpu",
         "stdout": str(env.paths.stdout),
         "stderr": str(env.paths.stderr),
     }
@@ -127,7 +128,7 @@ def train_task(job: RunJob, env, gpus: int, beat: Path, timing: Timing) -> dict:
     claim.adopt()
     lease.start(claim.path)
     try:
-        record = _train(job, env, gpus, lease)
+        record = _train(job, env, lease)
     except Preempted:
         lease.stop(preempted=True)
         claim.restore()
@@ -148,7 +149,7 @@ def train_task(job: RunJob, env, gpus: int, beat: Path, timing: Timing) -> dict:
     return record
 
 
-def _train(job: RunJob, env, gpus: int, lease: "Lease") -> dict:
+def _train(job: RunJob, env, lease: "Lease") -> dict:
     import torch
 
     from ganbench import checkpoint
@@ -156,7 +157,7 @@ def _train(job: RunJob, env, gpus: int, lease: "Lease") -> dict:
     from ganbench.job import train_run
     from ganbench.plugins import rebuild_registry
 
-    device = f"cuda:{env.local_rank % gpus}" if gpus else "cpu"
+    device = lease.info["device"]
     job = dataclasses.replace(job, device=device, resume=checkpoint.saved_step(job.out_dir) is not None)
     if job.threads:
         torch.set_num_threads(job.threads)
