@@ -322,7 +322,8 @@ def _print_dry_run(s, results: Path, rerun: bool) -> None:
     profile = f", profile {s.profile}" if s.profile else ""
     table = Table(title=f"{s.name}: {len(s.runs)} runs{profile}" + (f" — {s.description}" if s.description else ""))
     axes = sorted({k for r in s.runs for k in r.cell})
-    for col in ["#", "run id", *axes, "seed", "length", "status"]:
+    searched = list(dict.fromkeys(k for r in s.runs if r.search for k in r.search["values"]))  # a `search:`'s sampled keys
+    for col in ["#", "run id", *axes, *(["cfg", *searched] if searched else []), "seed", "length", "status"]:
         table.add_column(col)
     store_status = (lambda rid: ResultsStore(results, s.name).status(rid)) if done_dir.is_dir() else (lambda rid: None)
     for i, r in enumerate(s.runs, 1):
@@ -330,7 +331,10 @@ def _print_dry_run(s, results: Path, rerun: bool) -> None:
         status = store_status(r.id) or "pending"
         if status in FINISHED and not rerun:
             status += " (skip)"
-        table.add_row(str(i), r.id, *[_short(_resolved(r.config, a)) for a in axes], str(r.seed), length, status)
+        drawn = [str(r.search["index"]), *[_drawn(r.search["values"].get(k)) for k in searched]] if r.search else [""] * (len(searched) + 1)
+        table.add_row(
+            str(i), r.id, *[_short(_resolved(r.config, a)) for a in axes], *(drawn if searched else []), str(r.seed), length, status
+        )
     Console(stderr=False).print(table)
 
 
@@ -352,6 +356,10 @@ def _replace_unencodable(stream) -> None:
     suite's description in another script becomes '?' rather than a UnicodeEncodeError."""
     if hasattr(stream, "reconfigure"):
         stream.reconfigure(errors="replace")
+
+
+def _drawn(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else _short(value)
 
 
 def _short(value) -> str:

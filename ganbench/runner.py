@@ -257,7 +257,11 @@ def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex, loggers=
         loggers=tuple(loggers),
         resume=resume,
         # the profile applied (a name, or "none": the suite as written), when the suite declares any
-        suite_info={k: v for k, v in (("description", suite.description), ("report", suite.report), ("profile", suite.profile)) if v},
+        suite_info={
+            k: v
+            for k, v in (("description", suite.description), ("report", suite.report), ("profile", suite.profile), ("search", run.search))
+            if v
+        },
     )
 
 

@@ -8,6 +8,7 @@
     include: [{...}]          # extend matching combinations, or add new ones
     seeds: [0, 1, 2]          # or N, meaning 0..N-1
     budget: {g_updates: N}    # optional: every cell's length spends the same (ganbench.budget)
+    search: {samples: N, seed: S, space: {key: {loguniform: [a, b]}}}  # N sampled configs per cell (ganbench.search)
     profiles:                 # optional: named variants, e.g. one reduced for CPUs
       cpu:
         base: {...}           # merged over `base` (before the matrix cell and --set)
@@ -39,12 +40,13 @@ from typing import Any
 import yaml
 
 from . import budget, yamlsafe
+from . import search as hsearch
 from .config import DEFAULTS, MAX_SEED, ConfigError, expand_dotted, identity, one_line, resolve, shown
 from .plugins import PluginError, Registry
 from .suggest import did_you_mean
 
-SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "loggers", "report", "profiles", "budget")
-PROFILE_KEYS = ("base", "matrix", "exclude", "include", "seeds")  # base merges; the others replace the suite's
+SUITE_KEYS = ("name", "description", "base", "matrix", "exclude", "include", "seeds", "search", "loggers", "report", "profiles", "budget")
+PROFILE_KEYS = ("base", "matrix", "exclude", "include", "seeds", "search")  # base merges; the others replace the suite's
 AUTO, NONE, CPU = "auto", "none", "cpu"  # --profile auto picks `cpu` on the CPU; none: the suite as written
 OnCpu = bool | Callable[[], bool] | None  # for --profile auto: do the runs train on the CPU? None: cuda_visible()
 SEEDS_KEY = "seeds"  # a suite key that `--set` may also override
@@ -68,6 +70,7 @@ class Run:
     config: dict  # resolved and validated
     cell: dict  # the matrix axes' values for this run (what distinguishes it, seed aside)
     seed: int
+    search: dict | None = None  # a `search:` configuration: {index, samples, seed, values}
 
 
 @dataclass
@@ -193,6 +196,8 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>", pr
             raise ConfigError(f"{origin[head]}{bracket}{index}{sep}{rest}", e.message) from None
         raise
     cells = [(_origin_label(label, origin), cell) for label, cell in cells]
+    search = hsearch.parse(given["search"])
+    hsearch.check_size(search, len(cells), len(seeds), max_runs())
 
     loggers = raw.get("loggers") or []
     if not isinstance(loggers, list) or not all(isinstance(n, str) for n in loggers):
@@ -213,14 +218,18 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>", pr
     profile_layer = [(f"profiles.{chosen}.base", patch["base"])] if patch.get("base") else []
     seen: dict[str, dict] = {}
     for label, cell in cells:
-        for seed in seeds:
-            layers = [("base", base), *profile_layer, (label, cell), ("--set", set_layer), ("seeds", {"seed": seed})]
-            config = budget.apply(raw.get("budget"), layers, resolve(layers, registry), registry)  # equal budgets
-            run = Run(run_id(config, cell), config, cell, seed)
-            if run.id in seen:  # two cells that resolve to the same config
-                continue
-            seen[run.id] = config
-            suite.runs.append(run)
+        plain = [("base", base), *profile_layer, (label, cell), ("--set", set_layer), ("seeds", {"seed": seeds[0]})]
+        for variant in search.variants(lambda: resolve(plain, registry)) if search else [None]:
+            sampled = [("search.space", variant.layer)] if variant else []
+            for seed in seeds:
+                layers = [("base", base), *profile_layer, (label, cell), *sampled, ("--set", set_layer), ("seeds", {"seed": seed})]
+                config = budget.apply(raw.get("budget"), layers, resolve(layers, registry), registry)  # equal budgets
+                slug_cell = {**cell, "cfg": variant.index} if variant else cell
+                run = Run(run_id(config, slug_cell), config, cell, seed, variant.record(search) if variant and search else None)
+                if run.id in seen:  # two cells that resolve to the same config
+                    continue
+                seen[run.id] = config
+                suite.runs.append(run)
     return suite
 
 
