@@ -1,6 +1,7 @@
 """Every output format, read back; bad input gives one line and exit 2."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -24,11 +25,29 @@ def test_terminal_table(results):
     r = report(results, "--no-plots", "--per-run")
     assert r.exit_code == 0, r.output
     out = r.output
-    assert "protocol" in out and "samples=1000" in out and "torch=2.15.0" in out  # the fingerprint
     assert "adam" in out and "sgd" in out and "12.0 ± 2.0" in out
-    assert "Student t" in out and "adam vs sgd: fid_domain" in out
+    assert "Student t" in out
     assert "†" in out  # kid_domain blank for sgd, with its footnote
     assert "adam_s3" in out  # --per-run lists the diverged run too
+
+
+def test_terminal_leads_with_the_answer(results):
+    """The table, then one line per verdict that survives Holm, one for those that do not, and
+    the protocol as its hash; the whole protocol and every test only with --verbose."""
+    out = report(results, "--no-plots", "--width", "80").output
+    lines = out.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith(" adam "))
+    won = lines.index("adam beats sgd on fid_domain: −12 [−19.4, −4.59], Holm p = 0.027")
+    faster = lines.index("sgd beats adam on train_img_per_s: +100 [77.3, 123], Holm p = 7.7e-04")  # the winner's side
+    none = next(i for i, line in enumerate(lines) if line.startswith("no verdict for success rate (adam vs sgd)"))
+    protocol = next(i for i, line in enumerate(lines) if line.startswith("protocol 3fa7e6c6 (every run) · 8 runs in 2 cells"))
+    assert row < won < faster < none < protocol
+    assert "samples=1000" not in out and "adam vs sgd: fid_domain" not in out and "pairwise (" not in out
+    verbose = report(results, "--no-plots", "--width", "80", "--verbose").output
+    assert "samples=1000" in verbose and "torch=2.15.0" in verbose and "adam vs sgd: fid_domain" in verbose
+    for text in (out, verbose):  # wrapped at words, never inside "Holm p=..." or an interval
+        lines = [line.rstrip() for line in text.splitlines() if not line.startswith("wrote ")]
+        assert not any(line.endswith(("Holm", "Holm p=", "Holm p =", "p =", "≥")) or re.search(r"\[[^\]]*$", line) for line in lines), text
 
 
 def test_csv_round_trip(results, tmp_path):
@@ -149,9 +168,9 @@ def test_cli_direction_split_protocols_and_bootstrap(results):
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())  # rich wraps lines at the terminal width
     assert "ranked first by the share" in text and "(lower is better)" in text
-    assert (
-        "bootstrap needs 10+ seeds" in text and "cannot go below p = 0.1" in text and "bootstrap" in r.output and "Mann-Whitney" in r.output
-    )
+    assert "bootstrap needs 10+ seeds" in text and "cannot go below p = 0.1" in text and "bootstrap" in r.output
+    verbose = report(results, "--no-plots", "--direction", "d_loss=lower", "--test", "mwu", "--verbose")
+    assert "Mann-Whitney" in verbose.output  # the pairwise list names its test
     write_run(results, "adam_s9", ADAM, 9, fid=11.0, protocol={"samples": 50000})
     r = report(results, "--no-plots", "--split-protocols", "--format", "json")
     assert r.exit_code == 0, r.output
@@ -171,3 +190,28 @@ def test_a_root_of_several_suites_gets_a_report_per_suite(results):
     for suite in ("hand", "ring"):
         assert (results / "report" / suite / "report.md").is_file()
         assert (results / "report" / suite / "cells.csv").is_file()
+
+
+def test_markdown_and_html_put_the_question_first_and_the_answer_under_the_table(results):
+    for path in results.glob("hand/*/run.json"):  # the suite's description, as ganbench run records it
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "description": "Does Adam train a ring of 8 Gaussians better than SGD?"}))
+    verdict = "adam beats sgd on fid_domain: −12 [−19.4, −4.59], Holm p = 0.027"
+    md = report(results, "--no-plots", "--format", "md").output
+    order = [md.index(x) for x in ("**Does Adam train", "| optimizer", verdict, "protocol 3fa7e6c6 (every run)", "## What was trained")]
+    assert order == sorted(order), md
+    page = report(results, "--no-plots", "--format", "html").output
+    order = [
+        page.index(x)
+        for x in (
+            '<p class="question">Does Adam train',
+            '<table id="cells">',
+            '<ul class="answer">',
+            verdict,
+            "What was trained",
+            "Pairwise",
+        )
+    ]
+    assert order == sorted(order)
+    doc = json.loads(report(results, "--no-plots", "--format", "json").output)
+    assert doc["answer"][0] == verdict and doc["search"] == {"curves": [], "scores": []}

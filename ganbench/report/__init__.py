@@ -8,6 +8,8 @@ plots.py         matplotlib figures (PNG): curves over training, metrics vs nume
 sample_plots.py  sample grids over training, final grids, latent traversals, 2-D scatters
 traverse.py      latent-space traversal of a trained generator (`ganbench traverse`)
 html.py          one self-contained HTML page
+answer.py        what a report says first: verdicts, what gets none, the protocol's fingerprint
+search.py        a `search:` suite's expected best score after n configurations (Dodge et al. 2019)
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from .aggregate import CI_METHODS, At, cell_table, direction, find_axes, headlin
 from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
 from .compare import COLUMNS as COMPARE_COLUMNS
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
+from .search import COLUMNS as SEARCH_COLUMNS
+from .search import SCORE_COLUMNS, search_tables
 
 __all__ = ["Report", "ReportError", "build_report", "parse_sort"]
 
@@ -55,6 +59,8 @@ class Report:
     time_to_threshold: pd.DataFrame | None = None
     threshold_comparisons: pd.DataFrame | None = None
     aggregate: Any = None  # report.aggregate_suites.Aggregate, with --aggregate
+    search: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SEARCH_COLUMNS)))  # report.search
+    search_scores: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SCORE_COLUMNS)))
 
     def best_column(self, metric: str) -> str | None:
         """`<metric>.best`: optimistic (the best of a run's evaluations on the test split), files only."""
@@ -154,6 +160,7 @@ def build_report(
     notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
     notes += mixed_cost
     notes += [f"damaged run left out: {d}" for d in damaged]
+    searched, scores = search_tables(runs, frame, chosen, shown, given)
     report = Report(
         Path(root),
         runs,
@@ -174,6 +181,8 @@ def build_report(
         family,
         clipped,
         fallback,
+        search=searched,
+        search_scores=scores,
     )
     from .anytime import add_time_to_threshold
 

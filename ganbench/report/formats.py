@@ -16,7 +16,6 @@ import pandas as pd
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -399,28 +398,52 @@ def _table(key_header, key_rows, cols: list[tuple[str, list[str]]], title: str |
 
 
 def terminal(report: Report, console: Console, per_run: bool = False, verbose: bool = False) -> None:
-    """Compact at the console's width: one line per cell (mean ± std), metric columns folded onto
-    several tables rather than cut; `verbose` adds, per metric, the CI, each seed's value and n."""
-    console.print(Panel("\n".join(fingerprint_lines(report)), title=f"ganbench report: {report.root}", expand=False), highlight=False)
+    """The answer first: the table (titled with the suite's question), then one line per verdict,
+    one for what gets none, the search's expected best and the protocol's short fingerprint, then
+    the notes. `verbose` adds per metric the CI, each seed's value and n, the whole protocol,
+    what was trained, and every pairwise and trend test. Lines wrap at word boundaries, never
+    inside a p-value or an interval."""
+    from .answer import answer_lines, question
+
+    asked = question(report)
+    title = f"{_suite_name(report)}: {asked}" if asked else f"ganbench report: {report.root}"
     key_header, key_rows = key_columns(report)
     headers, rows, legend = compact_cells(report)
     key_widths = [_width(h, [r[i] for r in key_rows]) for i, h in enumerate(key_header)]
     metric_widths = [_width(h, [r[i] for r in rows]) for i, h in enumerate(headers)]
-    for group in fold(key_widths, metric_widths, console.width):
-        console.print(_table(key_header, key_rows, [(headers[i], [r[i] for r in rows]) for i in group]), highlight=False)
+    for n, group in enumerate(fold(key_widths, metric_widths, console.width)):
+        table = _table(key_header, key_rows, [(headers[i], [r[i] for r in rows]) for i in group], title=title if n == 0 else None)
+        console.print(table, highlight=False)
+    say = lambda line: _say(console, line)  # noqa: E731
     if legend:
-        console.print(Text("metrics: " + ", ".join(f"{k} = {v}" for k, v in legend.items())), highlight=False)
+        say("metrics: " + ", ".join(f"{k} = {v}" for k, v in legend.items()))
+    for line in answer_lines(report):
+        say(line)
+    for line in footnotes(report, short=not verbose):
+        say(line)
     if verbose:  # the cell's identity only (complete/div/fail are above), so that the details fit
         keep = [i for i, h in enumerate(key_header) if h not in ("complete", "div", "fail")]
         ids, id_rows = [key_header[i] for i in keep], [[r[i] for i in keep] for r in key_rows]
         for m, col, name in metric_columns(report):
             console.print(_table(ids, id_rows, detail_columns(report, col), title=f"{col} ({name})"), highlight=False)
+        for line in fingerprint_lines(report) + trained_lines(report) + comparison_lines(report) + trend_lines(report):
+            say(line)
     if per_run:
         for table in run_tables(report, console.width):
             console.print(table, highlight=False)
-    lines = footnotes(report, short=True) if not verbose else footnotes(report)
-    for line in lines + comparison_lines(report) + trend_lines(report):
-        console.print(Text(line), highlight=False)
+
+
+def _suite_name(report: Report) -> str:
+    names = list(dict.fromkeys(str(r.record.get("suite")) for r in report.runs))
+    return ", ".join(names) if names else str(report.root)
+
+
+def _say(console: Console, line: str) -> None:
+    """A line wrapped to the console's width by answer.wrap (rich would break "Holm | p=1")."""
+    from .answer import wrap
+
+    for part in wrap(line, console.width - 1):
+        console.print(Text(part), highlight=False, soft_wrap=True)
 
 
 def detail_columns(report: Report, col: str) -> list[tuple[str, list[str]]]:
@@ -457,15 +480,21 @@ def run_tables(report: Report, width: int) -> list[Table]:
 
 def markdown(report: Report, images: dict[str, str] | None = None) -> str:
     """A Markdown page; `images` maps captions to relative PNG paths."""
+    from .answer import answer_lines, question
+
     out = [f"# ganbench report: {report.root}", ""]
-    out += [f"- {line}" for line in fingerprint_lines(report)] + [""]
-    out += ["## What was trained", ""] + [f"- {line}" for line in trained_lines(report)] + [""]
+    asked = question(report)
+    if asked:  # what the suite asks, then the answer: the table and the verdicts
+        out += [f"**{asked}**", ""]
     header, rows = display_table(report)
     out.append(_md_row(header))
     out.append("|" + "|".join("---" for _ in header) + "|")
     out += [_md_row(r) for r in rows]
     out.append("")
+    out += [f"- {line}" for line in answer_lines(report)] + [""]
     out += [f"{n}  " for n in footnotes(report)]
+    out += ["", "## What was trained, and how it was measured", ""]
+    out += [f"- {line}" for line in trained_lines(report) + fingerprint_lines(report)]
     for title, lines in (("Pairwise comparisons", comparison_lines(report)), ("Trends", trend_lines(report))):
         if lines:
             out += ["", f"## {title}", "", f"{lines[0]}", ""] + [f"- {line.strip()}" for line in lines[1:]]
@@ -526,6 +555,8 @@ def _csv(frame: pd.DataFrame) -> str:
 
 
 def to_json(report: Report) -> str:
+    from .answer import answer_lines
+
     doc = {
         "root": str(report.root),
         "protocols": report.protocols,
@@ -542,6 +573,8 @@ def to_json(report: Report) -> str:
         "runs": _records(report.frame),
         "comparisons": _records(report.comparisons),
         "trends": _records(report.trends),
+        "answer": answer_lines(report),
+        "search": {"curves": _records(report.search), "scores": _records(report.search_scores)},
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import Report, aggregate_suites, anytime
+from .answer import answer_lines, question
 from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trained_lines, trend_lines
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
@@ -34,6 +35,8 @@ figure{margin:1.5em 0}
 figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:13px;color:#555}
 .better{font-weight:600;color:#1a7f37}
+.question{font-size:18px;font-weight:600;margin:1em 0}
+ul.answer{font-size:15px;line-height:1.5}
 """
 
 
@@ -53,10 +56,7 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
         f"<style>{STYLE}</style></head><body>",
         f"<h1>ganbench report: {esc(report.root)}</h1>",
         f'<p class="note">generated {esc(time.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>',
-        '<div class="fingerprint">' + "<br>".join(esc(line) for line in fingerprint_lines(report)) + "</div>",
-        "<h2>What was trained</h2>",
-        '<ul class="trained">' + "".join(f"<li>{esc(line)}</li>" for line in trained_lines(report)) + "</ul>",
-        "<h2>Cells</h2>",
+        *([f'<p class="question">{esc(question(report))}</p>'] if question(report) else []),  # what the suite asks
         '<div class="scroll"><table id="cells"><thead><tr>'
         + "".join(f'<th class="axis">{esc(h)}</th>' if h in axes else f"<th>{esc(h)}</th>" for h in header)
         + "</tr></thead><tbody>",
@@ -68,11 +68,22 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
             + "</tr>"
         )
     parts.append("</tbody></table></div>")
+    # the answer under the table: verdicts, what gets none, the search's expected best (with its
+    # figure), the protocol's fingerprint; then everything it rests on
+    parts.append('<ul class="answer">' + "".join(f"<li>{esc(line)}</li>" for line in answer_lines(report)) + "</ul>")
+    searched = {c: png for c, png in figures.items() if c.startswith("search:")}
+    parts += [_figure(c, png) for c, png in searched.items()]
     parts += [f'<p class="note">{esc(n)}</p>' for n in footnotes(report)]
+    parts += [
+        "<h2>What was trained, and how it was measured</h2>",
+        '<ul class="trained">' + "".join(f"<li>{esc(line)}</li>" for line in trained_lines(report)) + "</ul>",
+        '<div class="fingerprint">' + "<br>".join(esc(line) for line in fingerprint_lines(report)) + "</div>",
+    ]
     parts += _comparisons(report)
     parts += _trends(report)
     parts += anytime.html_lines(report, esc)  # time to threshold, with its own comparison
     parts += aggregate_suites.html_lines(report.aggregate, esc) if report.aggregate is not None else []  # across data sets
+    figures = {c: png for c, png in figures.items() if c not in searched}
     if figures:
         parts.append("<h2>Plots</h2>")
         for caption, png in figures.items():
@@ -85,6 +96,11 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
     parts += _runs(report)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _figure(caption: str, png: bytes) -> str:
+    data = base64.b64encode(png).decode()
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}"><figcaption>{esc(caption)}</figcaption></figure>'
 
 
 def _comparisons(report: Report) -> list[str]:

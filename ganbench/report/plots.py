@@ -404,8 +404,9 @@ def figures(report, models: bool = True, warnings: list[str] | None = None) -> F
 
     warnings = warnings if warnings is not None else []
     from .anytime import anytime_figures
+    from .search import search_figures
 
-    for make in (metric_curves, anytime_figures, axis_plots, d_accuracy, losses, grid_strips, final_grids):
+    for make in (search_figures, metric_curves, anytime_figures, axis_plots, d_accuracy, losses, grid_strips, final_grids):
         yield from make(report)
     if models:
         yield from model_figures(report, warnings)
