@@ -22,7 +22,7 @@ def test_slurm_time_formats(text, minutes):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ({"partiton": "gpu"}, "unknown option 'partiton'"),
+        ({"partiton": "gpu"}, "unknown option --slurm-partiton .did you mean '--slurm-partition'"),
         ({"time": "soon"}, "--slurm-time soon"),
         ({"time": 0}, "more than zero"),
         ({"gpus_per_job": -1}, "--slurm-gpus-per-job"),

@@ -197,7 +197,7 @@ class SlurmExecutor(Executor):
             key = (lease.get("attempt"), lease.get("host"))
             if f.seen.get(run.run_id) != key:
                 f.seen[run.run_id] = key
-                where = f"{lease.get('host')} (job {lease.get('job_id')}, attempt {lease.get('attempt')})"
+                where = f"{lease.get('host')}, job {lease.get('job_id')}, attempt {lease.get('attempt')}"
                 report(Started(run.run_id, where, lease.get("device", run.device)))
             step = lease.get("step")
             if isinstance(step, int) and f.steps.get(run.run_id) != step:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ganbench.executors import ExecutorError, ExecutorOptions
+from ganbench.suggest import did_you_mean
 
 CLUSTERS = ("slurm", "local")  # local: submitit's LocalExecutor, real subprocesses on this machine
 DEFAULT_TIME_MIN = 60  # SLURM's own default is the partition's limit; an hour is a safe first ask
@@ -101,7 +102,9 @@ def parse(options: ExecutorOptions) -> SlurmSettings:
     extra = dict(options.extra or {})
     unknown = sorted(k for k in extra if k.replace("-", "_") not in KEYS)
     if unknown:
-        raise ExecutorError(f"--executor slurm: unknown option {unknown[0]!r}; known: {', '.join(KEYS)}")
+        flags = [f"--slurm-{k.replace('_', '-')}" for k in KEYS]
+        given = f"--slurm-{unknown[0].replace('_', '-')}"
+        raise ExecutorError(f"--executor slurm: unknown option {given}{did_you_mean(given, flags)}; known: {', '.join(flags)}")
     extra = {k.replace("-", "_"): v for k, v in extra.items()}
     s = SlurmSettings()
     s.cluster = _choice(extra, "cluster", CLUSTERS, "slurm")
