@@ -25,8 +25,8 @@ from .checkpoint import saved_step
 from .claims import ClaimBook
 from .executors import ExecutorError, ExecutorOptions
 from .job import Finished, PackJob, RunJob, failed_record, one_line
-from .packs import group
 from .loggers import unavailable
+from .packs import group
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
 from .store import FAILED, FINISHED, RUN_FILE, ResultsStore

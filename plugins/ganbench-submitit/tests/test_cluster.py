@@ -182,3 +182,27 @@ def test_an_orphaned_job_is_left_to_finish_commits_itself_and_is_never_trained_t
     assert not list((results / "orphan" / ".claims").glob("*.json"))  # released by the job
     last = api.run_suite(spec, results, devices="cpu", executor="slurm", executor_options=LOCAL, registry=ganbench_registry, quiet=True)
     assert (last.counts, last.skipped) == ({}, 1)
+
+
+def test_a_pack_is_one_task_of_one_job(tmp_path, ganbench_registry):
+    """Two seeds of a cell as a PackJob: one task trains them as one stacked model, each run
+    with its own lease and record, as close to the runs trained alone as packing promises."""
+    base = {**BASE, "pack": 2}
+    expected = reference(tmp_path, {**base, "pack": "none"}, ganbench_registry, seeds=2)
+    text = io.StringIO()
+    out = api.run_suite(
+        suite("packed", base, seeds=2),
+        tmp_path / "results",
+        devices="cpu",
+        executor="slurm",
+        executor_options=LOCAL,
+        registry=ganbench_registry,
+        console=Console(file=text, width=200),
+    )
+    assert out.counts == {"complete": 2}, text.getvalue()
+    records = [json.loads((d / "run.json").read_text()) for d in out.run_dirs()]
+    assert len({r["slurm"]["job_id"] for r in records}) == 1 and {r["slurm"]["task"] for r in records} == {0}
+    assert [r["env"]["packed_with"] for r in records] == [[records[1]["id"]], [records[0]["id"]]]
+    for run_dir, want in zip(out.run_dirs(), expected):
+        pd.testing.assert_frame_equal(history(run_dir), want, rtol=1e-4)  # vmap's sums: tolerance, not bitwise
+    assert "slurm: submitted 2 runs as job" in text.getvalue()

@@ -34,10 +34,10 @@ def test_a_task_whose_claim_was_taken_over_does_not_train(tmp_path):
     """Its scheduler died while the job was queued and another ganbench claimed the run: the
     task returns a refusal without touching the run's folder (it has no model to build)."""
     out, job = run_folder(tmp_path, claim_token="other-host-9-bbbb")
-    record = train_task(job, fake_env(tmp_path), 0, tmp_path / "beat", FAST)
+    (record,) = train_task([job], fake_env(tmp_path), 0, tmp_path / "beat", FAST)
     assert record["status"] == "failed" and "claimed meanwhile by login pid 1" in record["error"]
     assert record["slurm"]["refused"] and not (out / LEASE_FILE).exists()
-    gone = train_task(RunJob("r-9", "suite", {}, {}, 0, str(tmp_path / "nope"), "cpu", {}, {}), fake_env(tmp_path), 0, tmp_path, FAST)
+    (gone,) = train_task([RunJob("r-9", "suite", {}, {}, 0, str(tmp_path / "nope"), "cpu", {}, {})], fake_env(tmp_path), 0, tmp_path, FAST)
     assert "is gone" in gone["error"]
 
 

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from ganbench.claims import hostname
 from ganbench.executors import Executor, ExecutorError
-from ganbench.job import Finished, Notice, Progress, RunJob, Started, failed_record, one_line
+from ganbench.job import Finished, Notice, Progress, Started, failed_record, failed_records, one_line
 
 from .options import SlurmSettings, parse
-from .worker import Timing, TrainTask, read_lease
+from .worker import Timing, TrainTask, members, read_lease
 
 FOLDER = ".slurm"  # under the suite's results folder: submitit's pickles and the jobs' logs
 QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "CONFIGURING", "RESIZING", "SUSPENDED", "UNKNOWN"}
@@ -39,10 +39,10 @@ RESULT_WAIT_S = {"slurm": 15, "local": 1}  # how long a missing result file is w
 
 @dataclass
 class Flight:
-    """One submitted job and the runs its tasks train."""
+    """One submitted job and what its tasks train: one RunJob or PackJob per task."""
 
     handle: object  # submitit Job
-    runs: list[RunJob]
+    runs: list  # RunJob | PackJob, one per task
     attempt: int = 1  # 1, then 2 for a resubmission...
     seen: dict = field(default_factory=dict)  # run id -> (attempt, host) already reported as Started
     steps: dict = field(default_factory=dict)  # run id -> step already reported
@@ -50,6 +50,7 @@ class Flight:
 
 class SlurmExecutor(Executor):
     name = "slurm"
+    packs = True  # a PackJob (seeds of a cell trained together) is one task of a job
 
     def __init__(self, options):
         super().__init__(options)
@@ -88,14 +89,14 @@ class SlurmExecutor(Executor):
         counts: Counter = Counter()
         try:
             while True:
-                free = self.capacity - sum(len(f.runs) for f in flights)
+                free = self.capacity - sum(len(members(u)) for f in flights for u in f.runs)
                 batch = []
                 while more and len(batch) < free:
                     job = next(jobs, None)  # pulling claims the run: only when it can be queued
                     if job is None:
                         more = False
                         break
-                    batch.append(self._prepare(job))
+                    batch.append(self._prepare(job))  # a pack counts as its runs once it is in flight
                 if batch:
                     flights += self._submit(batch, 1, report)
                 if not flights:
@@ -105,7 +106,7 @@ class SlurmExecutor(Executor):
                 for f in [f for f in flights if _done(f.handle)]:
                     flights.remove(f)
                     flights += self._collect(f, report)
-                now = Counter(_state(f) for f in flights for _ in f.runs)
+                now = Counter(_state(f) for f in flights for u in f.runs for _ in members(u))
                 if now != counts and flights:
                     counts = now
                     queued = sum(n for s, n in now.items() if s in QUEUED)
@@ -124,7 +125,7 @@ class SlurmExecutor(Executor):
             if self._beat is not None:
                 self._beat.unlink(missing_ok=True)
 
-    def _prepare(self, job: RunJob) -> RunJob:
+    def _prepare(self, job):
         s = self.settings
         return dataclasses.replace(job, device="cuda" if s.gpus_per_job else "cpu", threads=s.cpus_per_run, execution=self.execution())
 
@@ -161,9 +162,9 @@ class SlurmExecutor(Executor):
 
         threading.Thread(target=beat, name="ganbench-slurm-beat", daemon=True).start()
 
-    def _submit(self, runs: list[RunJob], attempt: int, report) -> list[Flight]:
-        """Submit `runs` in jobs of tasks_per_job runs: one array (one sbatch) for them all."""
-        ex = self.backend(Path(runs[0].out_dir).parent)
+    def _submit(self, runs: list, attempt: int, report) -> list[Flight]:
+        """Submit `runs` (RunJobs and PackJobs) in jobs of tasks_per_job tasks: one array (one sbatch) for them all."""
+        ex = self.backend(Path(members(runs[0])[0].out_dir).parent)
         k = self.settings.tasks_per_job
         groups = [runs[i : i + k] for i in range(0, len(runs), k)]
         tasks = [TrainTask(g, self.settings.gpus_per_job, str(self._beat), self.timing) for g in groups]
@@ -174,7 +175,7 @@ class SlurmExecutor(Executor):
                 with ex.batch():
                     handles = [ex.submit(t) for t in tasks]
         except Exception as e:  # sbatch refused (a bad partition, a limit): those runs fail, the suite goes on
-            for run in runs:
+            for run in (m for u in runs for m in members(u)):
                 report(Finished(run.run_id, failed_record(run, f"SLURM refused the job: {one_line(e)}")))
             return []
         for h in handles:
@@ -185,12 +186,13 @@ class SlurmExecutor(Executor):
             else f"{handles[0].job_id} ... {handles[-1].job_id} ({len(handles)} jobs)"
         )
         again = f" (attempt {attempt})" if attempt > 1 else ""
-        report(Notice("", f"slurm: submitted {len(runs)} runs as job {ids}{again}; logs in {ex.folder}"))
+        n = sum(len(members(u)) for u in runs)
+        report(Notice("", f"slurm: submitted {n} runs as job {ids}{again}; logs in {ex.folder}"))
         return [Flight(h, g, attempt) for h, g in zip(handles, groups)]
 
     def _watch(self, f: Flight, report) -> None:
         """Started when a task takes a run's lease (once per attempt), then Progress from it."""
-        for run in f.runs:
+        for run in (m for u in f.runs for m in members(u)):
             lease = read_lease(Path(run.out_dir))
             if not lease or lease.get("job_id") != f.handle.job_id:
                 continue
@@ -205,30 +207,36 @@ class SlurmExecutor(Executor):
                 report(Progress(run.run_id, step, lease.get("total") or step, lease.get("d_loss"), lease.get("g_loss")))
 
     def _collect(self, f: Flight, report) -> list[Flight]:
-        """Report each finished run; resubmit those whose task left no result (retries allowing)."""
-        again, out = [], []
-        for i, run in enumerate(f.runs):
+        """Report each finished run; resubmit what a task left no result for (retries allowing)."""
+        again = []
+        for i, unit in enumerate(f.runs):
             task = f.handle.task(i) if self.settings.tasks_per_job > 1 else f.handle
+            runs = members(unit)
             try:
-                record = task.result()
+                result = task.result()
+                records = result if isinstance(result, list) else [result] if result is not None else None
             except self.submitit.core.utils.FailedJobError as e:  # the task raised outside train_run
-                record = failed_record(run, f"SLURM job {f.handle.job_id} failed: {_last_error(e)}")
+                records = failed_records(unit, f"SLURM job {f.handle.job_id} failed: {_last_error(e)}")
             except self.submitit.core.utils.UncompletedJobError:
-                record = None
-            if record is None:
+                records = None
+            if records is None:
                 if f.attempt <= self.settings.retries:
-                    again.append(run)
+                    again.append(unit)
                     continue
-                paths = task.paths
-                record = failed_record(run, f"SLURM job {f.handle.job_id} ended without a result ({_state(f)}); see {paths.stderr}")
-            record.setdefault("slurm", {}).update(
-                job_id=f.handle.job_id, stdout=str(task.paths.stdout), stderr=str(task.paths.stderr), submissions=f.attempt
+                records = failed_records(unit, f"SLURM job {f.handle.job_id} ended without a result ({_state(f)}); see {task.paths.stderr}")
+            for run, record in zip(runs, records):
+                record.setdefault("slurm", {}).update(
+                    job_id=f.handle.job_id, stdout=str(task.paths.stdout), stderr=str(task.paths.stderr), submissions=f.attempt
+                )
+                report(Finished(run.run_id, record))
+        if not again:
+            return []
+        report(
+            Notice(
+                "", f"slurm: job {f.handle.job_id} ended without a result for {sum(len(members(u)) for u in again)} runs; resubmitting them"
             )
-            report(Finished(run.run_id, record))
-        if again:
-            report(Notice("", f"slurm: job {f.handle.job_id} ended without a result for {len(again)} runs; resubmitting them"))
-            out = self._submit(again, f.attempt + 1, report)
-        return out
+        )
+        return self._submit(again, f.attempt + 1, report)
 
 
 def _done(handle) -> bool:

@@ -23,8 +23,9 @@ filesystem); the task trains it there with ``ganbench.job.train_run``. Around th
   silent (the login session ended), the task moves the finished run into place itself,
   exactly as the scheduler would (``ResultsStore.commit``), and releases the claim.
 
-Packs (several seeds of a cell trained in one process) will be one task each: the task
-then trains ``job`` as a pack, and every guard here applies to each of its runs' folders.
+A pack (several seeds of a cell trained in one process, ``ganbench.job.PackJob``) is one
+task; every guard here applies to each of its runs' folders, and the runs still to train
+train together (``ganbench.job.run_job``).
 """
 
 from __future__ import annotations
@@ -88,24 +89,32 @@ class Preempted(KeyboardInterrupt):
 
 
 class TrainTask(submitit.helpers.Checkpointable):
-    """The callable submitted as one SLURM job: task `rank` trains ``jobs[rank]``.
+    """The callable submitted as one SLURM job: task `rank` trains ``jobs[rank]``, a RunJob or
+    a PackJob (several seeds of a cell trained together: one task, one lease per run).
 
     Checkpointable: on preemption or time-out submitit requeues the job with this same
     callable; the new attempt resumes each run from its checkpoint."""
 
-    def __init__(self, jobs: list[RunJob], gpus: int, beat: str, timing: Timing):
+    def __init__(self, jobs: list, gpus: int, beat: str, timing: Timing):
         self.jobs, self.gpus, self.beat, self.timing = list(jobs), gpus, beat, timing
 
     def __call__(self):
         env = submitit.JobEnvironment()
         if env.global_rank >= len(self.jobs):  # the last job of an array may have fewer runs than tasks
             return None
-        return train_task(self.jobs[env.global_rank], env, self.gpus, Path(self.beat), self.timing)
+        unit = self.jobs[env.global_rank]
+        records = train_task(members(unit), env, self.gpus, Path(self.beat), self.timing, pack=not isinstance(unit, RunJob))
+        return records if not isinstance(unit, RunJob) else records[0]
 
 
-def train_task(job: RunJob, env, gpus: int, beat: Path, timing: Timing) -> dict:
-    """Train `job` in this task with every guard of the module docstring; its record."""
-    out = Path(job.out_dir)
+def members(unit) -> list[RunJob]:
+    """The runs of a RunJob or a PackJob."""
+    return [unit] if isinstance(unit, RunJob) else unit.members()
+
+
+def train_task(jobs: list[RunJob], env, gpus: int, beat: Path, timing: Timing, pack: bool = False) -> list[dict]:
+    """Train `jobs` (one run, or a pack's) in this task with every guard of the module
+    docstring, each run's guards its own; their records, in order."""
     info = {
         "job_id": str(env.job_id),
         "task": env.global_rank,
@@ -116,57 +125,76 @@ def train_task(job: RunJob, env, gpus: int, beat: Path, timing: Timing) -> dict:
         "stdout": str(env.paths.stdout),
         "stderr": str(env.paths.stderr),
     }
-    why = check_claim(out, job)
-    if why:
-        return _refused(job, info, why)
-    earlier = wait_for_lease(out, info, timing)
-    if earlier is not None:  # another job of this run finished it meanwhile
-        return earlier
-    lease = Lease(out, info, timing)
-    lease.take()
-    claim = AdoptedClaim(out, job, info)
-    claim.adopt()
-    lease.start(claim.path)
+    records: dict[str, dict] = {}
+    guarded: list[tuple[RunJob, Lease, AdoptedClaim]] = []
+    for job in jobs:
+        out = Path(job.out_dir)
+        why = check_claim(out, job)
+        if why:
+            records[job.run_id] = _refused(job, info, why)
+            continue
+        earlier = wait_for_lease(out, info, timing)
+        if earlier is not None:  # another job of this run finished it meanwhile
+            records[job.run_id] = earlier
+            continue
+        lease, claim = Lease(out, info, timing), AdoptedClaim(out, job, info)
+        lease.take()
+        claim.adopt()
+        lease.start(claim.path)
+        guarded.append((job, lease, claim))
     try:
-        record = _train(job, env, lease)
+        trained = _train([job for job, _, _ in guarded], env, {job.run_id: lease for job, lease, _ in guarded}, pack) if guarded else []
     except Preempted:
-        lease.stop(preempted=True)
-        claim.restore()
+        for _, lease, claim in guarded:
+            lease.stop(preempted=True)
+            claim.restore()
         _requeue(env)
         raise SystemExit(-1)  # outside submitit: end this attempt
     except BaseException:
-        lease.stop()
-        claim.restore()
+        for _, lease, claim in guarded:
+            lease.stop()
+            claim.restore()
         raise
-    record["slurm"] = {**info, "attempt": lease.attempt}
-    write_atomic(out / RESULT_FILE, json.dumps(record, default=str))
-    lease.stop()
-    if scheduler_gone(beat, timing):
-        record["slurm"]["committed_by"] = "job"
-        commit_orphan(out, job, record)
-    else:
-        claim.restore()
-    return record
+    gone = scheduler_gone(beat, timing)
+    for (job, lease, claim), record in zip(guarded, trained):
+        out = Path(job.out_dir)
+        record["slurm"] = {**info, "attempt": lease.attempt}
+        write_atomic(out / RESULT_FILE, json.dumps(record, default=str))
+        lease.stop()
+        if gone:
+            record["slurm"]["committed_by"] = "job"
+            commit_orphan(out, job, record)
+        else:
+            claim.restore()
+        records[job.run_id] = record
+    return [records[job.run_id] for job in jobs]
 
 
-def _train(job: RunJob, env, lease: "Lease") -> dict:
+def _train(jobs: list[RunJob], env, leases: dict, pack: bool) -> list[dict]:
     import torch
 
     from ganbench import checkpoint
     from ganbench.build import Builder
-    from ganbench.job import train_run
+    from ganbench.job import PackJob, run_job
     from ganbench.plugins import rebuild_registry
 
-    device = lease.info["device"]
-    job = dataclasses.replace(job, device=device, resume=checkpoint.saved_step(job.out_dir) is not None)
-    if job.threads:
-        torch.set_num_threads(job.threads)
-    builder = Builder(rebuild_registry(job.plugins))
+    device = next(iter(leases.values())).info["device"]
+    jobs = [dataclasses.replace(j, device=device, resume=checkpoint.saved_step(j.out_dir) is not None) for j in jobs]
+    if jobs[0].threads:
+        torch.set_num_threads(jobs[0].threads)
+    builder = Builder(rebuild_registry(jobs[0].plugins))
+    unit = PackJob(tuple(jobs), device, jobs[0].threads, jobs[0].execution) if pack and len(jobs) > 1 else jobs[0]
+
+    def emit(event) -> None:  # each run's progress into its own lease
+        lease = leases.get(getattr(event, "run_id", None))
+        if lease is not None:
+            lease.progress(event)
+
     sig = env._usr_sig()  # the signal submitit's sbatch asks SLURM to send before a time-out or preemption
     _PREVIOUS[sig] = signal.getsignal(sig)
     signal.signal(sig, _raise_preempted)
     try:
-        return train_run(job, builder, lease.progress)
+        return run_job(unit, builder, emit)
     finally:
         signal.signal(sig, _PREVIOUS[sig])
 
