@@ -67,10 +67,11 @@ def undecided_line(report: Report) -> str:
     rows_c = c[c["better"] == ""] if not c.empty else c
     rows_t = t[t["better"] == ""] if not t.empty else t
     if c.empty and t.empty:
-        wide = [a for a in report.axes if a != "protocol" and f"axis:{a}" in report.cells and report.cells[f"axis:{a}"].nunique() > 2]
+        cells = _cells(report)
+        wide = [a for a in report.axes if a != "protocol" and f"axis:{a}" in cells and cells[f"axis:{a}"].nunique() > 2]
         if wide:
             return f"no pairwise tests: {', '.join(wide)} {'has' if len(wide) == 1 else 'have'} 3 or more values (--compare {wide[0]} tests every pair)"
-        return "no pairwise tests: one cell" if len(report.cells) <= 1 else ""
+        return "no pairwise tests: one cell" if len(cells) <= 1 else ""
     if rows_c.empty and rows_t.empty:
         return f"every one of the {report.family} tests gives a verdict"
     groups: dict[str, list[str]] = {}  # the pairs (or the trend axis) of each metric with no verdict
@@ -112,23 +113,30 @@ def fingerprint_line(report: Report) -> str:
         )
         proto = f"protocols {', '.join(ids)} (differ in {', '.join(differ)})"
     devices = sorted({str((r.record.get("env") or {}).get("device_name", "?")) for r in report.runs})
-    axes = []
+    axes, cells = [], _cells(report)
     for a in report.axes:
         col = f"axis:{a}"
-        if col in report.cells:
-            values = list(dict.fromkeys(str(v) if str(v) else "unset" for v in report.cells[col]))
+        if col in cells:
+            values = list(dict.fromkeys(str(v) if str(v) else "unset" for v in cells[col]))
             shown = ", ".join(values[:6]) + (f", ... ({len(values)} values)" if len(values) > 6 else "")
             axes.append(f"{a} ({shown})")
     differ = f" · the cells differ in {'; '.join(axes)}" if axes else " · one cell"
-    return f"{proto} · {len(report.runs)} runs in {report.cells.shape[0]} cells on {', '.join(devices)}{differ} (--verbose: the whole protocol)"
+    return f"{proto} · {len(report.runs)} runs in {cells.shape[0]} cells on {', '.join(devices)}{differ} (--verbose: the whole protocol)"
+
+
+def _cells(report: Report):
+    """The cells that trained (not report --reference's row of held-out real data)."""
+    return report.trained_cells()
 
 
 def answer_lines(report: Report) -> list[str]:
     """Verdicts, the undecided line, the search's expected best, the fingerprint: in that order."""
+    from ..budget import header_lines as budget_lines
     from .search import search_lines
 
     undecided = undecided_line(report)
-    return verdict_lines(report) + ([undecided] if undecided else []) + search_lines(report) + [fingerprint_line(report)]
+    answer = verdict_lines(report) + ([undecided] if undecided else []) + search_lines(report)
+    return answer + [fingerprint_line(report)] + budget_lines(report.runs)  # a budget is part of what was compared
 
 
 def wrap(text: str, width: int, indent: str = "    ") -> list[str]:
