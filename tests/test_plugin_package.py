@@ -43,7 +43,7 @@ def test_the_plugin_packages_own_tests_pass(tmp_path, name):
         timeout=600,
     )
     summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert out.returncode == 0, out.stdout[-12000:] + out.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", summary).group(1))
     defined = sum(len(re.findall(r"^def test_", p.read_text(), re.M)) for p in tests)
     assert passed >= defined and "skipped" not in summary and "error" not in summary, summary  # every test ran

@@ -171,17 +171,19 @@ def test_an_orphaned_job_is_left_to_finish_commits_itself_and_is_never_trained_t
     finally:
         scheduler.kill()
         scheduler.wait()
+    claims = results / "orphan" / ".claims"
+    log = lambda: f"claims: {[p.read_text() for p in claims.glob('*.json')]}; job log: {Path(lease['stderr']).read_text()[-1500:]}"  # noqa: E731
     again = api.run_suite(spec, results, devices="cpu", executor="slurm", executor_options=LOCAL, registry=ganbench_registry, quiet=True)
-    assert (again.counts, again.elsewhere, again.skipped) == ({}, 1, 0)  # the job's claim is live: left to it
+    assert (again.counts, again.elsewhere, again.skipped) == ({}, 1, 0), log()  # the job's claim is live: left to it
     assert not list((results / "orphan").glob("s0-*/run.json"))
     (tmp_path / "open").touch()
     run_json = wait_for("the job to commit its run", lambda: next(iter((results / "orphan").glob("s0-*/run.json")), None))
     record = json.loads(run_json.read_text())
-    assert record["status"] == "complete" and record["slurm"]["committed_by"] == "job"
-    assert record["slurm"]["job_id"] == lease["job_id"] and "resumed_from_step" not in record
-    assert not list((results / "orphan" / ".claims").glob("*.json"))  # released by the job
+    assert record["status"] == "complete" and record["slurm"].get("committed_by") == "job", (record.get("slurm"), log())
+    assert record["slurm"]["job_id"] == lease["job_id"] and "resumed_from_step" not in record, log()
+    assert not list(claims.glob("*.json")), log()  # released by the job
     last = api.run_suite(spec, results, devices="cpu", executor="slurm", executor_options=LOCAL, registry=ganbench_registry, quiet=True)
-    assert (last.counts, last.skipped) == ({}, 1)
+    assert (last.counts, last.skipped) == ({}, 1), log()
 
 
 def test_a_pack_is_one_task_of_one_job(tmp_path, ganbench_registry):
