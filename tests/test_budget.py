@@ -94,7 +94,13 @@ def test_a_run_records_its_budget_and_what_it_spent(tmp_path, registry):
 
 def test_a_train_seconds_budget_stops_each_run_at_its_first_row_past_it_and_scores_it_there(tmp_path, registry):
     suite = _suite({"train_seconds": 0.3}, seeds=1)
-    suite["base"] = {**{k: v for k, v in BASE.items() if k != "epochs"}, "steps": 100_000, "log_every": "5 steps", "grid_every": "none", "eval": {"every": "100000 steps", "samples": 120, "curve_samples": 60}}
+    suite["base"] = {
+        **{k: v for k, v in BASE.items() if k != "epochs"},
+        "steps": 100_000,
+        "log_every": "5 steps",
+        "grid_every": "none",
+        "eval": {"every": "100000 steps", "samples": 120, "curve_samples": 60},
+    }
     out = api.run_suite(suite, tmp_path, devices="cpu", quiet=True, profile="none")
     assert out.exit_code == 0
     for d in out.run_dirs():
