@@ -53,6 +53,8 @@ class ClassAccuracy(Metric):
         return {"labels": "every class alike", "classes": ctx.data.num_classes}
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict:
+        if ctx.labels is None:  # samples that were drawn for no class (an image folder)
+            return {}
         k = ctx.data.num_classes
         hit = (ctx.classifier.predict(samples).argmax(1) == ctx.labels).float()  # (N,)
         per_class = [float(hit[ctx.labels == c].mean()) for c in range(k) if (ctx.labels == c).any()]
@@ -77,6 +79,8 @@ class IntraFID(Metric):
         }
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict:
+        if ctx.labels is None:
+            return {}
         from . import classifier as clf
         from .fidelity import domain_fid
 

@@ -36,16 +36,18 @@ def held_out(evaluator):
     import torch
 
     data, n = evaluator.data, evaluator.samples
+    labels = None
     if data.kind == "image":
         if evaluator.protocol.get("real_split") == "test":
-            pool, what = data.train, "training images"
+            pool, labels, what = data.train, data.train_labels, "training images"
         elif data.test is not None:
-            pool, what = data.test, "test images"
+            pool, labels, what = data.test, data.test_labels, "test images"
         else:  # the real side is a random subset of training images: take the others
             used = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))[: evaluator.protocol["real_samples"]]
             keep = torch.ones(len(data.train), dtype=torch.bool)
             keep[used] = False
             pool, what = data.train[keep], "training images outside the real side"
+            labels = data.train_labels[keep] if data.train_labels is not None else None
     elif data.kind == "points":
         pool, what = (data.test, "test points") if data.test is not None else (data.train, "training points")
     else:
@@ -55,6 +57,8 @@ def held_out(evaluator):
         idx, how = torch.randperm(len(pool), generator=gen)[:n], "without"
     else:
         idx, how = torch.randint(len(pool), (n,), generator=gen), "with"
+    if evaluator.context.conditional and labels is not None:  # a perfect conditional sampler: each image is of the class it stands for
+        evaluator.context.labels = labels[idx]
     return pool[idx], f"{n} {what} drawn {how} replacement"
 
 
