@@ -79,7 +79,8 @@ def test_the_evaluator_records_and_applies_g_mode():
     default = make_evaluator(_ring_cfg(), ring, torch.device("cpu"))
     train = make_evaluator(_ring_cfg(g_mode="train"), ring, torch.device("cpu"))
     assert default.protocol["g_mode"] == "eval" and train.protocol["g_mode"] == "train"
-    x_eval, x_train = default._generate(g, 257), train._generate(g, 257)  # 128 + 129: no batch of one
+    (x_eval, labels), (x_train, _) = default._generate(g, 257), train._generate(g, 257)  # 128 + 129: no batch of one
+    assert labels is None  # an unconditional G: its samples were drawn for no class
     assert x_eval.shape == x_train.shape == (257, 2)
     assert not torch.allclose(x_eval, x_train)
     out = train(g, 1)

@@ -31,7 +31,7 @@ def test_augmentation_with_real_images_as_synthetic(held_out):
     assert (ctx.classifier.predict(xs).argmax(1) == data.train_labels[rest]).float().mean() > 0.95  # argmax = true labels
     metric = Augmentation(real=300, seeds=1, steps=80)
     out = metric(xs, ctx)
-    assert set(out) == set(Augmentation.directions)
+    assert set(out) == {k for k in Augmentation.directions if not k.endswith("_conditional")}  # the default schemes: not `conditional`
     assert out["aug_gain_argmax"] >= -0.01  # more (correctly labelled) data does not hurt
     # The argmax scheme is training on the true labels (the classifier agrees with them).
     subset = metric._subset(data)
