@@ -92,7 +92,7 @@ def main(ctx, no_plugins):
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).",
+    help="Override KEY in every run, over base and matrix values alike (the last layer; a matrix axis it sets becomes that one value, and cells that become one config train once), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).",
 )
 @click.option(
     "--profile",
@@ -175,6 +175,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
         if problem:
             fail(problem)
         _say_profile(s)
+        _say_notes(s)
         _print_dry_run(s, results, rerun)
         return
     from .build import resolve_devices
@@ -192,6 +193,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
         except SuiteError as e:
             fail(str(e))
     _say_profile(s)
+    _say_notes(s)
     try:
         outcome = api.run_suite(
             s,
@@ -237,6 +239,12 @@ def _say_profile(s) -> None:
         return
     what = "none, the suite as written" if s.profile == "none" else s.profile
     click.echo(f"{s.name}: profile {what} ({s.profile_why}; the suite's profiles: {', '.join(s.profiles)})", err=True)
+
+
+def _say_notes(s) -> None:
+    """The suite's expansion notes (a --set over a matrix axis, cells that are one config), one line each."""
+    for note in s.notes:
+        click.echo(f"{s.name}: note: {note}", err=True)
 
 
 def _device_spelling(spec: str) -> str | None:
