@@ -27,7 +27,7 @@ from .executors import ExecutorError, ExecutorOptions
 from .job import Finished, RunJob, failed_record, one_line
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
-from .store import FAILED, FINISHED, RUN_FILE, ResultsStore
+from .store import FAILED, FINISHED, RUN_FILE, TRACEBACK_FILE, ResultsStore
 from .suite import Run, Suite
 
 
@@ -181,8 +181,21 @@ def run_suite(
 
     previous = _on_sigterm()
     claims.start_heartbeat()
+    handed = Handed(next_jobs())
+    skipped_before = outcome.skipped
     try:
-        ex.run(next_jobs(), report)
+        try:
+            ex.run(handed, report)
+            lost_why = "it returned without reporting the run finished"
+        except Exception as e:  # a plugin executor's bug: the runs it holds are lost, the suite stops
+            lost_why = f"it raised {one_line(e)}"
+            outcome.stopped = f"executor {executor} failed: {one_line(e)}"
+            _traceback_into([tmp for _, tmp, _ in active.values()])
+        account_lost(executor, lost_why, active, suite, report)
+        if not handed.exhausted and not outcome.stopped:
+            never = len(pending) - len(handed.ids) - (outcome.skipped - skipped_before) - outcome.elsewhere
+            if never > 0:
+                outcome.stopped = f"executor {executor} returned before starting {never} of the runs; run the same command again"
     finally:
         for claim, tmp, _ in active.values():  # interrupted: no half-written run stays,
             if saved_step(tmp) is None:  # but one with a checkpoint is resumed next time
@@ -194,6 +207,45 @@ def run_suite(
     if outcome.stopped:
         console.print(f"{suite.name}: stopped early: {outcome.stopped}", markup=False, highlight=False)
     return outcome
+
+
+class Handed:
+    """The scheduler's jobs as an executor pulls them: which runs it was handed, and
+    whether it pulled them all (the contract: it returns once `jobs` is exhausted)."""
+
+    def __init__(self, jobs):
+        self.jobs, self.ids, self.exhausted = iter(jobs), [], False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            job = next(self.jobs)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        self.ids.extend(getattr(job, "run_ids", None) or [job.run_id])  # a pack of runs, or one
+        return job
+
+
+def account_lost(executor: str, why: str, active: dict, suite: Suite, report) -> None:
+    """Every run handed to the executor ends with a Finished: one it never reported is
+    failed here, "lost by executor NAME", so it is counted, shown and retried next time."""
+    for run_id, (_, tmp, run) in list(active.items()):
+        report(Finished(run_id, failed_record(_job_stub(run, suite, tmp), f"lost by executor {executor}: {why}")))
+
+
+def _traceback_into(folders: list[Path]) -> None:
+    """The executor's traceback, for its author, in each run folder it lost."""
+    import traceback
+
+    text = traceback.format_exc()
+    for folder in folders:
+        try:
+            (folder / TRACEBACK_FILE).write_text(text)
+        except OSError:
+            pass
 
 
 def _devices(devices) -> list[torch.device]:

@@ -16,7 +16,10 @@ claimed before it can start), sets each job's ``device`` (``dataclasses.replace`
 it with ``ganbench.job.train_run`` wherever it likes, and calls ``report(event)`` *from the
 calling thread* with the events the job emits (``Started``, ``Progress``) and exactly one
 ``Finished`` per job (a job whose worker died gets a ``failed_record`` saying why). It returns
-when ``jobs`` is exhausted and every job it pulled has finished. On KeyboardInterrupt (Ctrl-C,
+when ``jobs`` is exhausted and every job it pulled has finished. The scheduler holds it to
+that: a job it pulled and never reported is failed "lost by executor NAME", as is every
+job it holds when it raises, and returning before ``jobs`` is exhausted stops the suite
+with a message (exit status 1). On KeyboardInterrupt (Ctrl-C,
 SIGTERM) it stops its workers and re-raises; the scheduler cleans up what they left.
 
 The files of a run go to ``job.out_dir`` on the scheduler's filesystem; an executor whose
