@@ -177,7 +177,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
 
     from . import checkpoint, metrics
     from .build import seed_everything
-    from .callbacks import make_callbacks
+    from .callbacks import make_callbacks, plugin_record
     from .claims import hostname
     from .loggers import make_loggers
     from .speed import ieee_fp32, set_tf32
@@ -234,9 +234,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
             record["diverged_at_step"] = result.diverged_at_step
         if result.best:
             record["best"] = result.best
-        record.update(result.record)
-        if "generator" in result.record and record["protocol"]:
-            record["protocol"]["generator"] = result.record["generator"]  # which G was scored is part of how
+        plugin_record(record, callbacks, out_dir)  # callbacks.<name>, and the scored generator
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
         save_weights(models.generator.state_dict(), out_dir / G_WEIGHTS)
         save_weights(models.discriminator.state_dict(), out_dir / D_WEIGHTS)

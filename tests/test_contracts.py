@@ -200,3 +200,19 @@ def test_an_executor_that_raises_loses_its_runs_and_stops_the_suite(tmp_path, re
     ((run_id, lost),) = records(tmp_path).items()
     assert lost["error"] == "lost by executor crashes: it raised RuntimeError: the cluster went away"
     assert "the cluster went away" in (tmp_path / "c" / run_id / "traceback.txt").read_text()
+
+
+# ---------------------------------------------------------------- what plugins add cannot overwrite the record
+
+
+def test_a_callback_cannot_overwrite_the_runs_record(tmp_path, registry):
+    # {"status": "hacked", "seed": 99} once made the CLI print "1 hacked" and `status` show it
+    outcome = go(registry, tmp_path, suite_of(registry, callbacks=["c-hijack", {"name": "ema", "decay": 0.5}]))
+    assert outcome.counts == {"complete": 1}
+    (record,) = records(tmp_path).values()
+    assert record["status"] == "complete" and record["seed"] == 0
+    assert record["callbacks"]["c-hijack"] == {"steps_seen": 4}  # namespaced; the reserved keys refused
+    assert any("c-hijack: returned 'status', a field of run.json" in n for n in record["notes"])
+    # the scored generator is still named where `ganbench eval` and the report read it
+    assert record["generator_file"] == "G_ema.pt" == record["callbacks"]["ema"]["generator_file"]
+    assert record["generator"] == "ema(decay=0.5, start=0)"
