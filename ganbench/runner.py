@@ -11,6 +11,7 @@ died) is recorded as failed and the suite goes on.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections import Counter
@@ -23,7 +24,7 @@ from rich.console import Console
 from .build import Builder, resolve_devices
 from .checkpoint import saved_step
 from .claims import ClaimBook
-from .executors import ExecutorError, ExecutorOptions
+from .executors import ExecutorError, ExecutorOptions, exit_guard
 from .job import Finished, RunJob, failed_record, one_line
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
@@ -102,8 +103,9 @@ def run_suite(
     ex = make_executor(registry, executor, options)
     options.builder = Builder(registry)
     try:
-        check_runs(pending, options.builder, device_list)
-        warm_caches(pending, options.builder, device_list[0], console)
+        with exit_guard():  # the checks run plugin code (loaders, builders) in this process
+            check_runs(pending, options.builder, device_list)
+            warm_caches(pending, options.builder, device_list[0], console)
         try:  # a file where a folder should be, a loop of links, a read-only disk: bad input
             store.create()
             claims = ClaimBook(store.dir)
@@ -185,7 +187,8 @@ def run_suite(
     skipped_before = outcome.skipped
     try:
         try:
-            ex.run(handed, report)
+            with exit_guard() if ex.in_process else contextlib.nullcontext():
+                ex.run(handed, report)
             lost_why = "it returned without reporting the run finished"
         except Exception as e:  # a plugin executor's bug: the runs it holds are lost, the suite stops
             lost_why = f"it raised {one_line(e)}"
@@ -322,7 +325,8 @@ def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
             data = builder.data(cfg["dataset"])
         except (OSError, ValueError) as e:
             raise SuiteInvalid(f"run {run.id}: dataset {cfg['dataset']['name']}: {one_line(e)}") from None
-        except Exception:
+        except BaseException as e:  # even sys.exit(): left to fail its run with the reason
+            _unless_interrupt(e)
             continue
         if cfg.get("precision") == "fp16" and all(d.type == "cpu" for d in devices):
             raise SuiteInvalid(f"run {run.id}: precision fp16 needs a CUDA device (on the CPU use bf16)")
@@ -340,7 +344,8 @@ def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
                 builder.models(cfg, data)
         except ValueError as e:
             raise SuiteInvalid(f"run {run.id}: architecture {cfg['architecture']['name']}: {one_line(e)}") from None
-        except Exception:
+        except BaseException as e:
+            _unless_interrupt(e)
             continue
 
 
@@ -369,8 +374,16 @@ def warm_caches(runs: list[Run], builder: Builder, device: torch.device, console
             if not clf.classifier_path(spec["name"], options, data)[0].is_file():
                 console.print(f"training the {spec['name']} mode classifier (once; cached for every run)", markup=False, highlight=False)
             clf.get_classifier(spec["name"], options, data, device, cfg["eval"]["classifier_floor"])
-        except Exception:
+        except BaseException as e:
+            _unless_interrupt(e)
             continue
+
+
+def _unless_interrupt(e: BaseException) -> None:
+    """A plugin's exception in an up-front check, SystemExit included, is left for its run
+    to fail with (one line and a traceback); Ctrl-C and SIGTERM still stop the suite."""
+    if isinstance(e, KeyboardInterrupt):
+        raise e
 
 
 # ---------------------------------------------------------------- signals

@@ -5,7 +5,8 @@ An executor is a plugin kind like architectures and losses: a factory registered
 (``ganbench.builtin.executors``) are registered through ganbench's own entry points:
 
 - ``local``: one run at a time in the scheduler's own process (plugins registered in-process
-  by tests and the plugin test kit work only here);
+  by tests and the plugin test kit work only here); a plugin's ``os._exit`` there fails its
+  run (``exit_guard``) rather than ending ganbench;
 - ``process``: a pool of worker processes, ``jobs`` per device (``ganbench.executors.process``);
 - ``ray``: Ray tasks with a fractional GPU each, on a local Ray or a cluster
   (``ganbench.executors.ray``; ``pip install 'ganbench[ray]'``).
@@ -28,7 +29,9 @@ workers cannot see it ships them back (see the Ray executor), and the scheduler 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -106,3 +109,34 @@ class Executor(ABC):
     def close(self) -> None:
         """Release what the constructor acquired (a cluster connection) when `run` is never
         called, e.g. because the suite was refused after the executor was made."""
+
+
+class PluginExit(SystemExit):
+    """os._exit() called by a plugin in the scheduler's process (see exit_guard)."""
+
+
+@contextlib.contextmanager
+def exit_guard():
+    """Make a plugin's os._exit() in this process fail its run instead of ending ganbench.
+
+    os._exit ends a process at once, without unwinding: with an in-process executor (the
+    default `local`), a plugin calling it mid-run ended `ganbench run` with the plugin's
+    status (0: "success"), no message, the next runs never tried. Within this block, a call
+    from this thread of this process raises PluginExit instead, which fails the run like
+    any exception a plugin raises (``ganbench.job.train_run``). Another thread, or a child
+    process a plugin forked, still exits as asked. What Python cannot intercept (a segfault,
+    kill -9, a C library's exit()) still ends the process, with a non-zero status for the
+    signals; the process executor (``--jobs N``, ``--executor process``) contains those too.
+    """
+    real, pid, thread = os._exit, os.getpid(), threading.get_ident()
+
+    def guarded(code: int) -> None:
+        if os.getpid() == pid and threading.get_ident() == thread:
+            raise PluginExit(f"a plugin called os._exit({code}), which would have ended ganbench")
+        real(code)
+
+    os._exit = guarded  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real
