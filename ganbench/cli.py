@@ -1,6 +1,7 @@
 """The command line: `ganbench run`, `ganbench report`, `ganbench traverse`, `ganbench plugins`.
 
-Exit status: 0 every run complete or diverged, 1 some run failed, 2 invalid input.
+Exit status: 0 every run this command trained is complete or diverged (the final line
+counts the runs left to another ganbench holding them), 1 some run failed, 2 invalid input.
 Invalid input is one line on stderr, never a traceback.
 """
 
@@ -216,9 +217,15 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
             f"{how}: unfinished runs left no run folder; run the same command again to finish them (from their checkpoints when they have one)",
             143 if isinstance(e, Terminated) else 130,
         )
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "nothing to run"
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
+    counts = counts or ("nothing trained here" if outcome.elsewhere else "nothing to run")
     skipped = f", {outcome.skipped} skipped" if outcome.skipped else ""
-    elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""
+    elsewhere = (
+        f", {outcome.elsewhere} not finished yet: left to another ganbench that holds "
+        f"{'its claim' if outcome.elsewhere == 1 else 'their claims'} (`ganbench status {results}` shows it)"
+        if outcome.elsewhere
+        else ""
+    )
     click.echo(f"{s.name}: {counts}{skipped}{elsewhere}. Results in {results / s.name}", err=True)
     sys.exit(outcome.exit_code)
 

@@ -23,7 +23,7 @@ import torch
 from conftest import ganbench
 from rich.console import Console
 
-from ganbench.claims import ClaimBook, hostname
+from ganbench.claims import ClaimBook, hostname, process_start
 from ganbench.runner import SuiteInvalid, run_suite
 from ganbench.suite import load_suite
 from ganbench.testing import make_registry
@@ -162,7 +162,8 @@ def test_a_live_claim_is_left_to_its_holder_and_a_dead_one_is_taken_over(tmp_pat
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-        (claims / f"{first}.json").write_text(json.dumps({"host": hostname(), "pid": sleeper.pid, "token": "live"}))
+        live = {"host": hostname(), "pid": sleeper.pid, "pid_start": process_start(sleeper.pid), "token": "live"}
+        (claims / f"{first}.json").write_text(json.dumps(live))
         (claims / f"{second}.json").write_text(json.dumps({"host": hostname(), "pid": int(dead.stdout), "token": "dead"}))
         # the live holder's run is being written: its temporary folder must survive recovery
         (tmp_path / "r" / "tiny" / f".{first}.tmp-live").mkdir()
@@ -192,6 +193,33 @@ def test_a_claim_silent_for_longer_than_the_timeout_is_taken_over(tmp_path, monk
     assert got is not None and "another-host" in note and "silent" in note
     book.release(got)
     assert not claim.exists()
+
+
+def test_a_garbage_claim_or_one_naming_a_reused_pid_is_stale_at_once(tmp_path):
+    # each blocked its run for 10 minutes ("being trained by ? pid ? since ?"), and `run` exited 0
+    book = ClaimBook(tmp_path / "suite")
+    claim = book.dir / "r.json"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # alive, not ganbench
+    try:
+        born = process_start(sleeper.pid)
+        cases = {
+            "not a readable claim": b"\x00garbage{",
+            "is alive but is not a ganbench process": json.dumps({"host": hostname(), "pid": sleeper.pid, "token": "t"}).encode(),
+            "now belongs to another process": json.dumps(
+                {"host": hostname(), "pid": sleeper.pid, "pid_start": born - 1, "token": "t"}
+            ).encode(),
+        }
+        for why, content in cases.items():
+            claim.write_bytes(content)
+            got, note = book.acquire("r", lambda: True)
+            assert got is not None and why in note, (why, note)
+            book.release(got)
+        # the holder it names, started when the claim says: live, left to it
+        claim.write_text(json.dumps({"host": hostname(), "pid": sleeper.pid, "pid_start": born, "token": "t"}))
+        got, holder = book.acquire("r", lambda: True)
+        assert got is None and f"pid {sleeper.pid}" in holder
+    finally:
+        sleeper.kill()
 
 
 def _first_use(cache: str, seed: int, queue) -> None:
