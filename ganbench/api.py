@@ -163,6 +163,7 @@ def run_suite(
     profile: str = "auto",
     quiet: bool = False,
     console=None,
+    executor_options: Mapping | None = None,
 ) -> Outcome:
     """Train every run of `suite` not finished yet into `results`/<suite name>/ (`ganbench run`).
 
@@ -170,7 +171,9 @@ def run_suite(
     `--set` layer (a dict or "KEY=VALUE" strings). devices: "auto", "cpu", "cuda",
     "cuda:0,cuda:1", a torch.device or a list. executor: "local" (default for jobs=1,
     in this process), "process" (default otherwise, and with a timeout) or "ray".
-    timeout: seconds after which a run is failed and its worker stopped. profile: one of
+    timeout: seconds after which a run is failed and its worker stopped. executor_options:
+    the executor's own options (`--executor-option`), checked against those it declares
+    (ganbench.executors.ExecutorOptions.extra). profile: one of
     the suite's `profiles`, "none", or "auto" (the `cpu` profile when `devices` are the CPU
     and the suite has one; recorded in each run.json). quiet: no progress display
     (console: a rich Console to show it on; default stderr). Finished runs are skipped
@@ -211,6 +214,7 @@ def run_suite(
         address=address,
         loggers=list(loggers),
         timeout=timeout,
+        executor_options=dict(executor_options or {}),
     )
     return Outcome(s, results / s.name, out.counts, out.skipped, out.elsewhere, out.kept, out.stopped, out.exit_code)
 

@@ -131,6 +131,13 @@ def main(ctx, no_plugins):
     "--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray)."
 )
 @click.option(
+    "--executor-option",
+    "executor_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the executor, e.g. --executor-option partition=gpu for a SLURM executor plugin (repeatable; values are YAML; each executor declares its own).",
+)
+@click.option(
     "--logger",
     "loggers",
     multiple=True,
@@ -151,7 +158,7 @@ def main(ctx, no_plugins):
     help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.",
 )
 @_interruptible
-def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, executor, address, threads, loggers, timeout):
+def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, executor, address, executor_options, threads, loggers, timeout):
     """Run every run of SUITE that has not finished yet.
 
     Finished runs (complete or diverged) are skipped, so an interrupted suite is
@@ -160,7 +167,8 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
     machine or many sharing it) split the runs, and each run is trained once.
     """
     from . import api  # the command is a thin layer over the Python API
-    from .suite import SuiteError
+    from .config import ConfigError
+    from .suite import SuiteError, parse_override
 
     registry = _registry()
     # --profile auto needs to know whether the runs train on the CPU. Asked without torch
@@ -168,11 +176,16 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
     # --dry-run stay torch-free; a real run then asks torch and reloads if the guess was wrong.
     guess = _devices_on_cpu(devices)
     try:
+        given_options = dict(parse_override(o) for o in executor_options)
+    except ConfigError as e:
+        fail(str(e).replace("--set", "--executor-option", 1))
+    try:
         s = api.load_suite(suite, overrides, registry, profile=profile, on_cpu=guess)
     except SuiteError as e:
         fail(str(e))
     if dry_run:  # nothing trains: no torch (a second, not seconds), and no device is used
-        problem = _device_spelling(devices)
+        name = executor or ("local" if jobs == 1 and not timeout else "process")
+        problem = _device_spelling(devices) or _unknown_plugin(registry, name, [*s.loggers, *loggers], given_options)
         if problem:
             fail(problem)
         _say_profile(s)
@@ -208,6 +221,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
             loggers=loggers,
             timeout=timeout,
             registry=registry,
+            executor_options=given_options,
         )
     except (SuiteInvalid, ExecutorError) as e:
         fail(f"{suite}: {e}" if isinstance(e, SuiteInvalid) else str(e))
@@ -252,6 +266,25 @@ def _say_notes(s) -> None:
     """The suite's expansion notes (a --set over a matrix axis, cells that are one config), one line each."""
     for note in s.notes:
         click.echo(f"{s.name}: note: {note}", err=True)
+
+
+def _unknown_plugin(registry, executor: str, loggers: list[str], executor_options: dict) -> str | None:
+    """What `run` refuses of the executor and loggers without starting them, for --dry-run:
+    a name no plugin registers, an executor option it does not declare."""
+    from .executors import ExecutorError, resolve_executor_options
+    from .plugins import PluginError
+
+    for kind, names, option in (("executor", [executor], "--executor"), ("logger", loggers, "--logger")):
+        for name in names:
+            try:
+                registry.get(kind, name)
+            except PluginError as e:
+                return f"{option}: {e}"
+    try:
+        resolve_executor_options(executor, registry.get("executor", executor).factory, executor_options)
+    except ExecutorError as e:
+        return str(e)
+    return None
 
 
 def _device_spelling(spec: str) -> str | None:

@@ -179,7 +179,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
     from .build import seed_everything
     from .callbacks import make_callbacks, plugin_record
     from .claims import hostname
-    from .loggers import make_loggers
+    from .loggers import close_loggers, make_loggers
     from .speed import ieee_fp32, set_tf32
     from .train import train
 
@@ -247,11 +247,8 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
             pass
         failed_record(job, one_line(e), record)
     finally:
-        for logger in loggers:
-            try:
-                logger.close()
-            except Exception:  # a logger that cannot close must not hide the run's outcome
-                pass
+        record["finished"] = now()
+        close_loggers(loggers, record)  # each hears the outcome; one that raises cannot change it
     record["finished"] = now()
     return record
 

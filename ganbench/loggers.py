@@ -12,8 +12,10 @@ is its run.json so far (id, suite, config). The built-ins (``ganbench.builtin.lo
   ``tensorboard --logdir results`` shows every run of every suite, by suite and run id.
 
 A suite adds loggers with ``loggers: [tensorboard]``, the command line with
-``--logger tensorboard``. A logger that raises fails its run (say so loudly rather than
-train unobserved); one that needs a service should check for it when it is made.
+``--logger tensorboard``. A logger that raises while the run trains fails its run (say so
+loudly rather than train unobserved); one that needs a service or a package checks for it
+in ``check()``, which the scheduler calls before any run starts. ``started(record)`` and
+``finished(record)`` tell it when the run begins training and how it ended.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ class Logger(ABC):
     def __init__(self, run_dir: Path, record: dict):
         self.run_dir, self.record = Path(run_dir), record
 
+    @classmethod
+    def check(cls) -> None:
+        """Raise, saying why, when this logger cannot work on this machine (a missing
+        package, a missing token). The scheduler calls it before any run starts: the suite
+        is then refused (exit 2) instead of every run failing on it."""
+
     @abstractmethod
     def log_row(self, row: dict) -> None:
         """A history row: step, epoch, wall_s, train_s, losses, D accuracies, lr_g, lr_d, and the
@@ -41,6 +49,16 @@ class Logger(ABC):
 
     def resumed(self, history: list[dict]) -> None:
         """The run resumed from a checkpoint whose history is `history`: forget later rows."""
+
+    def started(self, record: dict) -> None:
+        """The run is set up and about to train: `record` is its run.json so far, now with
+        `env` (host, device, versions), `params_g`, `params_d` and `protocol`."""
+
+    def finished(self, record: dict) -> None:
+        """The run ended: `record` is its final run.json content: `status` (complete,
+        diverged or failed; None when it was interrupted, Ctrl-C or SIGTERM, to be trained
+        again), `metrics`, and `error` for a failed run or `diverged_at_step`. Called before
+        close(); not called when the run's worker process died."""
 
     def close(self) -> None:
         """The run ended (any status): flush and release what it holds."""
@@ -75,12 +93,21 @@ class TensorBoardLogger(Logger):
 
     DIR = "tensorboard"
 
-    def __init__(self, run_dir: Path, record: dict):
-        super().__init__(run_dir, record)
+    @classmethod
+    def check(cls) -> None:
+        cls._summary_writer()
+
+    @staticmethod
+    def _summary_writer():
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise RuntimeError("the tensorboard logger needs TensorBoard: pip install 'ganbench[tensorboard]'") from None
+        return SummaryWriter
+
+    def __init__(self, run_dir: Path, record: dict):
+        super().__init__(run_dir, record)
+        SummaryWriter = self._summary_writer()
         self._writer_class = SummaryWriter
         self.writer = SummaryWriter(str(self.run_dir / self.DIR))
         config = json.dumps(record.get("config", {}), indent=2, default=str)
@@ -111,5 +138,27 @@ class TensorBoardLogger(Logger):
 
 
 def make_loggers(names, registry, run_dir: Path, record: dict) -> list[Logger]:
-    """The always-on loggers, then `names` (validated by the scheduler), in order."""
-    return [registry.get("logger", name).factory(run_dir, record) for name in dict.fromkeys([*ALWAYS, *names])]
+    """The always-on loggers, then `names` (validated by the scheduler), in order, each
+    told the run has started (``Logger.started``)."""
+    loggers = [registry.get("logger", name).factory(run_dir, record) for name in dict.fromkeys([*ALWAYS, *names])]
+    for logger in loggers:
+        if hasattr(logger, "started"):  # a logger need not subclass Logger
+            logger.started(record)
+    return loggers
+
+
+def close_loggers(loggers, record: dict) -> None:
+    """Tell each logger how the run ended (``Logger.finished``), then close it. A logger
+    that raises here cannot change the run's outcome: its error is a note in the record."""
+    for logger in loggers:
+        for method in ("finished", "close"):
+            call = getattr(logger, method, None)
+            if call is None:
+                continue
+            try:
+                call(record) if method == "finished" else call()
+            except Exception as e:
+                text = str(e).strip().splitlines()
+                record.setdefault("notes", []).append(
+                    f"logger {type(logger).__name__}: {method} raised {type(e).__name__}: {text[0] if text else ''}"[:300]
+                )

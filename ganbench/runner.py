@@ -24,7 +24,8 @@ from rich.console import Console
 from .build import Builder, resolve_devices
 from .checkpoint import saved_step
 from .claims import ClaimBook
-from .executors import ExecutorError, ExecutorOptions, exit_guard
+from .estimate import warn_costs
+from .executors import ExecutorError, ExecutorOptions, exit_guard, resolve_executor_options
 from .job import Finished, RunJob, failed_record, one_line
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
@@ -66,6 +67,7 @@ def run_suite(
     address: str | None = None,
     loggers: list[str] = (),
     timeout: float | None = None,
+    executor_options: dict | None = None,
 ) -> SuiteOutcome:
     """Train every run of `suite` not finished yet; see the module docstring.
 
@@ -94,17 +96,17 @@ def run_suite(
     options = ExecutorOptions(
         devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry, timeout=timeout
     )
+    options.extra = dict(executor_options or {})  # checked against what the executor declares (make_executor)
     loggers = tuple(dict.fromkeys([*suite.loggers, *loggers]))
-    for name in loggers:
-        try:
-            registry.get("logger", name)
-        except PluginError as e:
-            raise SuiteInvalid(f"--logger: {e}") from None
+    with exit_guard():
+        check_loggers(registry, loggers)
     ex = make_executor(registry, executor, options)
     options.builder = Builder(registry)
     try:
         with exit_guard():  # the checks run plugin code (loaders, builders) in this process
             check_runs(pending, options.builder, device_list)
+            check_plugin_options(pending, options.builder)
+            warn_costs(pending, options.builder, device_list, results, ex.capacity, console, suite.profiles, suite.profile)
             warm_caches(pending, options.builder, device_list[0], console)
         try:  # a file where a folder should be, a loop of links, a read-only disk: bad input
             store.create()
@@ -260,14 +262,20 @@ def _devices(devices) -> list[torch.device]:
 
 
 def make_executor(registry: Registry, name: str, options: ExecutorOptions):
-    """The executor plugin `name`, built with `options`; ExecutorError when it cannot start."""
+    """The executor plugin `name`, built with `options`; ExecutorError (exit 2, one line)
+    when it cannot start, or when its constructor refuses the options (a ValueError)."""
     try:
         entry = registry.get("executor", name)
     except PluginError as e:
         raise ExecutorError(f"--executor: {e}") from None
     if options.jobs < 1:
         raise ExecutorError(f"--jobs must be >= 1, got {options.jobs}")
-    return entry.factory(options)
+    options.extra = resolve_executor_options(name, entry.factory, dict(options.extra))
+    try:
+        with exit_guard():
+            return entry.factory(options)
+    except (ValueError, TypeError) as e:
+        raise ExecutorError(f"--executor {name}: {one_line(e)}") from None
 
 
 def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex, loggers=(), resume=False) -> RunJob:
@@ -347,6 +355,65 @@ def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
         except BaseException as e:
             _unless_interrupt(e)
             continue
+
+
+def check_loggers(registry: Registry, names) -> None:
+    """Each logger is registered and can work here: SuiteInvalid otherwise, before any run.
+
+    A logger factory may have a ``check()`` attribute (a classmethod of a Logger class)
+    that raises, with the reason, when the logger cannot work on this machine: a missing
+    package (TensorBoard), a missing token. Without it, the first run would fail on it, and
+    every run after it.
+    """
+    for name in names:
+        try:
+            entry = registry.get("logger", name)
+        except PluginError as e:
+            raise SuiteInvalid(f"--logger: {e}") from None
+        check = getattr(entry.factory, "check", None)
+        if check is None:
+            continue
+        try:
+            check()
+        except BaseException as e:
+            _unless_interrupt(e)
+            raise SuiteInvalid(f"--logger {name}: {one_line(e)}") from None
+
+
+def check_plugin_options(runs: list[Run], builder: Builder) -> None:
+    """Make each distinct callback and metric a run asks for once, before any run starts:
+    their options are checked by their constructors (a ValueError, `policy: zoom`), and a
+    value one refuses would fail every run that names it. SuiteInvalid names the run and
+    the plugin; other exceptions are left to fail their runs with the traceback.
+    """
+    from .callbacks import make_callbacks
+    from .metrics.plugin import make_metrics
+
+    seen: set[str] = set()
+    for run in runs:
+        cfg = run.config
+        for i, spec in enumerate(cfg.get("callbacks") or []):
+            key = repr(("callback", spec))
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                make_callbacks([spec], builder.registry)
+            except ValueError as e:
+                raise SuiteInvalid(f"run {run.id}: callbacks[{i}] {spec['name']}: {one_line(e)}") from None
+            except BaseException as e:
+                _unless_interrupt(e)
+        specs = cfg["eval"].get("metrics") or {}
+        key = repr(("metrics", specs, cfg["dataset"]))
+        if not specs or cfg["eval"]["every"] == "none" or key in seen:
+            continue
+        seen.add(key)
+        try:
+            make_metrics(specs, builder.registry, builder.data(cfg["dataset"]).kind)
+        except ValueError as e:
+            raise SuiteInvalid(f"run {run.id}: eval.metrics: {one_line(e)}") from None
+        except BaseException as e:
+            _unless_interrupt(e)
 
 
 def warm_caches(runs: list[Run], builder: Builder, device: torch.device, console: Console) -> None:

@@ -23,9 +23,11 @@ from ganbench import hookimpl
 from ganbench.build import Builder
 from ganbench.callbacks import Callback
 from ganbench.contracts import Discriminator, GanData, Models
-from ganbench.executors import Executor
+from ganbench.executors import Executor, ExecutorError
 from ganbench.job import Finished, train_run
-from ganbench.runner import run_suite
+from ganbench.loggers import Logger
+from ganbench.metrics.plugin import Metric
+from ganbench.runner import SuiteInvalid, run_suite
 from ganbench.suite import expand
 from ganbench.testing import make_registry
 
@@ -83,6 +85,14 @@ class _InProcess(Executor):
         return Finished(job.run_id, train_run(job, self.options.builder or Builder(self.options.registry), report))
 
 
+class Serial(_InProcess):
+    name = "c-serial"
+
+    def run(self, jobs, report):
+        for job in jobs:
+            report(self.train(job, report))
+
+
 class DropsLast(_InProcess):
     """Trains every job but never reports the last one's Finished."""
 
@@ -115,6 +125,69 @@ class Crashes(_InProcess):
         raise RuntimeError("the cluster went away")
 
 
+class Picky(Serial):
+    """Takes executor options; refuses one value in its constructor, as a SLURM executor
+    refuses a partition that does not exist."""
+
+    name = "c-picky"
+    executor_options = {"partition": "debug", "slots": 1}
+
+    def __init__(self, options):
+        super().__init__(options)
+        if options.extra["partition"] == "nope":
+            raise ValueError("no partition 'nope' on this cluster")
+
+
+class NeedsToken(Logger):
+    """A logger for a service: without its token it cannot work, and says so up front."""
+
+    @classmethod
+    def check(cls):
+        if not os.environ.get("C_TOKEN"):
+            raise RuntimeError("set C_TOKEN to log to the service")
+
+    def log_row(self, row):
+        pass
+
+
+class Events(Logger):
+    """Remembers what it was told, in order."""
+
+    seen: list = []
+
+    def started(self, record):
+        Events.seen.append(("started", record["id"], record["env"]["device"], record["params_g"]))
+
+    def log_row(self, row):
+        Events.seen.append(("row", row["step"]))
+
+    def finished(self, record):
+        Events.seen.append(("finished", record["status"], record.get("error")))
+
+    def close(self):
+        Events.seen.append(("close",))
+
+
+class Offset(Metric):
+    directions = {"c_offset": "lower"}
+    ranges = {"c_offset": (0.0, None)}
+    kinds = ("points",)
+
+    def __init__(self, policy: str = "mean"):
+        if policy not in ("mean", "median"):
+            raise ValueError(f"policy must be mean or median, got {policy!r}")
+        self.policy = policy
+
+    def __call__(self, samples, ctx):
+        centre = samples.mean(0) if self.policy == "mean" else samples.median(0).values
+        return {"c_offset": float((centre - ctx.data.train.mean(0)).norm())}
+
+
+class Raises(Callback):
+    def after_g_step(self, loop, step):
+        raise RuntimeError(f"step {step} went wrong")
+
+
 class Hijack(Callback):
     """Returns keys that name run.json's own fields."""
 
@@ -134,13 +207,25 @@ def register_datasets(register):
 
 @hookimpl
 def register_executors(register):
-    for cls in (DropsLast, PullsTwoAndQuits, Crashes):
+    for cls in (DropsLast, PullsTwoAndQuits, Crashes, Picky):
         register(cls.name, cls)
+
+
+@hookimpl
+def register_loggers(register):
+    register("c-needs-token", NeedsToken)
+    register("c-events", Events)
+
+
+@hookimpl
+def register_metrics(register):
+    register("c-offset", Offset)
 
 
 @hookimpl
 def register_callbacks(register):
     register("c-hijack", Hijack)
+    register("c-raises", Raises)
 
 
 SUITE = {
@@ -216,3 +301,106 @@ def test_a_callback_cannot_overwrite_the_runs_record(tmp_path, registry):
     # the scored generator is still named where `ganbench eval` and the report read it
     assert record["generator_file"] == "G_ema.pt" == record["callbacks"]["ema"]["generator_file"]
     assert record["generator"] == "ema(decay=0.5, start=0)"
+
+
+# ---------------------------------------------------------------- checked up front: exit 2, nothing written
+
+
+@pytest.mark.parametrize(
+    "kw, fragment",
+    [
+        ({"loggers": ["c-needs-token"]}, "--logger c-needs-token: RuntimeError: set C_TOKEN to log to the service"),
+        ({"base": {"callbacks": [{"name": "ema", "decay": 2}]}}, "callbacks[0] ema: ValueError: ema: decay must be in (0, 1), got 2"),
+        (
+            {"base": {"eval": {"every": "2 steps", "metrics": {"c-offset": {"policy": "zoom"}}}}},
+            "eval.metrics: ValueError: policy must be mean or median",
+        ),
+    ],
+)
+def test_plugin_options_and_dependencies_are_checked_before_anything_is_written(tmp_path, registry, monkeypatch, kw, fragment):
+    # each of these once failed every run of the suite, one after another
+    monkeypatch.delenv("C_TOKEN", raising=False)
+    suite = suite_of(registry, **kw.get("base", {}))
+    with pytest.raises(SuiteInvalid) as e:
+        go(registry, tmp_path / "r", suite, loggers=kw.get("loggers", ()))
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "r").exists()
+
+
+def test_tensorboard_missing_is_refused_up_front(tmp_path, registry, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if TensorBoard were not installed
+    with pytest.raises(SuiteInvalid, match="--logger tensorboard: RuntimeError: the tensorboard logger needs TensorBoard"):
+        go(registry, tmp_path / "r", loggers=["tensorboard"])
+    assert not (tmp_path / "r").exists()
+
+
+def test_executor_options_are_declared_checked_and_recorded(tmp_path, registry):
+    for given, fragment in (
+        ({"partiton": "gpu"}, "--executor-option partiton: not an option of executor c-picky (did you mean 'partition'?)"),
+        ({"slots": "two"}, "--executor-option slots: must be a int"),
+        ({"partition": "nope"}, "--executor c-picky: ValueError: no partition 'nope' on this cluster"),
+        ({"x": 1}, "not an option of executor local"),
+    ):
+        with pytest.raises(ExecutorError) as e:
+            go(registry, tmp_path / "r", executor="local" if "x" in given else "c-picky", executor_options=given)
+        assert fragment in str(e.value), str(e.value)
+        assert not (tmp_path / "r").exists()
+    outcome = go(registry, tmp_path / "r", executor="c-picky", executor_options={"partition": "gpu"})
+    assert outcome.counts == {"complete": 1}
+    (record,) = records(tmp_path / "r").values()
+    assert record["env"]["executor_options"] == {"partition": "gpu", "slots": 1}  # the defaults filled in
+
+
+def test_a_gpu_scale_suite_on_the_cpu_is_warned_about_with_an_estimate(tmp_path, registry):
+    # `--profile none` once started 46,850-step runs on a CPU, ~14 h for the suite, without a word
+    from ganbench import estimate
+
+    console = Console(record=True, width=300)
+    long = suite_of(registry, seeds=2, steps=50_000_000)
+    estimate.warn_costs(long.runs, Builder(registry), ["cpu"], tmp_path, 1, console, ["cpu"], "none")
+    text = console.export_text()
+    assert "warning: on the CPU these runs need about" in text and "2 runs of up to 50,000,000 steps" in text
+    assert "--profile cpu" in text and "--set steps=N" in text
+    seconds, _ = estimate.cpu_estimate(suite_of(registry, seeds=2).runs, Builder(registry))
+    assert seconds == 0.0  # a short suite is not even timed
+    console = Console(record=True, width=300)
+    estimate.warn_costs(long.runs, Builder(registry), ["cuda:0"], tmp_path, 1, console, ["cpu"], "none")
+    assert "on the CPU" not in console.export_text()
+
+
+def test_a_disk_too_small_for_the_checkpoints_is_warned_about_with_their_size(tmp_path, registry, monkeypatch):
+    from ganbench import estimate
+
+    monkeypatch.setattr(estimate, "_free_bytes", lambda results: 1_000)
+    console = Console(record=True, width=300)
+    outcome = run_suite(suite_of(registry), registry, tmp_path, "cpu", console=console)
+    assert outcome.counts == {"complete": 1}  # a warning, not a refusal
+    text = console.export_text()
+    assert f"warning: {tmp_path} has 1 KB free" in text and "checkpoint each, written beside the previous one" in text
+    assert "checkpoint_every: none" in text
+    # a tiny pair: (G 4*8+8 + 8*2+2, D 2*8+8 + 8+1) = 91 values, x3 for Adam's two slots
+    (need, how) = estimate.disk_need(suite_of(registry).runs, estimate._models(suite_of(registry).runs, Builder(registry)), 1)
+    assert need == (2 * 3 * 91 + 91) * 4 and "a 1.09 KB checkpoint" in how
+
+
+# ---------------------------------------------------------------- the plugin contract, as documented
+
+
+def test_loggers_hear_when_the_run_starts_and_how_it_ended(tmp_path, registry):
+    Events.seen = []
+    go(registry, tmp_path / "a", loggers=["c-events"])
+    (record,) = records(tmp_path / "a").values()
+    assert Events.seen == [
+        ("started", record["id"], "cpu", record["params_g"]),
+        ("row", 2),
+        ("row", 4),
+        ("finished", "complete", None),
+        ("close",),
+    ]
+    Events.seen = []
+    go(registry, tmp_path / "b", suite_of(registry, callbacks=["c-raises"]), loggers=["c-events"])
+    assert Events.seen == [
+        ("started", Events.seen[0][1], "cpu", Events.seen[0][3]),
+        ("finished", "failed", "RuntimeError: step 1 went wrong"),
+        ("close",),
+    ]

@@ -50,7 +50,13 @@ class ExecutorOptions:
     registry: object = None  # the scheduler's live Registry (in-process executors use it as is)
     builder: object = None  # the scheduler's Builder, its datasets already loaded (in-process only)
     timeout: float | None = None  # seconds one run may take before it is stopped and failed
-    extra: dict = field(default_factory=dict)  # executor-specific options from plugins
+    # The executor's own options (a SLURM partition): `--executor-option KEY=VALUE` (values
+    # are YAML), api.run_suite(executor_options={...}). An executor declares the ones it
+    # takes, with their defaults, as `executor_options` on its factory (a class attribute
+    # of an Executor subclass); the scheduler refuses unknown keys and values of another
+    # type (exit 2) and gives the executor the declared defaults overlaid with what was
+    # asked. Its constructor may refuse a value with ValueError (exit 2, one line).
+    extra: dict = field(default_factory=dict)
 
     def slots(self) -> list[str]:
         """One device per concurrent run, alternating devices: cuda:0, cuda:1, cuda:0, ..."""
@@ -87,6 +93,7 @@ class Executor(ABC):
 
     name = "executor"
     in_process = False  # True: jobs see the scheduler's live registry and process state
+    executor_options: dict = {}  # the options it takes ({name: default}), found in options.extra
 
     def __init__(self, options: ExecutorOptions):
         self.options = options
@@ -101,6 +108,8 @@ class Executor(ABC):
         out = {"executor": self.name, "runs_per_device": self.options.jobs}
         if self.options.timeout:
             out["timeout_s"] = self.options.timeout
+        if self.options.extra:
+            out["executor_options"] = dict(self.options.extra)
         return out
 
     @abstractmethod
@@ -109,6 +118,32 @@ class Executor(ABC):
     def close(self) -> None:
         """Release what the constructor acquired (a cluster connection) when `run` is never
         called, e.g. because the suite was refused after the executor was made."""
+
+
+def resolve_executor_options(name: str, factory, given: dict) -> dict:
+    """The declared options of executor `name` (``factory.executor_options``: {key: default})
+    overlaid with `given`; ExecutorError naming the key for one it does not declare or a
+    value of another type than its default's (None: any)."""
+    from ..suggest import did_you_mean
+
+    declared = getattr(factory, "executor_options", None) or {}
+    if not isinstance(declared, dict):
+        raise ExecutorError(f"executor {name}: executor_options must be a dict of option -> default, got {type(declared).__name__}")
+    for key, value in given.items():
+        if key not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise ExecutorError(
+                f"--executor-option {key}: not an option of executor {name}{did_you_mean(key, declared)}; its options: {known}"
+            )
+        default = declared[key]
+        if default is None or value is None:
+            continue
+        numbers = isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
+        if not numbers and (type(value) is not type(default)):
+            raise ExecutorError(
+                f"--executor-option {key}: must be a {type(default).__name__} (like its default {default!r}), got {value!r}"[:300]
+            )
+    return {**declared, **given}
 
 
 class PluginExit(SystemExit):
