@@ -152,7 +152,7 @@ def run_suite(
     *,
     overrides: Mapping | Iterable[str] | None = None,
     devices: Any = "auto",
-    rerun: bool = False,
+    rerun: bool | str = False,
     jobs: int = 1,
     executor: str | None = None,
     threads: int | None = None,
@@ -177,7 +177,8 @@ def run_suite(
     the suite's `profiles`, "none", or "auto" (the `cpu` profile when `devices` are the CPU
     and the suite has one; recorded in each run.json). quiet: no progress display
     (console: a rich Console to show it on; default stderr). Finished runs are skipped
-    unless rerun=True, exactly as on the command line.
+    unless rerun=True (all of them) or rerun names them ("RUN_ID", an id prefix, a glob
+    like "*_s1-*", comma-separated), exactly as `--rerun [RUN_ID]` on the command line.
 
         >>> out = api.run_suite("suites/smoke.yaml", "results", overrides={"seeds": 1})   # doctest: +SKIP
         >>> out.counts, out.exit_code                                                        # doctest: +SKIP

@@ -103,7 +103,14 @@ def main(ctx, no_plugins):
     help="Apply one of the suite's profiles over its base (before --set): auto takes `cpu` when the runs train on the CPU and the suite has one; none runs the suite as written (the shipped suites: the articles' scale).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
-@click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
+@click.option(
+    "--rerun",
+    is_flag=False,
+    flag_value="*",
+    default=None,
+    metavar="[RUN_ID]",
+    help="Run again the runs that already finished: all of them, or with a value only those it names (a run id, an id prefix such as a cell's 'lr_ratio2_', or a glob such as '*_s1-*'; comma-separated).",
+)
 @click.option(
     "--devices",
     "--device",
@@ -183,6 +190,12 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
         s = api.load_suite(suite, overrides, registry, profile=profile, on_cpu=guess)
     except SuiteError as e:
         fail(str(e))
+    from .suite import rerun_filter
+
+    try:
+        redo = rerun_filter(rerun, s.runs)
+    except ValueError as e:
+        fail(f"{suite}: {e}")
     if dry_run:  # nothing trains: no torch (a second, not seconds), and no device is used
         name = executor or ("local" if jobs == 1 and not timeout else "process")
         problem = _device_spelling(devices) or _unknown_plugin(registry, name, [*s.loggers, *loggers], given_options)
@@ -190,7 +203,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
             fail(problem)
         _say_profile(s)
         _say_notes(s)
-        _print_dry_run(s, results, rerun)
+        _print_dry_run(s, results, redo)
         return
     from .build import resolve_devices
     from .executors import ExecutorError
@@ -301,7 +314,7 @@ def _device_spelling(spec: str) -> str | None:
     return None
 
 
-def _print_dry_run(s, results: Path, rerun: bool) -> None:
+def _print_dry_run(s, results: Path, redo) -> None:
     """The expanded runs as a table: for each axis the matrix varies, the value each run
     trains with (its resolved config's: loss defaults and --set included)."""
     from .store import FINISHED, ResultsStore
@@ -317,7 +330,7 @@ def _print_dry_run(s, results: Path, rerun: bool) -> None:
     for i, r in enumerate(s.runs, 1):
         length = f"{r.config['epochs']} epochs" if "epochs" in r.config else f"{r.config['steps']} steps"
         status = store_status(r.id) or "pending"
-        if status in FINISHED and not rerun:
+        if status in FINISHED and not redo(r):
             status += " (skip)"
         table.add_row(str(i), r.id, *[_short(_resolved(r.config, a)) for a in axes], str(r.seed), length, status)
     Console(stderr=False).print(table)

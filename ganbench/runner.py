@@ -30,7 +30,7 @@ from .job import Finished, RunJob, failed_record, one_line
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
 from .store import FAILED, FINISHED, RUN_FILE, TRACEBACK_FILE, ResultsStore
-from .suite import Run, Suite
+from .suite import ALL, Run, Suite, rerun_filter
 
 
 class SuiteInvalid(ValueError):
@@ -59,7 +59,7 @@ def run_suite(
     registry: Registry,
     results: Path,
     devices: str | torch.device | list = "cpu",
-    rerun: bool = False,
+    rerun: bool | str = False,
     console: Console | None = None,
     executor: str = "local",
     jobs: int = 1,
@@ -78,11 +78,15 @@ def run_suite(
     console = console or Console(stderr=True)
     store = ResultsStore(results, suite.name)
     outcome = SuiteOutcome()
-    pending = [r for r in suite.runs if rerun or store.status(r.id) not in FINISHED]
+    try:
+        redo = rerun_filter(rerun, suite.runs)  # --rerun: all, or the runs a pattern names
+    except ValueError as e:
+        raise SuiteInvalid(str(e)) from None
+    pending = [r for r in suite.runs if redo(r) or store.status(r.id) not in FINISHED]
     outcome.skipped = len(suite.runs) - len(pending)
     if outcome.skipped:
         console.print(
-            f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)",
+            f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun [RUN_ID] to redo them)",
             markup=False,
             highlight=False,
         )
@@ -112,7 +116,7 @@ def run_suite(
             store.create()
             claims = ClaimBook(store.dir)
             with claims.lock:
-                store.recover(claims.live_tokens(), keep_checkpoints=not rerun)
+                store.recover(claims.live_tokens(), keep_checkpoints=rerun not in (True, ALL))
         except OSError as e:
             raise SuiteInvalid(f"--results {results}: cannot write {store.dir}: {e.strerror or e}") from None
     except BaseException:
@@ -122,7 +126,7 @@ def run_suite(
     active: dict[str, tuple] = {}  # run id -> (claim, temporary folder, Run)
 
     def wanted(run: Run):
-        return lambda: rerun or store.status(run.id) not in FINISHED
+        return lambda: redo(run) or store.status(run.id) not in FINISHED
 
     def next_jobs():
         for run in pending:
@@ -150,7 +154,8 @@ def run_suite(
                 outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
                 return
             resume = False
-            source = None if rerun else store.resumable(run.id, claims.live_tokens())
+            source = None if redo(run) else store.resumable(run.id, claims.live_tokens())
+            source = usable_checkpoint(source, run, store, options.builder, display)
             if source is not None:
                 try:
                     store.adopt(source, tmp)
@@ -251,6 +256,48 @@ def _traceback_into(folders: list[Path]) -> None:
             (folder / TRACEBACK_FILE).write_text(text)
         except OSError:
             pass
+
+
+def usable_checkpoint(source: Path | None, run: Run, store: ResultsStore, builder: Builder, display) -> Path | None:
+    """`source` when its checkpoint can be resumed from; else None, the checkpoint moved
+    aside into ``<suite>/.damaged/`` (kept for inspection) and the run trained from the start.
+
+    Checked here, before a worker is handed it: a truncated file, a planted pickle or a
+    checkpoint of another model once failed its run on every plain `ganbench run`, with
+    only `--rerun` (every finished run of the suite) as the way out. A failed attempt
+    whose error was its checkpoint's (a fault this check did not see) counts as damaged too.
+    """
+    from .checkpoint import checkpoint_problem
+
+    if source is None:
+        return None
+    why = None
+    if source == store.path(run.id):  # a failed run's folder: did its checkpoint fail it?
+        error = str(_record_of(source).get("error") or "")
+        if error.startswith("CheckpointError"):
+            why = error.partition(": ")[2]
+    why = why or checkpoint_problem(source, run.config, builder)
+    if why is None:
+        return source
+    try:
+        where = store.set_aside(source, run.id, why)
+    except OSError as e:
+        display.message(
+            f"{run.id}: its checkpoint cannot be resumed from ({why}) nor moved aside ({e.strerror or e}); training it from the start"
+        )
+        return None
+    display.message(f"{run.id}: its checkpoint cannot be resumed from ({why}); moved to {where} for inspection; training it from the start")
+    return None
+
+
+def _record_of(folder: Path) -> dict:
+    import json
+
+    try:
+        out = json.loads((folder / RUN_FILE).read_text())
+        return out if isinstance(out, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _devices(devices) -> list[torch.device]:

@@ -21,6 +21,7 @@ written. The profile is not part of a run's id: the resolved config it produces 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -487,3 +488,27 @@ def _slug_value(key: str, value) -> str:
         return str(value.get("name") or "-".join(f"{k}{v}" for k, v in value.items()))
     short = key.split(".")[-1]
     return f"{short}{value}" if isinstance(value, (int, float)) else str(value)
+
+
+ALL = "*"  # `--rerun` alone: every run
+
+
+def rerun_filter(pattern: bool | str | None, runs: list[Run]) -> Callable[[Run], bool]:
+    """Which runs `--rerun` redoes: none (None, False), all (True, "*"), or those whose id
+    matches one of a comma-separated list of run ids, id prefixes (`lr_ratio2_` for every
+    seed of a cell) or globs (`*_s1-*`). ValueError, one line, when a pattern matches no
+    run of the suite: a typo must not silently redo nothing."""
+    if pattern in (None, False, ""):
+        return lambda run: False
+    if pattern is True or pattern == ALL:
+        return lambda run: True
+    patterns = [p.strip() for p in str(pattern).split(",") if p.strip()]
+
+    def matches(run_id: str, p: str) -> bool:
+        return fnmatch.fnmatchcase(run_id, p) if any(c in p for c in "*?[") else run_id.startswith(p)
+
+    for p in patterns:
+        if not any(matches(r.id, p) for r in runs):
+            some = ", ".join(r.id for r in runs[:3]) + (", ..." if len(runs) > 3 else "")
+            raise ValueError(f"--rerun {p}: matches none of the suite's {len(runs)} runs ({some}){did_you_mean(p, [r.id for r in runs])}")
+    return lambda run: any(matches(run.id, p) for p in patterns)

@@ -404,3 +404,69 @@ def test_loggers_hear_when_the_run_starts_and_how_it_ended(tmp_path, registry):
         ("finished", "failed", "RuntimeError: step 1 went wrong"),
         ("close",),
     ]
+
+
+# ---------------------------------------------------------------- recoverable failures
+
+
+def test_a_checkpoint_of_another_model_is_moved_aside_and_the_run_starts_over(tmp_path, registry):
+    from ganbench import checkpoint
+
+    suite = suite_of(registry)
+    (run,) = suite.runs
+    dead = tmp_path / "c" / f".{run.id}.tmp-otherhost-1-dead"  # a killed attempt's folder
+    (dead / "grids").mkdir(parents=True)
+    wide = tiny_pair(blobs().spec, 4, width=16)  # another width: its G and D do not fit
+    state = {"step": 2, "history": [], "G": wide.generator.state_dict(), "D": wide.discriminator.state_dict()}
+    checkpoint.save(dead, {**state, "opt_g": {}, "sched": [], "batches": {}, "rng": {}})
+    console = Console(record=True, width=400)
+    outcome = run_suite(suite, registry, tmp_path, "cpu", console=console)
+    assert outcome.counts == {"complete": 1}  # once: failed, and again on every plain run after
+    said = console.export_text()
+    assert f"{run.id}: its checkpoint cannot be resumed from (its G does not fit this run's model (size mismatch for" in said
+    assert "training it from the start" in said and "resuming" not in said
+    (kept,) = (tmp_path / "c" / ".damaged").glob(f"{run.id}-*")
+    assert (kept / "checkpoint.pt").is_file() and "size mismatch" in (kept / "why.txt").read_text()
+    assert "resumed_from_step" not in records(tmp_path)[run.id]
+
+
+def test_rerun_with_a_run_id_redoes_that_run_only(tmp_path, registry):
+    suite = suite_of(registry, seeds=3)
+    go(registry, tmp_path, suite)
+    before = {k: r["finished"] for k, r in records(tmp_path).items()}
+    first, second, third = (r.id for r in suite.runs)
+    outcome = go(registry, tmp_path, suite, rerun=second)
+    assert outcome.counts == {"complete": 1} and outcome.skipped == 2
+    assert go(registry, tmp_path, suite, rerun="s2-*").counts == {"complete": 1}  # a glob
+    after = records(tmp_path)
+    assert after[first]["finished"] == before[first]  # untouched
+    with pytest.raises(SuiteInvalid, match=r"--rerun s7: matches none of the suite's 3 runs"):
+        go(registry, tmp_path, suite, rerun="s7")
+
+
+# ---------------------------------------------------------------- small things a plugin author hit
+
+
+def test_a_raw_pickle_weights_file_is_one_clear_line_without_torchs_warning(tmp_path):
+    import pickle
+    import warnings
+
+    from ganbench.store import WeightsError, load_weights
+
+    (tmp_path / "G.pt").write_bytes(pickle.dumps({"net.0.weight": [1.0]}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(WeightsError) as e:
+            load_weights(tmp_path / "G.pt")
+    assert "not a torch archive: truncated, or a raw pickle" in str(e.value)
+    assert not caught  # torch's "Detected pickle protocol 4" was the first line on stderr
+
+
+def test_a_checkpoint_that_does_not_fit_says_what_does_not_fit(registry):
+    from ganbench.checkpoint import CheckpointError, restore_into
+
+    narrow, wide = tiny_pair(blobs().spec, 4), tiny_pair(blobs().spec, 4, width=16)
+    with pytest.raises(CheckpointError) as e:
+        restore_into({"G": wide.generator.state_dict()}, {"G": narrow.generator}, torch.device("cpu"))
+    # the message once stopped at "Error(s) in loading state_dict for Sequential:"
+    assert "size mismatch for 0.weight" in str(e.value) and "--rerun" not in str(e.value)
