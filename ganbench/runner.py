@@ -155,7 +155,7 @@ def run_suite(
                 return
             resume = False
             source = None if redo(run) else store.resumable(run.id, claims.live_tokens())
-            source = usable_checkpoint(source, run, store, options.builder, display)
+            source = usable_checkpoint(source, run, store, options.builder, display, tmp)
             if source is not None:
                 try:
                     store.adopt(source, tmp)
@@ -258,9 +258,11 @@ def _traceback_into(folders: list[Path]) -> None:
             pass
 
 
-def usable_checkpoint(source: Path | None, run: Run, store: ResultsStore, builder: Builder, display) -> Path | None:
+def usable_checkpoint(source: Path | None, run: Run, store: ResultsStore, builder: Builder, display, tmp: Path) -> Path | None:
     """`source` when its checkpoint can be resumed from; else None, the checkpoint moved
     aside into ``<suite>/.damaged/`` (kept for inspection) and the run trained from the start.
+    Either way the run keeps one checkpoint: other killed attempts' folders of it (older
+    checkpoints; this scheduler holds the run's claim, so nobody writes them) are removed.
 
     Checked here, before a worker is handed it: a truncated file, a planted pickle or a
     checkpoint of another model once failed its run on every plain `ganbench run`, with
@@ -269,6 +271,7 @@ def usable_checkpoint(source: Path | None, run: Run, store: ResultsStore, builde
     """
     from .checkpoint import checkpoint_problem
 
+    store.drop_attempts(run.id, keep=(source, tmp))
     if source is None:
         return None
     why = None

@@ -229,6 +229,14 @@ class ResultsStore:
     def discard(self, tmp: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    def drop_attempts(self, run_id: str, keep) -> None:
+        """Remove the temporary folders of `run_id` other than those in `keep`: killed
+        attempts, each holding a checkpoint, when the caller holds the run's claim."""
+        kept = {Path(k).resolve() for k in keep if k is not None}
+        for p in self.dir.glob(f".{run_id}{_TMP}*"):
+            if p.resolve() not in kept and (p.is_dir() or p.is_symlink()):
+                p.unlink() if p.is_symlink() else _remove(p)
+
     def set_aside(self, folder: Path, run_id: str, why: str) -> Path:
         """Move `folder`'s checkpoint, unusable because `why`, into
         ``<suite>/.damaged/<run id>-<time>/`` (with why.txt) for inspection; the run then

@@ -188,6 +188,16 @@ class Raises(Callback):
         raise RuntimeError(f"step {step} went wrong")
 
 
+class FailsOnce(Callback):
+    """Fails its run at step 3 while armed: a fault after the checkpoint at step 2."""
+
+    armed = False
+
+    def after_g_step(self, loop, step):
+        if FailsOnce.armed and step == 3:
+            raise RuntimeError("a fault at step 3")
+
+
 class Hijack(Callback):
     """Returns keys that name run.json's own fields."""
 
@@ -226,6 +236,7 @@ def register_metrics(register):
 def register_callbacks(register):
     register("c-hijack", Hijack)
     register("c-raises", Raises)
+    register("c-fails-once", FailsOnce)
 
 
 SUITE = {
@@ -470,3 +481,20 @@ def test_a_checkpoint_that_does_not_fit_says_what_does_not_fit(registry):
         restore_into({"G": wide.generator.state_dict()}, {"G": narrow.generator}, torch.device("cpu"))
     # the message once stopped at "Error(s) in loading state_dict for Sequential:"
     assert "size mismatch for 0.weight" in str(e.value) and "--rerun" not in str(e.value)
+
+
+def test_a_run_keeps_one_checkpoint_resuming_from_the_furthest(tmp_path, registry, monkeypatch):
+    import shutil
+
+    suite = suite_of(registry, callbacks=["c-fails-once"], checkpoint_every="2 steps")
+    (run,) = suite.runs
+    monkeypatch.setattr(FailsOnce, "armed", True)
+    assert go(registry, tmp_path, suite).counts == {"failed": 1}
+    failed = tmp_path / "c" / run.id  # holds its checkpoint at step 2
+    older = tmp_path / "c" / f".{run.id}.tmp-otherhost-1-dead"  # a killed attempt's, further back
+    shutil.copytree(failed, older)
+    (older / "checkpoint.json").write_text(json.dumps({"step": 1}))
+    monkeypatch.setattr(FailsOnce, "armed", False)
+    assert go(registry, tmp_path, suite).counts == {"complete": 1}
+    assert records(tmp_path)[run.id]["resumed_from_step"] == 2
+    assert not list((tmp_path / "c").glob(f".{run.id}.tmp-*"))  # the older checkpoint is gone, not kept beside
