@@ -15,7 +15,7 @@ brings ``weight-clip``). The built-ins (``ganbench.builtin.callbacks``):
 Everything a callback keeps must be in its ``state_dict`` (checkpoints save it). What its
 ``finish`` returns is recorded in run.json under ``callbacks.<name>``: a plugin cannot
 overwrite the run's own fields (``status``, ``seed``...); a key that names one is refused
-with a note (``plugin_record``).
+with a note (``record_callbacks``).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def make_callbacks(specs: list[dict], registry) -> list[Callback]:
     """Instantiate a run config's `callbacks` list from the registry.
 
     Each callback's ``finish`` is wrapped to keep what it returns on the callback
-    (``finished_record``), so that ``plugin_record`` can record it under the callback's
+    (``finished_record``), so that ``record_callbacks`` can record it under the callback's
     own name, whatever loop calls it.
     """
     out = []
@@ -176,7 +176,7 @@ RESERVED_KEYS = frozenset(
 )
 
 
-def plugin_record(record: dict, callbacks, out_dir: Path) -> None:
+def record_callbacks(record: dict, callbacks, out_dir: Path) -> None:
     """Record what each callback's finish returned under ``record["callbacks"][name]``,
     and the scored generator (``generator_file``, ``generator``) at the top and in
     ``protocol.generator``. Refused, with a note in ``record["notes"]``: a key naming one of

@@ -469,6 +469,9 @@ def evaluate(run_dirs, images, dataset, samples, inception, inception_weights, d
         what = "changed" if out["changed"] else "unchanged (same protocol, same numbers)"
         shown = ", ".join(f"{k} {v:.4g}" for k, v in out["metrics"].items() if v is not None)
         click.echo(f"{run_dir}: {what}: {shown}", err=True)
+        for name, why in out.get("failed", {}).items():  # the other metrics were scored and saved
+            click.echo(f"error: {run_dir}: metric {name} failed: {why}", err=True)
+            failed += 1
     sys.exit(1 if failed else 0)
 
 

@@ -177,7 +177,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
 
     from . import checkpoint, metrics
     from .build import seed_everything
-    from .callbacks import make_callbacks, plugin_record
+    from .callbacks import make_callbacks
     from .claims import hostname
     from .loggers import close_loggers, make_loggers
     from .speed import ieee_fp32, set_tf32
@@ -234,7 +234,7 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
             record["diverged_at_step"] = result.diverged_at_step
         if result.best:
             record["best"] = result.best
-        plugin_record(record, callbacks, out_dir)  # callbacks.<name>, and the scored generator
+        plugin_record(record, callbacks, evaluator, out_dir)  # callbacks.<name>, the scored generator, failed metrics
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
         save_weights(models.generator.state_dict(), out_dir / G_WEIGHTS)
         save_weights(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
@@ -251,6 +251,21 @@ def train_run(job: RunJob, builder, emit: Emit = lambda event: None) -> dict:
         close_loggers(loggers, record)  # each hears the outcome; one that raises cannot change it
     record["finished"] = now()
     return record
+
+
+def plugin_record(record: dict, callbacks, evaluator, out_dir: Path) -> None:
+    """What plugins add to run.json once the run has trained: each callback's record under
+    ``callbacks.<name>`` (``ganbench.callbacks.record_callbacks``) and the metrics that
+    failed, ``metric_failures: {name: reason}`` (the run keeps its training: ``ganbench
+    eval`` scores them again), with the evaluator's notes made while scoring."""
+    from .callbacks import record_callbacks
+
+    record_callbacks(record, callbacks, out_dir)
+    failed = dict(getattr(evaluator, "failed", None) or {})
+    if failed:
+        record["metric_failures"] = failed
+    notes = record.setdefault("notes", [])
+    notes.extend(n for n in list(getattr(evaluator, "notes", None) or []) if n not in notes)
 
 
 def _number(v, np):

@@ -198,6 +198,19 @@ class FailsOnce(Callback):
             raise RuntimeError("a fault at step 3")
 
 
+class Flaky(Metric):
+    """Raises at the final evaluation while armed: a metric plugin's bug."""
+
+    directions = {"c_flaky": "lower"}
+    kinds = ("points",)
+    armed = False
+
+    def __call__(self, samples, ctx):
+        if Flaky.armed and ctx.final:
+            raise RuntimeError("the metric's library broke")
+        return {"c_flaky": float(samples.std())}
+
+
 class Hijack(Callback):
     """Returns keys that name run.json's own fields."""
 
@@ -230,6 +243,7 @@ def register_loggers(register):
 @hookimpl
 def register_metrics(register):
     register("c-offset", Offset)
+    register("c-flaky", Flaky)
 
 
 @hookimpl
@@ -498,3 +512,23 @@ def test_a_run_keeps_one_checkpoint_resuming_from_the_furthest(tmp_path, registr
     assert go(registry, tmp_path, suite).counts == {"complete": 1}
     assert records(tmp_path)[run.id]["resumed_from_step"] == 2
     assert not list((tmp_path / "c").glob(f".{run.id}.tmp-*"))  # the older checkpoint is gone, not kept beside
+
+
+def test_a_metric_that_raises_keeps_the_trained_run_and_eval_scores_it_later(tmp_path, registry, monkeypatch):
+    # it once failed the whole run, its training lost
+    from ganbench.rescore import rescore_run
+
+    monkeypatch.setattr(Flaky, "armed", True)
+    suite = suite_of(registry, eval={"every": "2 steps", "metrics": {"c-flaky": {}, "c-offset": {}}})
+    assert go(registry, tmp_path, suite).counts == {"complete": 1}
+    ((run_id, record),) = records(tmp_path).items()
+    run_dir = tmp_path / "c" / run_id
+    assert record["metric_failures"] == {"c-flaky": "RuntimeError: the metric's library broke (at step 4)"}
+    assert "c_flaky" not in record["metrics"] and record["metrics"]["c_offset"] >= 0  # the others are kept
+    assert any(n.startswith("metric c-flaky failed at step 4") and "ganbench eval" in n for n in record["notes"])
+    assert (run_dir / "G.pt").is_file() and (run_dir / "history.csv").is_file()
+    monkeypatch.setattr(Flaky, "armed", False)  # the plugin fixed
+    out = rescore_run(run_dir, Builder(registry), torch.device("cpu"))
+    again = json.loads((run_dir / "run.json").read_text())
+    assert out["failed"] == {} and again["metrics"]["c_flaky"] > 0 and "metric_failures" not in again
+    assert again["metrics"]["c_offset"] == record["metrics"]["c_offset"]  # same protocol, same number
