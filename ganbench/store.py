@@ -80,6 +80,8 @@ def read_run(run_dir: Path) -> dict:
     ):
         raise DamagedRun(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
     rec["metrics"] = metrics
+    notes = rec.get("notes")  # one-line remarks: a hand-edited run.json may hold one string
+    rec["notes"] = [notes] if isinstance(notes, str) else [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
     if rec["status"] in FINISHED:
         _check_history(Path(run_dir) / HISTORY_FILE)
     return rec

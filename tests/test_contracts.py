@@ -532,3 +532,57 @@ def test_a_metric_that_raises_keeps_the_trained_run_and_eval_scores_it_later(tmp
     again = json.loads((run_dir / "run.json").read_text())
     assert out["failed"] == {} and again["metrics"]["c_flaky"] > 0 and "metric_failures" not in again
     assert again["metrics"]["c_offset"] == record["metrics"]["c_offset"]  # same protocol, same number
+
+
+def _hand_runs(root: Path, values: list[float], protocol=None, notes=None, metrics_named=True) -> None:
+    from report_fixtures import ADAM, PROTOCOL, write_run
+
+    for seed, v in enumerate(values):
+        proto = {**PROTOCOL, **(protocol(seed) if protocol else {})}
+        d = write_run(root, f"adam_s{seed}-0000000{seed}", ADAM, seed, fid=10.0 + seed, extra={"c_offset": v}, protocol=proto, notes=notes)
+        record = json.loads((d / "run.json").read_text())
+        if metrics_named:
+            record["config"]["eval"] = {"every": "10 steps", "metrics": {"c-offset": {}}}
+        (d / "run.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def installed(monkeypatch, registry):
+    """The report reads what metric plugins declare from the installed plugins: this module's."""
+    import ganbench.plugins
+
+    monkeypatch.setattr(ganbench.plugins, "_INSTALLED", registry)
+
+
+def test_a_metric_plugins_declared_range_clips_its_intervals_and_it_shows_by_default(tmp_path, installed):
+    from ganbench.report import build_report
+
+    _hand_runs(tmp_path, [0.01, 0.02, 0.9])  # t interval of the mean: about [-1.2, 1.5]
+    rep = build_report(tmp_path / "hand")
+    (cell,) = rep.cells.to_dict("records")
+    assert cell["c_offset.ci_low"] == 0.0 and cell["c_offset.ci_high"] > 1  # a distance is never negative
+    assert "c_offset" in rep.clipped
+    assert "c_offset" in rep.metrics  # named in eval.metrics: in the default table, after the quality metrics
+    assert rep.metrics.index("c_offset") > rep.metrics.index("fid_domain")
+
+
+def test_a_plugin_metric_not_named_by_the_runs_stays_out_of_the_default_table(tmp_path, installed):
+    from ganbench.report import build_report
+
+    _hand_runs(tmp_path, [0.1, 0.2], metrics_named=False)
+    assert "c_offset" not in build_report(tmp_path / "hand").metrics
+
+
+def test_a_protocol_holding_each_runs_seed_is_refused_saying_why(tmp_path, installed):
+    from ganbench.report import ReportError, build_report
+
+    _hand_runs(tmp_path, [0.1, 0.2], protocol=lambda seed: {"c-offset.seed": seed})
+    with pytest.raises(ReportError, match=r"c-offset.seed holds each run's own seed"):
+        build_report(tmp_path / "hand")
+
+
+def test_string_notes_in_a_hand_edited_run_json_are_one_note(tmp_path, installed):
+    from ganbench.report import build_report
+
+    _hand_runs(tmp_path, [0.1, 0.2], notes="measured on a laptop")
+    assert build_report(tmp_path / "hand").notes[:1] == ["measured on a laptop"]  # not "m", "e", "a", ...
