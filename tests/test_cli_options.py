@@ -167,3 +167,27 @@ def test_dry_run_says_when_set_overrides_a_matrix_axis(tmp_path):
     out, rows = dry_run(tmp_path, suite(tmp_path, matrix={"lr_ratio": [0.5, 1, 2]}), "--set", "lr_ratio=4")
     assert len(rows) == 1 and "lr_ratio4_s0-" in rows[0]
     assert "note: --set lr_ratio=4 overrides the matrix axis lr_ratio: its 3 values become 4" in out.stderr
+
+
+def test_run_says_when_it_left_runs_to_another_ganbench(tmp_path, registry):
+    # "nothing to run, 1 left to another ganbench" once read as if the suite were done
+    import json
+    import subprocess
+    import sys
+
+    from ganbench.claims import hostname, process_start
+    from ganbench.suite import load_suite
+
+    path = suite(tmp_path)
+    (run,) = load_suite(path, registry).runs
+    claims = tmp_path / "results" / "s" / ".claims"
+    claims.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = {"host": hostname(), "pid": holder.pid, "pid_start": process_start(holder.pid), "token": "t"}
+        (claims / f"{run.id}.json").write_text(json.dumps(claim))
+        out = invoke("run", path, "--results", tmp_path / "results")
+    finally:
+        holder.kill()
+    last = out.stderr.strip().splitlines()[-1]
+    assert "nothing trained here, 1 not finished yet: left to another ganbench that holds its claim" in last, out.stderr

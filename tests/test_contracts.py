@@ -586,3 +586,20 @@ def test_string_notes_in_a_hand_edited_run_json_are_one_note(tmp_path, installed
 
     _hand_runs(tmp_path, [0.1, 0.2], notes="measured on a laptop")
     assert build_report(tmp_path / "hand").notes[:1] == ["measured on a laptop"]  # not "m", "e", "a", ...
+
+
+def test_declared_ranges_are_checked_when_a_metric_registers():
+    from ganbench.metrics.plugin import metric_problem
+
+    class Bad(Metric):
+        directions = {"c_x": "lower"}
+        kinds = ("points",)
+
+    assert metric_problem(Offset, "c-offset") is None
+    for ranges, fragment in (
+        ({"c_y": (0, 1)}, "not a key the metric declares"),
+        ({"c_x": (1, 0)}, "low <= high"),
+        ({"c_x": 0}, "expected (low, high)"),
+    ):
+        Bad.ranges = ranges
+        assert fragment in metric_problem(Bad, "c-bad")
