@@ -126,7 +126,9 @@ def checkpoint_problem(run_dir: Path, cfg: dict, builder) -> str | None:
         data = builder.data(cfg["dataset"])
         with torch.random.fork_rng(devices=[]):
             models = builder.models(cfg, data)
-    except Exception:  # the run cannot be built: it fails with that reason, not this one
+    except BaseException as e:  # the run cannot be built (even sys.exit): it fails with that reason, not this one
+        if isinstance(e, KeyboardInterrupt):
+            raise
         return None
     for key, module in (("G", models.generator), ("D", models.discriminator)):
         try:

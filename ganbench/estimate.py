@@ -38,8 +38,9 @@ def warn_costs(runs, builder, devices, results: Path, capacity: int, console, pr
     estimate that cannot be made is left out, never an error."""
     try:
         _warn(runs, builder, devices, results, capacity, console, profiles, profile)
-    except Exception:
-        pass
+    except BaseException as e:  # even a plugin's sys.exit(): its run fails with it later
+        if isinstance(e, KeyboardInterrupt):
+            raise
 
 
 def _warn(runs, builder, devices, results: Path, capacity: int, console, profiles: list[str], profile: str | None) -> None:
@@ -78,7 +79,9 @@ def _models(runs, builder) -> dict[str, tuple]:
             data = builder.data(cfg["dataset"])
             with torch.random.fork_rng(devices=[]):
                 out[key] = (builder.models(cfg, data), data, builder.loss(cfg))
-        except Exception:
+        except BaseException as e:  # SystemExit included: the run fails with it, not the estimate
+            if isinstance(e, KeyboardInterrupt):
+                raise
             continue
     return out
 
@@ -105,7 +108,9 @@ def cpu_estimate(runs, builder, models: dict | None = None) -> tuple[float, str]
         for cfg in {repr((r.config["batch_size"], r.config["n_disc"])): r.config for r, _ in pairs}.values():
             try:
                 t = step_seconds(m, data, loss, cfg["batch_size"], cfg["z_dim"], cfg["n_disc"])
-            except Exception:  # a model that cannot take a step here: its run says why
+            except BaseException as e:  # a model that cannot take a step here: its run says why
+                if isinstance(e, KeyboardInterrupt):
+                    raise
                 continue
             n = sum(s for r, s in pairs if (r.config["batch_size"], r.config["n_disc"]) == (cfg["batch_size"], cfg["n_disc"]))
             seconds += t * n
