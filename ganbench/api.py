@@ -152,7 +152,7 @@ def run_suite(
     *,
     overrides: Mapping | Iterable[str] | None = None,
     devices: Any = "auto",
-    rerun: bool = False,
+    rerun: bool | str = False,
     jobs: int = 1,
     executor: str | None = None,
     threads: int | None = None,
@@ -164,6 +164,7 @@ def run_suite(
     profile: str = "auto",
     quiet: bool = False,
     console=None,
+    executor_options: Mapping | None = None,
 ) -> Outcome:
     """Train every run of `suite` not finished yet into `results`/<suite name>/ (`ganbench run`).
 
@@ -172,11 +173,13 @@ def run_suite(
     "cuda:0,cuda:1", a torch.device or a list. executor: "local" (default for jobs=1,
     in this process), "process" (default otherwise, and with a timeout) or "ray".
     timeout: seconds after which a run is failed and its worker stopped. executor_options:
-    the executor's own settings (`--slurm-partition gpu` is {"partition": "gpu"}). profile: one of
+    the executor's own options (`--executor-option`, `--<executor>-<key>`), checked against
+    those it declares (ganbench.executors.ExecutorOptions.extra). profile: one of
     the suite's `profiles`, "none", or "auto" (the `cpu` profile when `devices` are the CPU
     and the suite has one; recorded in each run.json). quiet: no progress display
     (console: a rich Console to show it on; default stderr). Finished runs are skipped
-    unless rerun=True, exactly as on the command line.
+    unless rerun=True (all of them) or rerun names them ("RUN_ID", an id prefix, a glob
+    like "*_s1-*", comma-separated), exactly as `--rerun [RUN_ID]` on the command line.
 
         >>> out = api.run_suite("suites/smoke.yaml", "results", overrides={"seeds": 1})   # doctest: +SKIP
         >>> out.counts, out.exit_code                                                        # doctest: +SKIP

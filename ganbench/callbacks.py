@@ -12,7 +12,10 @@ brings ``weight-clip``). The built-ins (``ganbench.builtin.callbacks``):
 - ``weight-clip``: clamps every parameter of D to [-c, c] after each of D's updates
   (WGAN, Arjovsky et al. 2017, c = 0.01).
 
-Everything a callback keeps must be in its ``state_dict`` (checkpoints save it).
+Everything a callback keeps must be in its ``state_dict`` (checkpoints save it). What its
+``finish`` returns is recorded in run.json under ``callbacks.<name>``: a plugin cannot
+overwrite the run's own fields (``status``, ``seed``...); a key that names one is refused
+with a note (``record_callbacks``).
 """
 
 from __future__ import annotations
@@ -67,7 +70,10 @@ class Callback:
 
     def finish(self, loop: Loop, out_dir: Path) -> dict:
         """The run ended (complete or diverged): write files into out_dir; return what
-        run.json should record of this callback."""
+        run.json should record of this callback: it goes under ``callbacks.<name>``
+        (JSON values). ``generator_file`` (a file this callback wrote into out_dir) and
+        ``generator`` (a description) name the generator that was scored: they are also
+        recorded at the top of run.json and in ``protocol.generator``."""
         return {}
 
     def state_dict(self) -> dict:
@@ -147,12 +153,92 @@ class WeightClip(Callback):
 
 
 def make_callbacks(specs: list[dict], registry) -> list[Callback]:
-    """Instantiate a run config's `callbacks` list from the registry."""
+    """Instantiate a run config's `callbacks` list from the registry.
+
+    Each callback's ``finish`` is wrapped to keep what it returns on the callback
+    (``finished_record``), so that ``record_callbacks`` can record it under the callback's
+    own name, whatever loop calls it.
+    """
     out = []
     for spec in specs:
         entry = registry.get("callback", spec["name"])
         cb = entry.factory(**{k: v for k, v in spec.items() if k != "name"})
         if not isinstance(cb, Callback):
             raise TypeError(f"callback {entry.name!r} ({entry.plugin}) returned {type(cb).__name__}, not Callback")
+        _keep_finish(cb, entry.name)
         out.append(cb)
     return out
+
+
+def _keep_finish(cb: Callback, name: str) -> None:
+    finish = cb.finish
+
+    def finish_and_keep(loop: Loop, out_dir: Path) -> dict:
+        out = finish(loop, out_dir)
+        cb.finished_record = out  # type: ignore[attr-defined]
+        return out
+
+    cb.registered_name = name  # type: ignore[attr-defined]
+    cb.finish = finish_and_keep  # type: ignore[method-assign]
+
+
+# What a callback's record may name beyond its own namespace: the generator that was scored.
+GENERATOR_KEYS = ("generator_file", "generator")
+# run.json's own top-level fields (ganbench.job.base_record and what a finished run adds):
+# a callback returning one of them is refused, with a note, rather than recorded.
+RESERVED_KEYS = frozenset(
+    {"id", "suite", "status", "seed", "cell", "config", "metrics", "params_g", "params_d", "started", "finished", "env"}
+    | {"protocol", "notes", "error", "diverged_at_step", "best", "resumed_from_step", "d_pretrain_donor", "description"}
+    | {"report", "profile", "callbacks", "metric_failures", "earlier", "rescored"}
+)
+
+
+def record_callbacks(record: dict, callbacks, out_dir: Path) -> None:
+    """Record what each callback's finish returned under ``record["callbacks"][name]``,
+    and the scored generator (``generator_file``, ``generator``) at the top and in
+    ``protocol.generator``. Refused, with a note in ``record["notes"]``: a key naming one of
+    run.json's own fields, a ``generator_file`` that is not a file the callback wrote into
+    out_dir, and a second callback naming the scored generator."""
+    notes = record.setdefault("notes", [])
+    if not isinstance(notes, list):
+        notes = record["notes"] = [str(notes)]
+    scored_by = None
+    for cb in callbacks:
+        name = getattr(cb, "registered_name", type(cb).__name__)
+        out = getattr(cb, "finished_record", None)
+        if out is None:
+            continue
+        if not isinstance(out, dict):
+            notes.append(f"callback {name}: finish returned {type(out).__name__}, not a dict: not recorded")
+            continue
+        own = {}
+        for key, value in out.items():
+            key = str(key)
+            if key in RESERVED_KEYS:
+                notes.append(f"callback {name}: returned {key!r}, a field of run.json ganbench writes: refused, not recorded")
+                continue
+            own[key] = value
+        if any(k in own for k in GENERATOR_KEYS):
+            problem = _generator_problem(own, out_dir, scored_by)
+            if problem:
+                notes.append(f"callback {name}: {problem}: refused")
+                for k in GENERATOR_KEYS:
+                    own.pop(k, None)
+            else:
+                scored_by = name
+                for k in GENERATOR_KEYS:
+                    if k in own:
+                        record[k] = own[k]
+                if "generator" in own and record.get("protocol"):
+                    record["protocol"]["generator"] = own["generator"]  # which G was scored is part of how
+        if own:
+            record.setdefault("callbacks", {})[name] = own
+
+
+def _generator_problem(own: dict, out_dir: Path, scored_by: str | None) -> str | None:
+    if scored_by is not None:
+        return f"names the scored generator, which callback {scored_by} already named"
+    file = own.get("generator_file")
+    if file is not None and (not isinstance(file, str) or Path(file).name != file or not (Path(out_dir) / file).is_file()):
+        return f"generator_file {str(file)[:80]!r} is not a file it wrote into the run folder"
+    return None

@@ -51,9 +51,13 @@ def load(run_dir: Path, device: torch.device, name: str = CHECKPOINT_FILE) -> di
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # truncated, not a torch file, or a pickle that wants to run code
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} cannot be loaded ({first[:200]}); pass --rerun to start the run from scratch") from None
+        raise CheckpointError(
+            f"{path} cannot be loaded ({first[:200]}); run the same command again to move it aside and start the run anew"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a ganbench checkpoint of format {FORMAT}; pass --rerun to start the run from scratch")
+        raise CheckpointError(
+            f"{path} is not a ganbench checkpoint of format {FORMAT}; run the same command again to move it aside and start the run anew"
+        )
     return state
 
 
@@ -69,3 +73,49 @@ def discard(run_dir: Path) -> None:
     """A finished run keeps its final weights, not the state to resume it."""
     for name in (CHECKPOINT_FILE, CHECKPOINT_META):
         (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+RESUME_KEYS = ("step", "history", "G", "D", "opt_g", "sched", "batches", "rng")  # what a resume reads first
+
+
+def checkpoint_problem(run_dir: Path, cfg: dict, builder) -> str | None:
+    """Why run_dir's checkpoint cannot be resumed from by a run of `cfg` (one line), or
+    None. Checked by the scheduler before it hands a run its checkpoint: the file must be
+    a torch archive (torch.save's zip), hold only tensors and plain data (weights_only: a
+    planted pickle never runs), be a ganbench checkpoint of this FORMAT, and fit the run's
+    G and D (another architecture or width is refused), all read on the CPU."""
+    import warnings
+    import zipfile
+
+    from .store import mismatch_detail
+
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not zipfile.is_zipfile(path):
+        return f"{CHECKPOINT_FILE} is not a torch archive: truncated, or a raw pickle"
+    try:
+        with warnings.catch_warnings():  # torch warns on a pickle protocol it did not write
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        text = [line.strip() for line in str(e).splitlines() if line.strip()]
+        unsafe = next((line for line in text if "Unsupported global" in line or "GLOBAL" in line), None)
+        return f"{CHECKPOINT_FILE} cannot be loaded safely ({(unsafe or (text[0] if text else type(e).__name__))[:200]})"
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        return f"{CHECKPOINT_FILE} is not a ganbench checkpoint of format {FORMAT}"
+    missing = [k for k in RESUME_KEYS if k not in state]
+    if missing:
+        return f"{CHECKPOINT_FILE} lacks {', '.join(missing)}"
+    try:
+        data = builder.data(cfg["dataset"])
+        with torch.random.fork_rng(devices=[]):
+            models = builder.models(cfg, data)
+    except BaseException as e:  # the run cannot be built (even sys.exit): it fails with that reason, not this one
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        return None
+    for key, module in (("G", models.generator), ("D", models.discriminator)):
+        try:
+            module.load_state_dict(state[key])
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as e:
+            return f"its {key} does not fit this run's model ({mismatch_detail(e)})"
+    return None

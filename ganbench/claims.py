@@ -8,7 +8,11 @@ trained exactly once.
 
 A claim is *live* while its holder keeps it fresh (it touches the file every
 ``HEARTBEAT_S``). It is *stale*, and the next scheduler takes it over with a message,
-when its holder is on this host and its pid is gone, or when nobody touched it for
+when its content is not a claim (garbage, empty: claims are written whole, by rename, so
+this is never a writer mid-way); when its holder is on this host and its pid is gone, or
+now belongs to another process (a pid reused after a reboot or a wrap: the claim records
+its holder's start time, ``pid_start``, and a claim without one is its holder's only if
+that process's command line names ganbench); or when nobody touched it for
 ``GANBENCH_CLAIM_TIMEOUT`` seconds (default ``CLAIM_TIMEOUT_S``; the only way to tell
 that a holder on another host died).
 
@@ -92,12 +96,14 @@ class ClaimBook:
                 why = self._stale(holder, path)
                 if why is None:
                     return None, f"{holder.get('host', '?')} pid {holder.get('pid', '?')} since {holder.get('started', '?')}"
-                note = f"taking over {run_id} from {holder.get('host', '?')} pid {holder.get('pid', '?')} ({why})"
+                whose = f" from {holder['host']} pid {holder['pid']}" if _is_claim(holder) else ""
+                note = f"taking over {run_id}{whose} ({why})"
             token = new_token()
             body = {
                 "run_id": run_id,
                 "host": hostname(),
                 "pid": os.getpid(),
+                "pid_start": process_start(os.getpid()),  # tells this process from a later one given its pid
                 "token": token,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
@@ -132,14 +138,19 @@ class ClaimBook:
 
     def _stale(self, holder: dict, path: Path) -> str | None:
         """Why a claim is stale, or None while it is live."""
+        if not _is_claim(holder):
+            return f"its claim file {path.name} is not a readable claim"
         token, pid = holder.get("token"), holder.get("pid")
         if token in _HELD:
             return None
-        if holder.get("host") == hostname() and isinstance(pid, int):
+        if holder.get("host") == hostname():
             if pid == os.getpid():
                 return "left by an earlier suite of this process"
             if not _alive(pid):
                 return "its process is gone"
+            why = _not_its_holder(pid, holder.get("pid_start"))
+            if why:
+                return why
         try:
             age = time.time() - path.stat().st_mtime
         except OSError:
@@ -180,6 +191,50 @@ def _read(path: Path) -> dict | None:
     except (OSError, ValueError):
         return {}  # unreadable: stale unless fresh (a writer mid-way), judged by its age
     return holder if isinstance(holder, dict) else {}
+
+
+def _is_claim(holder: dict) -> bool:
+    """A claim as ganbench writes it: a host, a positive integer pid and a token."""
+    pid = holder.get("pid")
+    return (
+        isinstance(holder.get("host"), str)
+        and isinstance(pid, int)
+        and not isinstance(pid, bool)
+        and pid > 0
+        and isinstance(holder.get("token"), str)
+    )
+
+
+def process_start(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot (Linux /proc), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22, after the command's (name)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _not_its_holder(pid: int, started) -> str | None:
+    """Why the live process `pid` (on this host) cannot be the claim's holder, or None.
+
+    A pid is reused once its process has ended: a claim left by a killed ganbench may name
+    a pid that now belongs to a shell or a browser, which would block its run until the
+    claim timed out. The claim's recorded start time settles it; a claim without one (an
+    older ganbench's) is its holder's only if that process's command line names ganbench.
+    Where /proc is missing (not Linux) nothing is known: the claim stays live.
+    """
+    now = process_start(pid)
+    if isinstance(started, int) and not isinstance(started, bool):
+        if now is not None and now != started:
+            return f"pid {pid} now belongs to another process, started after the claim's holder"
+        return None
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return None
+    if b"ganbench" not in command:
+        return f"pid {pid} is alive but is not a ganbench process"
+    return None
 
 
 def _alive(pid: int) -> bool:

@@ -1,6 +1,7 @@
 """The command line: `ganbench run`, `ganbench report`, `ganbench traverse`, `ganbench plugins`.
 
-Exit status: 0 every run complete or diverged, 1 some run failed, 2 invalid input.
+Exit status: 0 every run this command trained is complete or diverged (the final line
+counts the runs left to another ganbench holding them), 1 some run failed, 2 invalid input.
 Invalid input is one line on stderr, never a traceback.
 """
 
@@ -149,7 +150,7 @@ def executor_extras(executor: str | None, given: list[tuple[str, str | None]], r
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override KEY in every run, over base and matrix values alike (the last layer), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).",
+    help="Override KEY in every run, over base and matrix values alike (the last layer; a matrix axis it sets becomes that one value, and cells that become one config train once), e.g. --set epochs=1 or --set optimizer.lr=1e-3; --set seeds=N or seeds=[0,3] replaces the suite's seeds (repeatable; values are YAML).",
 )
 @click.option(
     "--profile",
@@ -159,7 +160,14 @@ def executor_extras(executor: str | None, given: list[tuple[str, str | None]], r
     help="Apply one of the suite's profiles over its base (before --set): auto takes `cpu` when the runs train on the CPU and the suite has one; none runs the suite as written (the shipped suites: the articles' scale).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the expanded runs and exit without training.")
-@click.option("--rerun", is_flag=True, help="Run again the runs that already finished.")
+@click.option(
+    "--rerun",
+    is_flag=False,
+    flag_value="*",
+    default=None,
+    metavar="[RUN_ID]",
+    help="Run again the runs that already finished: all of them, or with a value only those it names (a run id, an id prefix such as a cell's 'lr_ratio2_', or a glob such as '*_s1-*'; comma-separated).",
+)
 @click.option(
     "--devices",
     "--device",
@@ -187,6 +195,13 @@ def executor_extras(executor: str | None, given: list[tuple[str, str | None]], r
     "--address", default=None, metavar="auto|HOST:PORT", help="--executor ray: the Ray cluster to join (default: start a local Ray)."
 )
 @click.option(
+    "--executor-option",
+    "executor_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the executor, e.g. --executor-option partition=gpu for a SLURM executor plugin (repeatable; values are YAML; each executor declares its own).",
+)
+@click.option(
     "--logger",
     "loggers",
     multiple=True,
@@ -207,7 +222,7 @@ def executor_extras(executor: str | None, given: list[tuple[str, str | None]], r
     help="Torch threads per run (default: OMP_NUM_THREADS, else cores // runs at once); recorded in run.json.",
 )
 @_interruptible
-def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, executor, address, threads, loggers, timeout):
+def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, executor, address, executor_options, threads, loggers, timeout):
     """Run every run of SUITE that has not finished yet.
 
     Finished runs (complete or diverged) are skipped, so an interrupted suite is
@@ -216,7 +231,8 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
     machine or many sharing it) split the runs, and each run is trained once.
     """
     from . import api  # the command is a thin layer over the Python API
-    from .suite import SuiteError
+    from .config import ConfigError
+    from .suite import SuiteError, parse_override
 
     registry = _registry()
     extras = executor_extras(executor, click.get_current_context().meta.get("executor_extras", []), registry)
@@ -225,15 +241,27 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
     # --dry-run stay torch-free; a real run then asks torch and reloads if the guess was wrong.
     guess = _devices_on_cpu(devices)
     try:
+        given_options = dict(parse_override(o) for o in executor_options)
+    except ConfigError as e:
+        fail(str(e).replace("--set", "--executor-option", 1))
+    try:
         s = api.load_suite(suite, overrides, registry, profile=profile, on_cpu=guess)
     except SuiteError as e:
         fail(str(e))
+    from .suite import rerun_filter
+
+    try:
+        redo = rerun_filter(rerun, s.runs)
+    except ValueError as e:
+        fail(f"{suite}: {e}")
     if dry_run:  # nothing trains: no torch (a second, not seconds), and no device is used
-        problem = _device_spelling(devices)
+        name = executor or ("local" if jobs == 1 and not timeout else "process")
+        problem = _device_spelling(devices) or _unknown_plugin(registry, name, [*s.loggers, *loggers], {**extras, **given_options})
         if problem:
             fail(problem)
         _say_profile(s)
-        _print_dry_run(s, results, rerun)
+        _say_notes(s)
+        _print_dry_run(s, results, redo)
         return
     from .build import resolve_devices
     from .executors import ExecutorError
@@ -250,6 +278,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
         except SuiteError as e:
             fail(str(e))
     _say_profile(s)
+    _say_notes(s)
     try:
         outcome = api.run_suite(
             s,
@@ -262,7 +291,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
             address=address,
             loggers=loggers,
             timeout=timeout,
-            executor_options=extras,
+            executor_options={**extras, **given_options},  # --NAME-KEY VALUE and --executor-option KEY=VALUE alike
             registry=registry,
         )
     except (SuiteInvalid, ExecutorError) as e:
@@ -273,9 +302,15 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
             f"{how}: unfinished runs left no run folder; run the same command again to finish them (from their checkpoints when they have one)",
             143 if isinstance(e, Terminated) else 130,
         )
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "nothing to run"
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
+    counts = counts or ("nothing trained here" if outcome.elsewhere else "nothing to run")
     skipped = f", {outcome.skipped} skipped" if outcome.skipped else ""
-    elsewhere = f", {outcome.elsewhere} left to another ganbench training them" if outcome.elsewhere else ""
+    elsewhere = (
+        f", {outcome.elsewhere} not finished yet: left to another ganbench that holds "
+        f"{'its claim' if outcome.elsewhere == 1 else 'their claims'} (`ganbench status {results}` shows it)"
+        if outcome.elsewhere
+        else ""
+    )
     click.echo(f"{s.name}: {counts}{skipped}{elsewhere}. Results in {results / s.name}", err=True)
     sys.exit(outcome.exit_code)
 
@@ -298,6 +333,31 @@ def _say_profile(s) -> None:
     click.echo(f"{s.name}: profile {what} ({s.profile_why}; the suite's profiles: {', '.join(s.profiles)})", err=True)
 
 
+def _say_notes(s) -> None:
+    """The suite's expansion notes (a --set over a matrix axis, cells that are one config), one line each."""
+    for note in s.notes:
+        click.echo(f"{s.name}: note: {note}", err=True)
+
+
+def _unknown_plugin(registry, executor: str, loggers: list[str], executor_options: dict) -> str | None:
+    """What `run` refuses of the executor and loggers without starting them, for --dry-run:
+    a name no plugin registers, an executor option it does not declare."""
+    from .executors import ExecutorError, resolve_executor_options
+    from .plugins import PluginError
+
+    for kind, names, option in (("executor", [executor], "--executor"), ("logger", loggers, "--logger")):
+        for name in names:
+            try:
+                registry.get(kind, name)
+            except PluginError as e:
+                return f"{option}: {e}"
+    try:
+        resolve_executor_options(executor, registry.get("executor", executor).factory, executor_options)
+    except ExecutorError as e:
+        return str(e)
+    return None
+
+
 def _device_spelling(spec: str) -> str | None:
     """What `--devices` gets wrong without asking torch (for --dry-run, which uses none):
     the names resolve_devices knows, not whether this machine has them."""
@@ -312,7 +372,7 @@ def _device_spelling(spec: str) -> str | None:
     return None
 
 
-def _print_dry_run(s, results: Path, rerun: bool) -> None:
+def _print_dry_run(s, results: Path, redo) -> None:
     """The expanded runs as a table: for each axis the matrix varies, the value each run
     trains with (its resolved config's: loss defaults and --set included)."""
     from .store import FINISHED, ResultsStore
@@ -329,7 +389,7 @@ def _print_dry_run(s, results: Path, rerun: bool) -> None:
     for i, r in enumerate(s.runs, 1):
         length = f"{r.config['epochs']} epochs" if "epochs" in r.config else f"{r.config['steps']} steps"
         status = store_status(r.id) or "pending"
-        if status in FINISHED and not rerun:
+        if status in FINISHED and not redo(r):
             status += " (skip)"
         drawn = [str(r.search["index"]), *[_drawn(r.search["values"].get(k)) for k in searched]] if r.search else [""] * (len(searched) + 1)
         table.add_row(
@@ -475,6 +535,9 @@ def evaluate(run_dirs, images, dataset, samples, inception, inception_weights, d
         what = "changed" if out["changed"] else "unchanged (same protocol, same numbers)"
         shown = ", ".join(f"{k} {v:.4g}" for k, v in out["metrics"].items() if v is not None)
         click.echo(f"{run_dir}: {what}: {shown}", err=True)
+        for name, why in out.get("failed", {}).items():  # the other metrics were scored and saved
+            click.echo(f"error: {run_dir}: metric {name} failed: {why}", err=True)
+            failed += 1
     sys.exit(1 if failed else 0)
 
 

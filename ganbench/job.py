@@ -357,13 +357,11 @@ class _Member:
             record["diverged_at_step"] = result.diverged_at_step
         if result.best:
             record["best"] = result.best
-        record.update(result.record)
-        record["notes"] += [n for n in getattr(self.spec.evaluate, "notes", []) if n not in record["notes"]]  # remarks made while scoring
-        record.update(
-            {"budget": budget.spent(self.job.config, record)} if self.job.config.get("budget") else {}
-        )  # the suite's budget, spent
-        if "generator" in result.record and record["protocol"]:
-            record["protocol"]["generator"] = result.record["generator"]  # which G was scored is part of how
+        plugin_record(
+            record, self.spec.callbacks, self.spec.evaluate, out_dir
+        )  # callbacks.<name>, the scored generator, failed metrics, scoring notes
+        if self.job.config.get("budget"):
+            record["budget"] = budget.spent(self.job.config, record)  # the suite's budget, spent
         checkpoint.discard(out_dir)  # finished: G.pt and D.pt are what is kept
         save_weights(models.generator.state_dict(), out_dir / G_WEIGHTS)
         save_weights(models.discriminator.state_dict(), out_dir / D_WEIGHTS)
@@ -378,14 +376,12 @@ class _Member:
         self.spec = None
 
     def close(self) -> None:
-        for logger in self.loggers:
-            try:
-                logger.close()
-            except Exception:  # a logger that cannot close must not hide the run's outcome
-                pass
-        self.loggers = []
         if self.record["finished"] is None:
             self.record["finished"] = now()
+        from .loggers import close_loggers
+
+        close_loggers(self.loggers, self.record)  # each hears the outcome; one that raises cannot change it
+        self.loggers = []
 
 
 @contextlib.contextmanager
@@ -398,6 +394,21 @@ def _failing(members: list[_Member]):
             raise
         for m in members:
             m.fail(e)
+
+
+def plugin_record(record: dict, callbacks, evaluator, out_dir: Path) -> None:
+    """What plugins add to run.json once the run has trained: each callback's record under
+    ``callbacks.<name>`` (``ganbench.callbacks.record_callbacks``) and the metrics that
+    failed, ``metric_failures: {name: reason}`` (the run keeps its training: ``ganbench
+    eval`` scores them again), with the evaluator's notes made while scoring."""
+    from .callbacks import record_callbacks
+
+    record_callbacks(record, callbacks, out_dir)
+    failed = dict(getattr(evaluator, "failed", None) or {})
+    if failed:
+        record["metric_failures"] = failed
+    notes = record.setdefault("notes", [])
+    notes.extend(n for n in list(getattr(evaluator, "notes", None) or []) if n not in notes)
 
 
 def _number(v, np):

@@ -16,11 +16,14 @@ is its run.json so far (id, suite, config). The built-ins (``ganbench.builtin.lo
 
 A suite adds loggers with ``loggers: [tensorboard]``, the command line with
 ``--logger tensorboard``. An *essential* logger (the default: ``csv``, ``tensorboard``, a
-plugin's) that raises fails its run: its files are part of the run's results, so say so
-loudly rather than train unobserved. A logger that sets ``essential = False`` (the
-trackers, which depend on a network service the run does not need) is guarded instead:
-its first exception, when it is made or at any call, is one warning on stderr and a line
-in run.json's ``logger_errors``, and the run trains on without it.
+plugin's) that raises while the run trains fails its run: its files are part of the run's
+results, so say so loudly rather than train unobserved. A logger that sets
+``essential = False`` (the trackers, which depend on a network service the run does not
+need) is guarded instead: its first exception, when it is made or at any call, is one
+warning on stderr and a line in run.json's ``logger_errors``, and the run trains on
+without it. A logger that needs a service or a package checks for it in ``check()``, which
+the scheduler calls before any run starts. ``started(record)`` and ``finished(record)``
+tell it when the run begins training and how it ended.
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ class Logger(ABC):
     def __init__(self, run_dir: Path, record: dict):
         self.run_dir, self.record = Path(run_dir), record
 
+    @classmethod
+    def check(cls) -> None:
+        """Raise, saying why, when this logger cannot work on this machine (a missing
+        package, a missing token). The scheduler calls it before any run starts: the suite
+        is then refused (exit 2) instead of every run failing on it."""
+
     @abstractmethod
     def log_row(self, row: dict) -> None:
         """A history row: step, epoch, wall_s, train_s, losses, D accuracies, lr_g, lr_d, and the
@@ -52,6 +61,16 @@ class Logger(ABC):
 
     def resumed(self, history: list[dict]) -> None:
         """The run resumed from a checkpoint whose history is `history`: forget later rows."""
+
+    def started(self, record: dict) -> None:
+        """The run is set up and about to train: `record` is its run.json so far, now with
+        `env` (host, device, versions), `params_g`, `params_d` and `protocol`."""
+
+    def finished(self, record: dict) -> None:
+        """The run ended: `record` is its final run.json content: `status` (complete,
+        diverged or failed; None when it was interrupted, Ctrl-C or SIGTERM, to be trained
+        again), `metrics`, and `error` for a failed run or `diverged_at_step`. Called before
+        close(); not called when the run's worker process died."""
 
     def close(self) -> None:
         """The run ended (any status): flush and release what it holds."""
@@ -86,12 +105,21 @@ class TensorBoardLogger(Logger):
 
     DIR = "tensorboard"
 
-    def __init__(self, run_dir: Path, record: dict):
-        super().__init__(run_dir, record)
+    @classmethod
+    def check(cls) -> None:
+        cls._summary_writer()
+
+    @staticmethod
+    def _summary_writer():
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise RuntimeError("the tensorboard logger needs TensorBoard: pip install 'ganbench[tensorboard]'") from None
+        return SummaryWriter
+
+    def __init__(self, run_dir: Path, record: dict):
+        super().__init__(run_dir, record)
+        SummaryWriter = self._summary_writer()
         self._writer_class = SummaryWriter
         self.writer = SummaryWriter(str(self.run_dir / self.DIR))
         config = json.dumps(record.get("config", {}), indent=2, default=str)
@@ -122,23 +150,34 @@ class TensorBoardLogger(Logger):
 
 
 def make_loggers(names, registry, run_dir: Path, record: dict) -> list[Logger]:
-    """The always-on loggers, then `names` (validated by the scheduler), in order; the
-    non-essential ones guarded (see the module docstring)."""
-    out: list[Logger] = []
+    """The always-on loggers, then `names` (validated by the scheduler), in order, each
+    told the run has started (``Logger.started``); the non-essential ones guarded (see the
+    module docstring)."""
+    loggers: list[Logger] = []
     for name in dict.fromkeys([*ALWAYS, *names]):
         make = registry.get("logger", name).factory
-        out.append(make(run_dir, record) if getattr(make, "essential", True) else Guarded(name, make, run_dir, record))
-    return out
+        loggers.append(make(run_dir, record) if getattr(make, "essential", True) else Guarded(name, make, run_dir, record))
+    for logger in loggers:
+        if hasattr(logger, "started"):  # a logger need not subclass Logger
+            logger.started(record)
+    return loggers
 
 
-def unavailable(name: str, registry) -> str | None:
-    """Why logger `name` cannot work here (its library is not installed), before any run starts."""
-    import importlib.util
-
-    library = getattr(registry.get("logger", name).factory, "LIBRARY", "")
-    if library and importlib.util.find_spec(library) is None:
-        return f"logger {name} needs {library}: pip install 'ganbench[{name}]'"
-    return None
+def close_loggers(loggers, record: dict) -> None:
+    """Tell each logger how the run ended (``Logger.finished``), then close it. A logger
+    that raises here cannot change the run's outcome: its error is a note in the record."""
+    for logger in loggers:
+        for method in ("finished", "close"):
+            call = getattr(logger, method, None)
+            if call is None:
+                continue
+            try:
+                call(record) if method == "finished" else call()
+            except Exception as e:
+                text = str(e).strip().splitlines()
+                record.setdefault("notes", []).append(
+                    f"logger {type(logger).__name__}: {method} raised {type(e).__name__}: {text[0] if text else ''}"[:300]
+                )
 
 
 class Guarded(Logger):
@@ -175,6 +214,12 @@ class Guarded(Logger):
 
     def resumed(self, history: list[dict]) -> None:
         self._call("resumed", lambda: self._inner().resumed(history))
+
+    def started(self, record: dict) -> None:
+        self._call("started", lambda: getattr(self._inner(), "started", lambda r: None)(record))
+
+    def finished(self, record: dict) -> None:
+        self._call("finished", lambda: getattr(self._inner(), "finished", lambda r: None)(record))
 
     def close(self) -> None:
         self._call("close", lambda: self._inner().close())

@@ -232,10 +232,25 @@ def add_plugin(pm: PluginManager, module, plugin_id: str, dist: str, version: st
         pm.check_pending()
     except pluggy.PluginValidationError as e:
         pm.unregister(module)
-        pm.broken[plugin_id] = f"{_whole_message(e)}; the hooks are {', '.join(KINDS.values())}"
+        hints = [f"{name!r}{did_you_mean(name, KINDS.values())}" for name in _unknown_hooks(pm, module)]
+        hint = "".join(f"; {h}" for h in hints if "did you mean" in h)  # 'register_metric' (did you mean 'register_metrics'?)
+        pm.broken[plugin_id] = f"{_whole_message(e)}{hint}; the hooks are {', '.join(KINDS.values())}"
         trace(f"broken {plugin_id}: {pm.broken[plugin_id]}")
         return
     pm.distinfo[plugin_id] = (dist, version)
+
+
+def _unknown_hooks(pm: PluginManager, module) -> list[str]:
+    """The names of `module`'s @hookimpl functions that are no ganbench hook."""
+    names = []
+    for name in dir(module):
+        try:
+            marked = pm.parse_hookimpl_opts(module, name) is not None
+        except Exception:  # an attribute that cannot be inspected
+            marked = False
+        if marked and name not in KINDS.values():
+            names.append(name)
+    return names
 
 
 def _whole_message(e: BaseException) -> str:

@@ -128,6 +128,9 @@ def _detail(record: dict, path: Path) -> str:
             break
     if record["status"] == DIVERGED:
         parts.append(f"diverged at step {record.get('diverged_at_step')}")
+    failed = record.get("metric_failures")
+    if isinstance(failed, dict) and failed:  # the run trained; these are missing until `ganbench eval`
+        parts.append("metric " + "; ".join(f"{name} failed: {why}" for name, why in failed.items()))
     return ", ".join(parts)
 
 

@@ -72,20 +72,30 @@ def rescore_run(run_dir: Path, builder: Builder, device: torch.device, samples=N
     except Exception as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise RescoreError(f"{run_dir}: cannot score: {type(e).__name__}: {text}"[:400]) from None
-    new = {k: (float(v) if math.isfinite(float(v)) else None) for k, v in scores.items() if k in keys.SAMPLE_KEYS}
-    old = {k: v for k, v in record["metrics"].items() if k in keys.SAMPLE_KEYS}
+    # The sample metrics: the built-in families' keys and those the run's metric plugins declare.
+    sample_keys = set(keys.SAMPLE_KEYS) | evaluator.result_keys()
+    new = {k: (float(v) if math.isfinite(float(v)) else None) for k, v in scores.items() if k in sample_keys}
+    old = {k: v for k, v in record["metrics"].items() if k in sample_keys}
     protocol = dict(evaluator.protocol)
     changed = protocol != record.get("protocol") or new != old
     if protocol != record.get("protocol"):
         record.setdefault("earlier", []).append(
             {"protocol": record.get("protocol"), "metrics": old, "notes": record.get("notes", []), "until": now()}
         )
-        record["metrics"] = {k: v for k, v in record["metrics"].items() if k not in keys.SAMPLE_KEYS}
+        record["metrics"] = {k: v for k, v in record["metrics"].items() if k not in sample_keys}
         record["protocol"], record["notes"] = protocol, list(evaluator.notes)
     record["metrics"].update(new)
+    # A metric that failed in training and is measured now is no longer missing; one that
+    # fails now is recorded so (the others' new numbers are kept).
+    failed = {name: why for name, why in (record.get("metric_failures") or {}).items() if name not in evaluator.metrics}
+    failed.update(evaluator.failed)
+    if failed:
+        record["metric_failures"] = failed
+    else:
+        record.pop("metric_failures", None)
     record["rescored"] = now()
     write_json(run_dir / RUN_FILE, record)
-    return {"changed": changed, "metrics": new, "before": old}
+    return {"changed": changed, "metrics": new, "before": old, "failed": dict(evaluator.failed)}
 
 
 def load_images(folder: Path, shape: tuple[int, ...]) -> torch.Tensor:

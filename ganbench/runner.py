@@ -11,6 +11,7 @@ died) is recorded as failed and the suite goes on.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections import Counter
@@ -23,14 +24,14 @@ from rich.console import Console
 from .build import Builder, resolve_devices
 from .checkpoint import saved_step
 from .claims import ClaimBook
-from .executors import ExecutorError, ExecutorOptions
+from .estimate import warn_costs
+from .executors import ExecutorError, ExecutorOptions, exit_guard, resolve_executor_options
 from .job import Finished, PackJob, RunJob, failed_record, one_line
-from .loggers import unavailable
 from .packs import group
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
-from .store import FAILED, FINISHED, RUN_FILE, ResultsStore
-from .suite import Run, Suite
+from .store import FAILED, FINISHED, RUN_FILE, TRACEBACK_FILE, ResultsStore
+from .suite import ALL, Run, Suite, rerun_filter
 
 
 class SuiteInvalid(ValueError):
@@ -59,7 +60,7 @@ def run_suite(
     registry: Registry,
     results: Path,
     devices: str | torch.device | list = "cpu",
-    rerun: bool = False,
+    rerun: bool | str = False,
     console: Console | None = None,
     executor: str = "local",
     jobs: int = 1,
@@ -78,11 +79,15 @@ def run_suite(
     console = console or Console(stderr=True)
     store = ResultsStore(results, suite.name)
     outcome = SuiteOutcome()
-    pending = [r for r in suite.runs if rerun or store.status(r.id) not in FINISHED]
+    try:
+        redo = rerun_filter(rerun, suite.runs)  # --rerun: all, or the runs a pattern names
+    except ValueError as e:
+        raise SuiteInvalid(str(e)) from None
+    pending = [r for r in suite.runs if redo(r) or store.status(r.id) not in FINISHED]
     outcome.skipped = len(suite.runs) - len(pending)
     if outcome.skipped:
         console.print(
-            f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun to redo them)",
+            f"{suite.name}: skipping {outcome.skipped} of {len(suite.runs)} runs already finished (--rerun [RUN_ID] to redo them)",
             markup=False,
             highlight=False,
         )
@@ -96,26 +101,23 @@ def run_suite(
     options = ExecutorOptions(
         devices=[str(d) for d in device_list], jobs=jobs, threads=threads, address=address, registry=registry, timeout=timeout
     )
-    options.extra = dict(executor_options or {})  # the executor checks its own keys when it is made
+    options.extra = dict(executor_options or {})  # checked against what the executor declares (make_executor)
     loggers = tuple(dict.fromkeys([*suite.loggers, *loggers]))
-    for name in loggers:
-        try:
-            registry.get("logger", name)
-        except PluginError as e:
-            raise SuiteInvalid(f"--logger: {e}") from None
-        missing = unavailable(name, registry)
-        if missing:
-            raise SuiteInvalid(missing)
+    with exit_guard():
+        check_loggers(registry, loggers)
     ex = make_executor(registry, executor, options)
     options.builder = Builder(registry)
     try:
-        check_runs(pending, options.builder, device_list)
-        warm_caches(pending, options.builder, device_list[0], console)
+        with exit_guard():  # the checks run plugin code (loaders, builders) in this process
+            check_runs(pending, options.builder, device_list)
+            check_plugin_options(pending, options.builder)
+            warn_costs(pending, options.builder, device_list, results, ex.capacity, console, suite.profiles, suite.profile)
+            warm_caches(pending, options.builder, device_list[0], console)
         try:  # a file where a folder should be, a loop of links, a read-only disk: bad input
             store.create()
             claims = ClaimBook(store.dir)
             with claims.lock:
-                store.recover(claims.live_tokens(), keep_checkpoints=not rerun)
+                store.recover(claims.live_tokens(), keep_checkpoints=rerun not in (True, ALL))
         except OSError as e:
             raise SuiteInvalid(f"--results {results}: cannot write {store.dir}: {e.strerror or e}") from None
     except BaseException:
@@ -125,7 +127,7 @@ def run_suite(
     active: dict[str, tuple] = {}  # run id -> (claim, temporary folder, Run)
 
     def wanted(run: Run):
-        return lambda: rerun or store.status(run.id) not in FINISHED
+        return lambda: redo(run) or store.status(run.id) not in FINISHED
 
     def next_jobs():
         for pack in group(pending, device_list[0].type, getattr(ex, "packs", False)):
@@ -167,7 +169,8 @@ def run_suite(
             outcome.stopped = f"cannot write into {store.dir}: {e.strerror or e}"
             return None
         resume = False
-        source = None if rerun else store.resumable(run.id, claims.live_tokens())
+        source = None if redo(run) else store.resumable(run.id, claims.live_tokens())
+        source = usable_checkpoint(source, run, store, options.builder, display, tmp)
         if source is not None:
             try:
                 store.adopt(source, tmp)
@@ -202,8 +205,22 @@ def run_suite(
 
     previous = _on_sigterm()
     claims.start_heartbeat()
+    handed = Handed(next_jobs())
+    skipped_before = outcome.skipped
     try:
-        ex.run(next_jobs(), report)
+        try:
+            with exit_guard() if ex.in_process else contextlib.nullcontext():
+                ex.run(handed, report)
+            lost_why = "it returned without reporting the run finished"
+        except Exception as e:  # a plugin executor's bug: the runs it holds are lost, the suite stops
+            lost_why = f"it raised {one_line(e)}"
+            outcome.stopped = f"executor {executor} failed: {one_line(e)}"
+            _traceback_into([tmp for _, tmp, _ in active.values()])
+        account_lost(executor, lost_why, active, suite, report)
+        if not handed.exhausted and not outcome.stopped:
+            never = len(pending) - len(handed.ids) - (outcome.skipped - skipped_before) - outcome.elsewhere
+            if never > 0:
+                outcome.stopped = f"executor {executor} returned before starting {never} of the runs; run the same command again"
     finally:
         for claim, tmp, _ in active.values():  # interrupted: no half-written run stays,
             if saved_step(tmp) is None:  # but one with a checkpoint is resumed next time
@@ -217,6 +234,90 @@ def run_suite(
     return outcome
 
 
+class Handed:
+    """The scheduler's jobs as an executor pulls them: which runs it was handed, and
+    whether it pulled them all (the contract: it returns once `jobs` is exhausted)."""
+
+    def __init__(self, jobs):
+        self.jobs, self.ids, self.exhausted = iter(jobs), [], False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            job = next(self.jobs)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        self.ids.extend(getattr(job, "run_ids", None) or [job.run_id])  # a pack of runs, or one
+        return job
+
+
+def account_lost(executor: str, why: str, active: dict, suite: Suite, report) -> None:
+    """Every run handed to the executor ends with a Finished: one it never reported is
+    failed here, "lost by executor NAME", so it is counted, shown and retried next time."""
+    for run_id, (_, tmp, run) in list(active.items()):
+        report(Finished(run_id, failed_record(_job_stub(run, suite, tmp), f"lost by executor {executor}: {why}")))
+
+
+def _traceback_into(folders: list[Path]) -> None:
+    """The executor's traceback, for its author, in each run folder it lost."""
+    import traceback
+
+    text = traceback.format_exc()
+    for folder in folders:
+        try:
+            (folder / TRACEBACK_FILE).write_text(text)
+        except OSError:
+            pass
+
+
+def usable_checkpoint(source: Path | None, run: Run, store: ResultsStore, builder: Builder, display, tmp: Path) -> Path | None:
+    """`source` when its checkpoint can be resumed from; else None, the checkpoint moved
+    aside into ``<suite>/.damaged/`` (kept for inspection) and the run trained from the start.
+    Either way the run keeps one checkpoint: other killed attempts' folders of it (older
+    checkpoints; this scheduler holds the run's claim, so nobody writes them) are removed.
+
+    Checked here, before a worker is handed it: a truncated file, a planted pickle or a
+    checkpoint of another model once failed its run on every plain `ganbench run`, with
+    only `--rerun` (every finished run of the suite) as the way out. A failed attempt
+    whose error was its checkpoint's (a fault this check did not see) counts as damaged too.
+    """
+    from .checkpoint import checkpoint_problem
+
+    store.drop_attempts(run.id, keep=(source, tmp))
+    if source is None:
+        return None
+    why = None
+    if source == store.path(run.id):  # a failed run's folder: did its checkpoint fail it?
+        error = str(_record_of(source).get("error") or "")
+        if error.startswith("CheckpointError"):
+            why = error.partition(": ")[2]
+    why = why or checkpoint_problem(source, run.config, builder)
+    if why is None:
+        return source
+    try:
+        where = store.set_aside(source, run.id, why)
+    except OSError as e:
+        display.message(
+            f"{run.id}: its checkpoint cannot be resumed from ({why}) nor moved aside ({e.strerror or e}); training it from the start"
+        )
+        return None
+    display.message(f"{run.id}: its checkpoint cannot be resumed from ({why}); moved to {where} for inspection; training it from the start")
+    return None
+
+
+def _record_of(folder: Path) -> dict:
+    import json
+
+    try:
+        out = json.loads((folder / RUN_FILE).read_text())
+        return out if isinstance(out, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def _devices(devices) -> list[torch.device]:
     if isinstance(devices, torch.device):
         return [devices]
@@ -226,14 +327,20 @@ def _devices(devices) -> list[torch.device]:
 
 
 def make_executor(registry: Registry, name: str, options: ExecutorOptions):
-    """The executor plugin `name`, built with `options`; ExecutorError when it cannot start."""
+    """The executor plugin `name`, built with `options`; ExecutorError (exit 2, one line)
+    when it cannot start, or when its constructor refuses the options (a ValueError)."""
     try:
         entry = registry.get("executor", name)
     except PluginError as e:
         raise ExecutorError(f"--executor: {e}") from None
     if options.jobs < 1:
         raise ExecutorError(f"--jobs must be >= 1, got {options.jobs}")
-    return entry.factory(options)
+    options.extra = resolve_executor_options(name, entry.factory, dict(options.extra))
+    try:
+        with exit_guard():
+            return entry.factory(options)
+    except (ValueError, TypeError) as e:
+        raise ExecutorError(f"--executor {name}: {one_line(e)}") from None
 
 
 def make_job(run: Run, suite: Suite, tmp: Path, registry: Registry, ex, loggers=(), resume=False) -> RunJob:
@@ -295,7 +402,8 @@ def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
             data = builder.data(cfg["dataset"])
         except (OSError, ValueError) as e:
             raise SuiteInvalid(f"run {run.id}: dataset {cfg['dataset']['name']}: {one_line(e)}") from None
-        except Exception:
+        except BaseException as e:  # even sys.exit(): left to fail its run with the reason
+            _unless_interrupt(e)
             continue
         if cfg.get("precision") == "fp16" and all(d.type == "cpu" for d in devices):
             raise SuiteInvalid(f"run {run.id}: precision fp16 needs a CUDA device (on the CPU use bf16)")
@@ -313,8 +421,68 @@ def check_runs(runs: list[Run], builder: Builder, devices: list = ()) -> None:
                 builder.models(cfg, data)
         except ValueError as e:
             raise SuiteInvalid(f"run {run.id}: architecture {cfg['architecture']['name']}: {one_line(e)}") from None
-        except Exception:
+        except BaseException as e:
+            _unless_interrupt(e)
             continue
+
+
+def check_loggers(registry: Registry, names) -> None:
+    """Each logger is registered and can work here: SuiteInvalid otherwise, before any run.
+
+    A logger factory may have a ``check()`` attribute (a classmethod of a Logger class)
+    that raises, with the reason, when the logger cannot work on this machine: a missing
+    package (TensorBoard), a missing token. Without it, the first run would fail on it, and
+    every run after it.
+    """
+    for name in names:
+        try:
+            entry = registry.get("logger", name)
+        except PluginError as e:
+            raise SuiteInvalid(f"--logger: {e}") from None
+        check = getattr(entry.factory, "check", None)
+        if check is None:
+            continue
+        try:
+            check()
+        except BaseException as e:
+            _unless_interrupt(e)
+            raise SuiteInvalid(f"--logger {name}: {one_line(e)}") from None
+
+
+def check_plugin_options(runs: list[Run], builder: Builder) -> None:
+    """Make each distinct callback and metric a run asks for once, before any run starts:
+    their options are checked by their constructors (a ValueError, `policy: zoom`), and a
+    value one refuses would fail every run that names it. SuiteInvalid names the run and
+    the plugin; other exceptions are left to fail their runs with the traceback.
+    """
+    from .callbacks import make_callbacks
+    from .metrics.plugin import make_metrics
+
+    seen: set[str] = set()
+    for run in runs:
+        cfg = run.config
+        for i, spec in enumerate(cfg.get("callbacks") or []):
+            key = repr(("callback", spec))
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                make_callbacks([spec], builder.registry)
+            except ValueError as e:
+                raise SuiteInvalid(f"run {run.id}: callbacks[{i}] {spec['name']}: {one_line(e)}") from None
+            except BaseException as e:
+                _unless_interrupt(e)
+        specs = cfg["eval"].get("metrics") or {}
+        key = repr(("metrics", specs, cfg["dataset"]))
+        if not specs or cfg["eval"]["every"] == "none" or key in seen:
+            continue
+        seen.add(key)
+        try:
+            make_metrics(specs, builder.registry, builder.data(cfg["dataset"]).kind)
+        except ValueError as e:
+            raise SuiteInvalid(f"run {run.id}: eval.metrics: {one_line(e)}") from None
+        except BaseException as e:
+            _unless_interrupt(e)
 
 
 def warm_caches(runs: list[Run], builder: Builder, device: torch.device, console: Console) -> None:
@@ -342,8 +510,16 @@ def warm_caches(runs: list[Run], builder: Builder, device: torch.device, console
             if not clf.classifier_path(spec["name"], options, data)[0].is_file():
                 console.print(f"training the {spec['name']} mode classifier (once; cached for every run)", markup=False, highlight=False)
             clf.get_classifier(spec["name"], options, data, device, cfg["eval"]["classifier_floor"])
-        except Exception:
+        except BaseException as e:
+            _unless_interrupt(e)
             continue
+
+
+def _unless_interrupt(e: BaseException) -> None:
+    """A plugin's exception in an up-front check, SystemExit included, is left for its run
+    to fail with (one line and a traceback); Ctrl-C and SIGTERM still stop the suite."""
+    if isinstance(e, KeyboardInterrupt):
+        raise e
 
 
 # ---------------------------------------------------------------- signals

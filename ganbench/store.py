@@ -37,6 +37,7 @@ STATUSES = (COMPLETE, DIVERGED, FAILED)
 MAX_RUN_JSON = 64 << 20  # a run.json larger than this is not one ganbench wrote
 
 _TMP, _OLD = ".tmp-", ".old-"
+DAMAGED_DIR = ".damaged"  # unusable checkpoints, kept for inspection (ResultsStore.set_aside)
 
 
 class DamagedRun(ValueError):
@@ -80,6 +81,8 @@ def read_run(run_dir: Path) -> dict:
     ):
         raise DamagedRun(f"{path}: corrupt run.json (`metrics` must map names to numbers or null)")
     rec["metrics"] = metrics
+    notes = rec.get("notes")  # one-line remarks: a hand-edited run.json may hold one string
+    rec["notes"] = [notes] if isinstance(notes, str) else [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
     if rec["status"] in FINISHED:
         _check_history(Path(run_dir) / HISTORY_FILE)
     return rec
@@ -229,6 +232,27 @@ class ResultsStore:
     def discard(self, tmp: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    def drop_attempts(self, run_id: str, keep) -> None:
+        """Remove the temporary folders of `run_id` other than those in `keep`: killed
+        attempts, each holding a checkpoint, when the caller holds the run's claim."""
+        kept = {Path(k).resolve() for k in keep if k is not None}
+        for p in self.dir.glob(f".{run_id}{_TMP}*"):
+            if p.resolve() not in kept and (p.is_dir() or p.is_symlink()):
+                p.unlink() if p.is_symlink() else _remove(p)
+
+    def set_aside(self, folder: Path, run_id: str, why: str) -> Path:
+        """Move `folder`'s checkpoint, unusable because `why`, into
+        ``<suite>/.damaged/<run id>-<time>/`` (with why.txt) for inspection; the run then
+        trains from the start. Nothing in .damaged is ever read or removed by ganbench."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        where = self.dir / DAMAGED_DIR / f"{run_id}-{stamp}-{uuid.uuid4().hex[:4]}"
+        where.mkdir(parents=True)
+        for name in ("checkpoint.pt", "checkpoint.json"):
+            if (folder / name).exists():
+                os.replace(folder / name, where / name)
+        (where / "why.txt").write_text(why + "\n")
+        return where
+
 
 def _remove(folder: Path) -> None:
     """rmtree that also clears read-only folders (a run folder someone chmod-ed)."""
@@ -281,10 +305,19 @@ def load_weights(path: Path, map_location="cpu") -> dict:
         raise WeightsError(f"{path}: no such file")
     if not path.is_file():  # a directory, /dev/zero, a FIFO: never read it
         raise WeightsError(f"{path}: not a regular file")
+    import warnings
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise WeightsError(f"{path}: not a readable torch weights file (not a torch archive: truncated, or a raw pickle)")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated, not a torch file, or a pickle that wants to run code
-        raise WeightsError(f"{path}: not a readable torch weights file ({_first_line(e)})") from None
+        with warnings.catch_warnings():  # torch's pickle-protocol warning would be the first line on stderr
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated, or a pickle that wants to run code
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        unsafe = next((line for line in lines if "Unsupported global" in line or "GLOBAL" in line), None)
+        raise WeightsError(f"{path}: not a readable torch weights file ({(unsafe or _first_line(e))[:200]})") from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
     return state
@@ -295,9 +328,15 @@ def fit_weights(module, state: dict, path: Path) -> None:
     try:
         module.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        detail = "; ".join(lines[1:3]) if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
-        raise WeightsError(f"{path}: does not fit this model ({detail[:300]})") from None
+        raise WeightsError(f"{path}: does not fit this model ({mismatch_detail(e)})") from None
+
+
+def mismatch_detail(e: BaseException, limit: int = 300) -> str:
+    """What load_state_dict's error says does not fit, on one line: its first line is only
+    "Error(s) in loading state_dict for MLPGenerator:", the mismatches follow it."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    detail = "; ".join(lines[1:3]) if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
+    return detail[:limit]
 
 
 def save_weights(state: dict, path: Path) -> None:

@@ -23,6 +23,7 @@ written. The profile is not part of a run's id: the resolved config it produces 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -41,7 +42,7 @@ import yaml
 
 from . import budget, yamlsafe
 from . import search as hsearch
-from .config import DEFAULTS, MAX_SEED, ConfigError, expand_dotted, identity, one_line, resolve, shown
+from .config import DEFAULTS, MAX_SEED, ConfigError, expand_dotted, identity, merge, one_line, resolve, shown
 from .plugins import PluginError, Registry
 from .suggest import did_you_mean
 
@@ -85,6 +86,7 @@ class Suite:
     profile: str | None = None  # the one applied, "none" (the suite as written), or None: the suite declares none
     profile_why: str = ""  # how it was chosen: "--profile cpu", "--profile auto: the runs train on the CPU"
     auto_on_cpu: bool | None = None  # what `auto` was told about the device; None: it did not ask
+    notes: list[str] = field(default_factory=list)  # one-line remarks on the expansion: --set over a matrix axis, duplicate cells
 
 
 def load_suite(path: str | Path, registry: Registry, overrides: list[str] = (), profile: str = NONE, on_cpu: OnCpu = None) -> Suite:
@@ -216,21 +218,103 @@ def expand(raw: Any, registry: Registry, overrides=(), path: str = "<suite>", pr
     suite = Suite(name, str(description), path, loggers=list(loggers), report=dict(report))
     suite.profiles, suite.profile, suite.profile_why, suite.auto_on_cpu = list(profiles), chosen, why, asked
     profile_layer = [(f"profiles.{chosen}.base", patch["base"])] if patch.get("base") else []
-    seen: dict[str, dict] = {}
-    for label, cell in cells:
+    named, suite.notes = collapse_overridden(cells, set_layer)
+    seen: dict[str, str] = {}  # hash of a run's identity -> the run id that has it
+    for (label, cell), shown_cell in zip(cells, named):
         plain = [("base", base), *profile_layer, (label, cell), ("--set", set_layer), ("seeds", {"seed": seeds[0]})]
         for variant in search.variants(lambda: resolve(plain, registry)) if search else [None]:
             sampled = [("search.space", variant.layer)] if variant else []
             for seed in seeds:
                 layers = [("base", base), *profile_layer, (label, cell), *sampled, ("--set", set_layer), ("seeds", {"seed": seed})]
                 config = budget.apply(raw.get("budget"), layers, resolve(layers, registry), registry)  # equal budgets
-                slug_cell = {**cell, "cfg": variant.index} if variant else cell
-                run = Run(run_id(config, slug_cell), config, cell, seed, variant.record(search) if variant and search else None)
-                if run.id in seen:  # two cells that resolve to the same config
+                slug_cell = {**shown_cell, "cfg": variant.index} if variant else shown_cell
+                run = Run(run_id(config, slug_cell), config, shown_cell, seed, variant.record(search) if variant and search else None)
+                digest = config_digest(config)
+                if digest in seen:  # two cells that resolve to the same config: one run, not two "seeds"
+                    note = f"{label} {_cell_text(cell)} trains exactly what {_seedless(seen[digest])} trains: each seed is trained once"
+                    if seen[digest] != run.id and one_line(note, MAX_MESSAGE) not in suite.notes:
+                        suite.notes.append(one_line(note, MAX_MESSAGE))
                     continue
-                seen[run.id] = config
+                seen[digest] = run.id
                 suite.runs.append(run)
     return suite
+
+
+def collapse_overridden(cells: list[tuple[str, dict]], set_layer: dict) -> tuple[list[dict], list[str]]:
+    """The cells as the runs train them, and a note per matrix axis `--set` overrides.
+
+    `--set` is the last layer, over the matrix cell: `--set lr_ratio=4` on a suite whose
+    matrix is `lr_ratio: [0.5, 1, 2]` trains lr_ratio 4 in every cell. Each cell then says
+    4 (its id's slug too), so the three cells are one config, trained once: a run's name
+    and `cell` never disagree with its config. Cells no `--set` key touches are returned
+    as they are (their run ids do not change).
+    """
+    out, changed = [], {}  # axis -> (values before, values after)
+    for _, cell in cells:
+        new = dict(cell)
+        for axis in cell:
+            touching = _touching(str(axis), set_layer)
+            if not touching:
+                continue
+            value = _at(merge(expand_dotted({axis: cell[axis]}), touching), str(axis))
+            if value is _ABSENT:  # a --set mapping replaced the one holding the axis
+                del new[axis]
+            else:
+                new[axis] = value
+            was, now = changed.setdefault(axis, ([], []))
+            was.append(cell[axis])
+            now.append(value)
+        out.append(new)
+    notes = []
+    for axis, (was, now) in changed.items():
+        given = ", ".join(f"--set {k}={_value_text(v)}" for k, v in _touching(str(axis), set_layer).items())
+        values = _distinct(now)
+        became = f"{', '.join(_value_text(v) for v in values)}" if _ABSENT not in values else "what --set gives"
+        notes.append(one_line(f"{given} overrides the matrix axis {axis}: its {len(_distinct(was))} values become {became}", MAX_MESSAGE))
+    return out, notes
+
+
+def _touching(axis: str, set_layer: dict) -> dict:
+    """The --set keys that set `axis`, a mapping holding it, or a key inside it."""
+    return {k: v for k, v in set_layer.items() if str(k) == axis or axis.startswith(f"{k}.") or str(k).startswith(f"{axis}.")}
+
+
+_ABSENT = object()
+
+
+def _at(tree: dict, dotted: str):
+    node = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _distinct(values: list) -> list:
+    out: list = []
+    for v in values:
+        if not any(v is o or (v is not _ABSENT and o is not _ABSENT and v == o) for o in out):
+            out.append(v)
+    return out
+
+
+def _value_text(value) -> str:
+    return json.dumps(value, default=str) if not isinstance(value, str) else value
+
+
+def _seedless(run_id: str) -> str:
+    """A run id's slug without its seed and hash: what names its cell in a message."""
+    return re.sub(r"_?s[0-9]+-[0-9a-f]{8}$", "", run_id) or "the base config"
+
+
+def _cell_text(cell: dict) -> str:
+    return "{" + ", ".join(f"{k}: {_value_text(v)}" for k, v in cell.items()) + "}"
+
+
+def config_digest(config: dict) -> str:
+    """The hash of what defines a run (its id's suffix)."""
+    return hashlib.sha256(json.dumps(identity(config), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _profiles(value) -> dict[str, dict]:
@@ -402,7 +486,7 @@ def _seeds(value) -> range | list[int]:
 
 def run_id(config: dict, cell: dict) -> str:
     """A readable slug of what this run varies, plus a hash of its whole config."""
-    digest = hashlib.sha256(json.dumps(identity(config), sort_keys=True).encode()).hexdigest()[:8]
+    digest = config_digest(config)
     parts = [_slug_value(k, v) for k, v in cell.items() if k != "seed"]
     parts.append(f"s{config['seed']}")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(p for p in parts if p)).strip("-_.")
@@ -414,3 +498,27 @@ def _slug_value(key: str, value) -> str:
         return str(value.get("name") or "-".join(f"{k}{v}" for k, v in value.items()))
     short = key.split(".")[-1]
     return f"{short}{value}" if isinstance(value, (int, float)) else str(value)
+
+
+ALL = "*"  # `--rerun` alone: every run
+
+
+def rerun_filter(pattern: bool | str | None, runs: list[Run]) -> Callable[[Run], bool]:
+    """Which runs `--rerun` redoes: none (None, False), all (True, "*"), or those whose id
+    matches one of a comma-separated list of run ids, id prefixes (`lr_ratio2_` for every
+    seed of a cell) or globs (`*_s1-*`). ValueError, one line, when a pattern matches no
+    run of the suite: a typo must not silently redo nothing."""
+    if pattern in (None, False, ""):
+        return lambda run: False
+    if pattern is True or pattern == ALL:
+        return lambda run: True
+    patterns = [p.strip() for p in str(pattern).split(",") if p.strip()]
+
+    def matches(run_id: str, p: str) -> bool:
+        return fnmatch.fnmatchcase(run_id, p) if any(c in p for c in "*?[") else run_id.startswith(p)
+
+    for p in patterns:
+        if not any(matches(r.id, p) for r in runs):
+            some = ", ".join(r.id for r in runs[:3]) + (", ..." if len(runs) > 3 else "")
+            raise ValueError(f"--rerun {p}: matches none of the suite's {len(runs)} runs ({some}){did_you_mean(p, [r.id for r in runs])}")
+    return lambda run: any(matches(run.id, p) for p in patterns)

@@ -12,15 +12,20 @@ With ganbench installed, any pytest session gets these fixtures (disable with
 - ``ganbench_smoke``: ``ganbench_smoke(architecture=..., loss=..., data=...)`` trains a few
   steps on CPU through the runner's own code path and checks that the losses are finite,
   samples have the data's shape (and range, for images) and D gives one score per sample.
+- ``ganbench_run``: ``ganbench_run(callbacks=[...], eval={...}, loggers=[...], executor=...)``
+  trains a tiny suite through the real scheduler (``ganbench run``'s own code: up-front
+  checks, claims, executor, store) with the plugins under test, for callbacks, metrics,
+  loggers and executors, and checks every run ended as expected and is accounted for.
 
 The same helpers work outside pytest: ``make_plugin_manager``, ``make_registry``,
-``tiny_data``, ``smoke_train``.
+``tiny_data``, ``smoke_train``, ``run_tiny_suite``.
 Imports of torch and the rest of ganbench happen inside the helpers, so pytest sessions
 that never use the fixtures start as fast as before.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from dataclasses import dataclass
@@ -204,6 +209,77 @@ def smoke_train(
     return SmokeResult(cfg, result.history, samples, scores, models, loss_obj)
 
 
+# A run small enough for a test (about 0.1 s on a CPU): the built-in ring8 mixture and a narrow
+# MLP, so that worker processes (the process executor, Ray) can rebuild it by name.
+TINY_RUN = {
+    "dataset": {"name": "ring8", "n_train": 256, "n_test": 64},
+    "architecture": {"name": "mlp", "g_hidden": [16], "d_hidden": [16]},
+    "batch_size": 32,
+    "z_dim": 4,
+    "steps": 4,
+    "log_every": "2 steps",
+    "grid_every": "none",
+    "eval": {"every": "none"},
+}
+
+
+@dataclass
+class SuiteResult:
+    outcome: Any  # ganbench.api.Outcome: counts by status, exit_code
+    records: list[dict]  # each run's run.json, in the suite's order
+    folders: list[Path]  # each run's folder (G.pt, history.csv, what loggers and callbacks wrote)
+
+
+def run_tiny_suite(
+    registry=None,
+    results: str | Path | None = None,
+    seeds: int = 1,
+    loggers=(),
+    executor: str = "local",
+    executor_options: dict | None = None,
+    expect: str = "complete",
+    jobs: int = 1,
+    **config,
+) -> SuiteResult:
+    """Train a tiny suite of `seeds` runs through the real scheduler, as `ganbench run` does,
+    with the plugins of `registry` (default: the built-ins): a callback under test in
+    ``callbacks=[{"name": ...}]``, a metric in ``eval={"every": "2 steps", "metrics": {name:
+    {}}}``, a logger in ``loggers=[name]``, an executor in ``executor=name``. Other keyword
+    arguments are run-config values over TINY_RUN. Raises AssertionError when a run did not
+    end with status `expect`, or when a run of the suite has no record (its executor lost
+    it), saying which and why.
+    """
+    from rich.console import Console
+
+    from . import api
+
+    registry = registry if registry is not None else make_registry()
+    if results is None:  # the caller's to remove: the records point into it
+        results = tempfile.mkdtemp(prefix="ganbench-testing-")
+    layer = {**TINY_RUN, **config}
+    suite = {"name": "kit", "base": layer, "seeds": seeds}
+    outcome = api.run_suite(
+        suite,
+        results,
+        devices="cpu",
+        registry=registry,
+        executor=executor,
+        executor_options=executor_options,
+        loggers=list(loggers),
+        jobs=jobs,
+        threads=1,
+        console=Console(quiet=True),
+        profile="none",
+    )
+    folders = [outcome.folder / r.id for r in outcome.suite.runs]
+    missing = [f.name for f in folders if not (f / "run.json").is_file()]
+    assert not missing, f"runs without a record (lost by executor {executor}?): {', '.join(missing)}"
+    records = [json.loads((f / "run.json").read_text()) for f in folders]
+    wrong = [r for r in records if r["status"] != expect]
+    assert not wrong, f"run {wrong[0]['id']} ended {wrong[0]['status']}, not {expect}: {wrong[0].get('error')}"
+    return SuiteResult(outcome, records, folders)
+
+
 def _check_shapes(models, data, cfg) -> None:
     """G: (B, Z) -> (B, *shape); D: (B, *shape) -> (B,), on a real batch."""
     import torch
@@ -261,6 +337,16 @@ def ganbench_tiny_images():
 def ganbench_tiny_points():
     """96 train / 32 test 2-D points in 4 blobs."""
     return tiny_data("points")
+
+
+@pytest.fixture
+def ganbench_run(ganbench_registry, tmp_path):
+    """run_tiny_suite bound to ganbench_registry: ganbench_run(callbacks=[...], loggers=[...], ...)."""
+
+    def run(**kw):
+        return run_tiny_suite(ganbench_registry, tmp_path / "results", **kw)
+
+    return run
 
 
 @pytest.fixture

@@ -61,12 +61,15 @@ class _Dies(torch.nn.Module):
                 os.kill(os.getpid(), signal.SIGKILL)
             if self.how == "hang":  # a plugin stuck in a call that never returns
                 time.sleep(3600)
+            if self.how == "os_exit":  # ends the process at once, no unwinding
+                os._exit(0)
             sys.exit(0)  # what a careless plugin does: must fail the run, not end ganbench
         return self.inner(z)
 
 
 def dies(data, z_dim, how: str = "kill", marker: str | None = None, at: int = 3):
-    """The built-in MLP whose generator kills its process (how: kill), hangs (hang) or calls sys.exit(0)."""
+    """The built-in MLP whose generator kills its process (how: kill), hangs (hang), calls
+    os._exit(0) (os_exit) or sys.exit(0) (exit)."""
     from ganbench.builtin.architectures import mlp
 
     models = mlp(data, z_dim, g_hidden=[16], d_hidden=[16])
@@ -88,6 +91,12 @@ def bad_data(breach: str = "int64"):
     return GanData(x.to(torch.uint8), "image", y[:10], num_classes=4)  # 10 labels for 64 samples
 
 
+def exits_data(code: int = 5):
+    """A dataset loader that calls sys.exit(code): a careless plugin, in the up-front checks too."""
+    sys.exit(code)
+
+
 @hookimpl
 def register_datasets(register):
     register("bad-data", bad_data)
+    register("exits", exits_data)

@@ -49,7 +49,7 @@ BROKEN_PLUGINS = {
 # plugin id -> a fragment of the one-line reason it must be listed with
 BROKEN_REASONS = {
     "fake-import-fails:import_fails": "import of import_fails failed: ModuleNotFoundError",
-    "fake-misspelled:misspelled": "register_loss",
+    "fake-misspelled:misspelled": "'register_loss' (did you mean 'register_losses'?)",
     "fake-raises:raises": "hook raised RuntimeError: no GPU found",
     "fake-returns:returns": "register_losses returned dict",
     "fake-wrong-type:wrong_type": "dict is not a subclass of ganbench.contracts.Loss",

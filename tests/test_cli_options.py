@@ -51,7 +51,7 @@ def test_dry_run_shows_loss_defaults_and_dotted_axes_resolved(tmp_path):
     assert "name=adam lr=0.0001 betas=[0.0, 0.9]" in rows[0] and "name=sgd lr=0.01" in rows[1]
     path = suite(tmp_path, matrix={"loss": ["vanilla", "hinge"], "optimizer.lr": [1e-4, 1e-3]})
     _, rows = dry_run(tmp_path, path, "--set", "optimizer.lr=5e-4")
-    assert len(rows) == 4 and all("0.0005" in r for r in rows)  # the lr axis's values are overridden
+    assert len(rows) == 2 and all("0.0005" in r for r in rows)  # the lr axis collapses to its one value: 2 losses x 1 lr
     assert all(r.count("0.0001 ") + r.count("0.001 ") == 0 for r in rows)
 
 
@@ -145,3 +145,49 @@ def test_misspelled_set_key_and_logger_get_a_suggestion(tmp_path):
     assert out.exit_code == 2 and "--set lr_ratoi: unknown key (did you mean 'lr_ratio'?)" in out.stderr
     out = invoke("run", suite(tmp_path, loggers=["tensorbord"]), "--dry-run", "--results", tmp_path / "results")
     assert out.exit_code == 2 and "unknown logger 'tensorbord' (did you mean 'tensorboard'?)" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "more, words",
+    [
+        (["--executor", "subproces"], "--executor: unknown executor 'subproces' (did you mean 'process'?)"),
+        (["--logger", "jsonll"], "--logger: unknown logger 'jsonll'"),
+        (["--executor-option", "partition=gpu"], "--executor-option partition: not an option of executor local"),
+        (["--executor-option", "partition"], "--executor-option: expected key=value"),
+    ],
+)
+def test_dry_run_refuses_what_run_would_refuse_of_the_executor_and_loggers(tmp_path, more, words):
+    # `--executor subproces` and `--logger jsonll` once passed --dry-run, to fail the real run
+    out = invoke("run", suite(tmp_path), "--dry-run", "--results", tmp_path / "results", *more)
+    lines = out.stderr.strip().splitlines()
+    assert out.exit_code == 2 and len(lines) == 1 and words in lines[0], out.stderr
+
+
+def test_dry_run_says_when_set_overrides_a_matrix_axis(tmp_path):
+    out, rows = dry_run(tmp_path, suite(tmp_path, matrix={"lr_ratio": [0.5, 1, 2]}), "--set", "lr_ratio=4")
+    assert len(rows) == 1 and "lr_ratio4_s0-" in rows[0]
+    assert "note: --set lr_ratio=4 overrides the matrix axis lr_ratio: its 3 values become 4" in out.stderr
+
+
+def test_run_says_when_it_left_runs_to_another_ganbench(tmp_path, registry):
+    # "nothing to run, 1 left to another ganbench" once read as if the suite were done
+    import json
+    import subprocess
+    import sys
+
+    from ganbench.claims import hostname, process_start
+    from ganbench.suite import load_suite
+
+    path = suite(tmp_path)
+    (run,) = load_suite(path, registry).runs
+    claims = tmp_path / "results" / "s" / ".claims"
+    claims.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = {"host": hostname(), "pid": holder.pid, "pid_start": process_start(holder.pid), "token": "t"}
+        (claims / f"{run.id}.json").write_text(json.dumps(claim))
+        out = invoke("run", path, "--results", tmp_path / "results")
+    finally:
+        holder.kill()
+    last = out.stderr.strip().splitlines()[-1]
+    assert "nothing trained here, 1 not finished yet: left to another ganbench that holds its claim" in last, out.stderr

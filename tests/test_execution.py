@@ -23,7 +23,7 @@ import torch
 from conftest import ganbench
 from rich.console import Console
 
-from ganbench.claims import ClaimBook, hostname
+from ganbench.claims import ClaimBook, hostname, process_start
 from ganbench.runner import SuiteInvalid, run_suite
 from ganbench.suite import load_suite
 from ganbench.testing import make_registry
@@ -123,6 +123,36 @@ def test_a_plugin_calling_sys_exit_fails_its_run_and_the_suite_goes_on(tmp_path,
     assert failed["error"] == "SystemExit: 0"
 
 
+def test_sys_exit_in_a_dataset_loader_fails_its_run_not_the_up_front_checks(tmp_path, test_registry, write_suite):
+    # it was called in the up-front check, outside any run: ganbench exited 5, no message, no run tried
+    path = write_suite(base={"steps": 2, "architecture": "mlp"}, matrix={"dataset": ["exits", {"name": "ring8", "n_train": 64}]})
+    _, outcome = run(path, test_registry, tmp_path / "r")
+    assert outcome.counts == {"failed": 1, "complete": 1}
+    (failed,) = [r for r in runs_of(tmp_path / "r" / "tiny").values() if r["status"] == "failed"]
+    assert failed["error"] == "SystemExit: 5"
+
+
+def test_os_exit_in_a_plugin_with_the_in_process_executor_fails_its_run_not_ganbench(tmp_path, write_suite):
+    # os._exit(0) in G's forward under the default --jobs 1 once ended ganbench with exit 0,
+    # no message, the next run never tried. In a child: if it regressed, it would end pytest.
+    path = write_suite(base={"steps": 6, "architecture": "mlp"}, matrix={"architecture": [{"name": "dies", "how": "os_exit"}, "mlp"]})
+    script = (
+        "import sys, plugin_for_tests; from ganbench import api; from ganbench.testing import make_registry\n"
+        f"out = api.run_suite({str(path)!r}, {str(tmp_path / 'r')!r}, devices='cpu', registry=make_registry(plugin_for_tests), quiet=True)\n"
+        "print(dict(out.counts)); sys.exit(out.exit_code)"
+    )
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 1 and "{'failed': 1, 'complete': 1}" in out.stdout, (out.returncode, out.stdout, out.stderr)
+    (failed,) = [r for r in runs_of(tmp_path / "r" / "tiny").values() if r["status"] == "failed"]
+    assert failed["error"].startswith("PluginExit: a plugin called os._exit(0)")
+    assert not leftovers(tmp_path / "r" / "tiny")
+
+
 def test_a_live_claim_is_left_to_its_holder_and_a_dead_one_is_taken_over(tmp_path, test_registry, write_suite):
     path = write_suite(seeds=2)
     suite = load_suite(path, test_registry)
@@ -132,7 +162,8 @@ def test_a_live_claim_is_left_to_its_holder_and_a_dead_one_is_taken_over(tmp_pat
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-        (claims / f"{first}.json").write_text(json.dumps({"host": hostname(), "pid": sleeper.pid, "token": "live"}))
+        live = {"host": hostname(), "pid": sleeper.pid, "pid_start": process_start(sleeper.pid), "token": "live"}
+        (claims / f"{first}.json").write_text(json.dumps(live))
         (claims / f"{second}.json").write_text(json.dumps({"host": hostname(), "pid": int(dead.stdout), "token": "dead"}))
         # the live holder's run is being written: its temporary folder must survive recovery
         (tmp_path / "r" / "tiny" / f".{first}.tmp-live").mkdir()
@@ -162,6 +193,33 @@ def test_a_claim_silent_for_longer_than_the_timeout_is_taken_over(tmp_path, monk
     assert got is not None and "another-host" in note and "silent" in note
     book.release(got)
     assert not claim.exists()
+
+
+def test_a_garbage_claim_or_one_naming_a_reused_pid_is_stale_at_once(tmp_path):
+    # each blocked its run for 10 minutes ("being trained by ? pid ? since ?"), and `run` exited 0
+    book = ClaimBook(tmp_path / "suite")
+    claim = book.dir / "r.json"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # alive, not ganbench
+    try:
+        born = process_start(sleeper.pid)
+        cases = {
+            "not a readable claim": b"\x00garbage{",
+            "is alive but is not a ganbench process": json.dumps({"host": hostname(), "pid": sleeper.pid, "token": "t"}).encode(),
+            "now belongs to another process": json.dumps(
+                {"host": hostname(), "pid": sleeper.pid, "pid_start": born - 1, "token": "t"}
+            ).encode(),
+        }
+        for why, content in cases.items():
+            claim.write_bytes(content)
+            got, note = book.acquire("r", lambda: True)
+            assert got is not None and why in note, (why, note)
+            book.release(got)
+        # the holder it names, started when the claim says: live, left to it
+        claim.write_text(json.dumps({"host": hostname(), "pid": sleeper.pid, "pid_start": born, "token": "t"}))
+        got, holder = book.acquire("r", lambda: True)
+        assert got is None and f"pid {sleeper.pid}" in holder
+    finally:
+        sleeper.kill()
 
 
 def _first_use(cache: str, seed: int, queue) -> None:

@@ -197,7 +197,7 @@ def test_hook_register_callbacks(tmp_path):
     (run_dir,) = (tmp_path / "hooks").glob("[!.]*")
     record = json.loads((run_dir / "run.json").read_text())
     assert record["config"]["callbacks"] == [{"name": "test-count-steps"}]
-    assert record["counted"] == {"d": 8, "g": 4}  # 4 steps of 2 D updates and 1 G update
+    assert record["callbacks"]["test-count-steps"]["counted"] == {"d": 8, "g": 4}  # 4 steps of 2 D updates and 1 G update
 
 
 class MeanOffset(MetricPlugin):

@@ -109,3 +109,112 @@ def test_a_broken_plugin_under_test_is_reported_with_its_reason():
     module.register_losses = register_losses
     with pytest.raises(AssertionError, match="factory 42 is not callable"):
         make_registry(module)
+
+
+# ---------------------------------------------------------------- ganbench_run: plugins that act in a run
+
+
+def run_kinds_plugin():
+    """A callback, a metric, a logger and an executor, as a plugin author writes them."""
+    import dataclasses
+
+    from ganbench.build import Builder
+    from ganbench.callbacks import Callback
+    from ganbench.executors import Executor
+    from ganbench.job import Finished, train_run
+    from ganbench.loggers import Logger
+    from ganbench.metrics.plugin import Metric
+
+    module = types.ModuleType("kit_run_plugin")
+
+    class CountG(Callback):
+        def __init__(self):
+            self.g = 0
+
+        def after_g_step(self, loop, step):
+            self.g += 1
+
+        def finish(self, loop, out_dir):
+            return {"g_steps": self.g}
+
+    class Spread(Metric):
+        directions = {"kit_spread": "none"}
+        kinds = ("points",)
+
+        def __call__(self, samples, ctx):
+            return {"kit_spread": float(samples.std())}
+
+    class Lines(Logger):
+        def log_row(self, row):
+            with open(self.run_dir / "lines.txt", "a") as f:
+                f.write(f"{row['step']}\n")
+
+        def finished(self, record):
+            with open(self.run_dir / "lines.txt", "a") as f:
+                f.write(f"{record['status']}\n")
+
+    class Serial(Executor):
+        name = "kit-serial"
+        in_process = True
+
+        def run(self, jobs, report):
+            builder = Builder(self.options.registry)
+            for job in jobs:
+                job = dataclasses.replace(job, device="cpu", execution=self.execution())
+                report(Finished(job.run_id, train_run(job, builder, report)))
+
+    class Forgetful(Serial):
+        name = "kit-forgetful"
+
+        def run(self, jobs, report):
+            for job in jobs:  # trains nothing, reports nothing: every run is lost
+                pass
+
+    @hookimpl
+    def register_callbacks(register):
+        register("kit-count-g", CountG)
+
+    @hookimpl
+    def register_metrics(register):
+        register("kit-spread", Spread)
+
+    @hookimpl
+    def register_loggers(register):
+        register("kit-lines", Lines)
+
+    @hookimpl
+    def register_executors(register):
+        register("kit-serial", Serial)
+        register("kit-forgetful", Forgetful)
+
+    for name, value in list(locals().items()):
+        if name.startswith("register_"):
+            setattr(module, name, value)
+    return module
+
+
+KIT = run_kinds_plugin()
+
+
+class TestGanbenchRun:
+    @pytest.fixture
+    def ganbench_plugins(self):  # what a plugin's conftest.py overrides: its plugin modules
+        return [KIT]
+
+    def test_it_trains_callbacks_metrics_loggers_and_executors_in_a_run(self, ganbench_run):
+        result = ganbench_run(
+            seeds=2,
+            callbacks=["kit-count-g"],
+            eval={"every": "2 steps", "metrics": {"kit-spread": {}}},
+            loggers=["kit-lines"],
+            executor="kit-serial",
+        )
+        assert result.outcome.counts == {"complete": 2}
+        for record, folder in zip(result.records, result.folders):
+            assert record["callbacks"]["kit-count-g"] == {"g_steps": 4}
+            assert record["metrics"]["kit_spread"] > 0 and record["env"]["executor"] == "kit-serial"
+            assert (folder / "lines.txt").read_text().split() == ["2", "4", "complete"]
+
+    def test_it_says_when_an_executor_loses_runs(self, ganbench_run):
+        with pytest.raises(AssertionError, match="ended failed, not complete: lost by executor kit-forgetful"):
+            ganbench_run(executor="kit-forgetful")

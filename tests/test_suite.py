@@ -111,3 +111,27 @@ def test_loss_defaults_apply_only_where_the_suite_is_silent(registry):
     assert cfg["architecture"]["d_norm"] == "layer"  # the critic gets no BatchNorm
     cfg = expand(suite(base={**TINY_BASE, "loss": "wgan-gp", "n_disc": 2}), registry).runs[0].config
     assert cfg["n_disc"] == 2
+
+
+def test_set_on_a_matrix_axis_collapses_it_to_one_cell_named_by_its_value(registry):
+    # `--set lr_ratio=4` over `lr_ratio: [0.5, 1, 2]` once trained three identical runs named
+    # lr_ratio0.5/1/2 whose config said 4, and the report counted them as three seeds.
+    s = expand(suite(matrix={"lr_ratio": [0.5, 1, 2], "n_disc": [1, 2]}), registry, [("lr_ratio", 4)])
+    assert len(s.runs) == 2  # one per n_disc: the lr_ratio axis is one value now
+    for r in s.runs:
+        assert r.cell["lr_ratio"] == 4 == r.config["lr_ratio"]
+        assert r.id.startswith("lr_ratio4_")
+    assert any("--set lr_ratio=4 overrides the matrix axis lr_ratio" in n for n in s.notes)
+    # a --set mapping over a dotted axis: the cell says what the run trains with
+    s = expand(suite(matrix={"optimizer.lr": [1e-3, 1e-4]}), registry, [("optimizer", {"name": "sgd", "lr": 0.01})])
+    assert [(r.cell, r.config["optimizer"]["lr"]) for r in s.runs] == [({"optimizer.lr": 0.01}, 0.01)]
+    # an axis --set does not touch keeps its cells, and their ids
+    plain = [r.id for r in expand(suite(matrix={"n_disc": [1, 2]}), registry).runs]
+    assert [r.id for r in expand(suite(matrix={"n_disc": [1, 2]}), registry, [("lr_ratio", 4)]).runs] != plain
+    assert [r.cell for r in expand(suite(matrix={"n_disc": [1, 2]}), registry, [("lr_ratio", 4)]).runs] == [{"n_disc": 1}, {"n_disc": 2}]
+
+
+def test_cells_that_resolve_to_one_config_are_one_run(registry):
+    s = expand(suite(matrix={"lr_ratio": [1, 1.0, 2]}, seeds=2), registry)
+    assert [(r.config["lr_ratio"], r.seed) for r in s.runs] == [(1.0, 0), (1.0, 1), (2.0, 0), (2.0, 1)]
+    assert len(s.notes) == 1 and "trains exactly what lr_ratio1 trains" in s.notes[0]

@@ -89,8 +89,10 @@ class RunState:
                     if isinstance(part, torch.optim.Optimizer):
                         keep_implementation(part)
             except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+                from ..store import mismatch_detail
+
                 raise CheckpointError(
-                    f"the checkpoint's {name} does not fit this run ({str(e).splitlines()[0][:200]}); pass --rerun to start the run from scratch"
+                    f"the checkpoint's {name} does not fit this run ({mismatch_detail(e)}); run the same command again to move it aside and start the run anew"
                 ) from None
         self.step, self.last_row = state["step"], state["last_row"]
         self.history[:] = state["history"]

@@ -5,7 +5,8 @@ An executor is a plugin kind like architectures and losses: a factory registered
 (``ganbench.builtin.executors``) are registered through ganbench's own entry points:
 
 - ``local``: one run at a time in the scheduler's own process (plugins registered in-process
-  by tests and the plugin test kit work only here);
+  by tests and the plugin test kit work only here); a plugin's ``os._exit`` there fails its
+  run (``exit_guard``) rather than ending ganbench;
 - ``process``: a pool of worker processes, ``jobs`` per device (``ganbench.executors.process``);
 - ``ray``: Ray tasks with a fractional GPU each, on a local Ray or a cluster
   (``ganbench.executors.ray``; ``pip install 'ganbench[ray]'``).
@@ -23,7 +24,10 @@ It places, times and fails it like one job, trains it with ``ganbench.job.run_jo
 takes either kind and returns one record per run) and reports a ``Finished`` for each of its
 ``run_ids`` (``ganbench.job.failed_records`` when its worker died). Executors without
 ``packs`` get only RunJobs: the scheduler then trains every run of a cell unpacked. It returns
-when ``jobs`` is exhausted and every job it pulled has finished. On KeyboardInterrupt (Ctrl-C,
+when ``jobs`` is exhausted and every job it pulled has finished. The scheduler holds it to
+that: a run it pulled and never reported is failed "lost by executor NAME", as is every
+run it holds when it raises, and returning before ``jobs`` is exhausted stops the suite
+with a message (exit status 1). On KeyboardInterrupt (Ctrl-C,
 SIGTERM) it stops its workers and re-raises; the scheduler cleans up what they left.
 
 The files of a run go to ``job.out_dir`` on the scheduler's filesystem; an executor whose
@@ -32,7 +36,9 @@ workers cannot see it ships them back (see the Ray executor), and the scheduler 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -51,7 +57,14 @@ class ExecutorOptions:
     registry: object = None  # the scheduler's live Registry (in-process executors use it as is)
     builder: object = None  # the scheduler's Builder, its datasets already loaded (in-process only)
     timeout: float | None = None  # seconds one run may take before it is stopped and failed
-    extra: dict = field(default_factory=dict)  # executor-specific options: `--<executor>-<key> VALUE` (cli.executor_extras)
+    # The executor's own options (a SLURM partition): `--executor-option KEY=VALUE`, or
+    # `--<executor>-<key> VALUE` (cli.executor_extras; values are YAML), and
+    # api.run_suite(executor_options={...}). An executor declares the ones it takes, with
+    # their defaults, as `executor_options` on its factory (a class attribute of an
+    # Executor subclass); the scheduler refuses unknown keys and values of another type
+    # (exit 2) and gives the executor the declared defaults overlaid with what was asked.
+    # Its constructor may refuse a value with ValueError (exit 2, one line).
+    extra: dict = field(default_factory=dict)
 
     def slots(self) -> list[str]:
         """One device per concurrent run, alternating devices: cuda:0, cuda:1, cuda:0, ..."""
@@ -89,6 +102,7 @@ class Executor(ABC):
     name = "executor"
     in_process = False  # True: jobs see the scheduler's live registry and process state
     packs = False  # True: it takes PackJobs too (several seeds of a cell as one job, ganbench.job.run_job)
+    executor_options: dict = {}  # the options it takes ({name: default}), found in options.extra
 
     def __init__(self, options: ExecutorOptions):
         self.options = options
@@ -103,6 +117,8 @@ class Executor(ABC):
         out = {"executor": self.name, "runs_per_device": self.options.jobs}
         if self.options.timeout:
             out["timeout_s"] = self.options.timeout
+        if self.options.extra:
+            out["executor_options"] = dict(self.options.extra)
         return out
 
     @abstractmethod
@@ -111,3 +127,60 @@ class Executor(ABC):
     def close(self) -> None:
         """Release what the constructor acquired (a cluster connection) when `run` is never
         called, e.g. because the suite was refused after the executor was made."""
+
+
+def resolve_executor_options(name: str, factory, given: dict) -> dict:
+    """The declared options of executor `name` (``factory.executor_options``: {key: default})
+    overlaid with `given`; ExecutorError naming the key for one it does not declare or a
+    value of another type than its default's (None: any)."""
+    from ..suggest import did_you_mean
+
+    declared = getattr(factory, "executor_options", None) or {}
+    if not isinstance(declared, dict):
+        raise ExecutorError(f"executor {name}: executor_options must be a dict of option -> default, got {type(declared).__name__}")
+    for key, value in given.items():
+        if key not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise ExecutorError(
+                f"--executor-option {key}: not an option of executor {name}{did_you_mean(key, declared)}; its options: {known}"
+            )
+        default = declared[key]
+        if default is None or value is None:
+            continue
+        numbers = isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
+        if not numbers and (type(value) is not type(default)):
+            raise ExecutorError(
+                f"--executor-option {key}: must be a {type(default).__name__} (like its default {default!r}), got {value!r}"[:300]
+            )
+    return {**declared, **given}
+
+
+class PluginExit(SystemExit):
+    """os._exit() called by a plugin in the scheduler's process (see exit_guard)."""
+
+
+@contextlib.contextmanager
+def exit_guard():
+    """Make a plugin's os._exit() in this process fail its run instead of ending ganbench.
+
+    os._exit ends a process at once, without unwinding: with an in-process executor (the
+    default `local`), a plugin calling it mid-run ended `ganbench run` with the plugin's
+    status (0: "success"), no message, the next runs never tried. Within this block, a call
+    from this thread of this process raises PluginExit instead, which fails the run like
+    any exception a plugin raises (``ganbench.job.train_run``). Another thread, or a child
+    process a plugin forked, still exits as asked. What Python cannot intercept (a segfault,
+    kill -9, a C library's exit()) still ends the process, with a non-zero status for the
+    signals; the process executor (``--jobs N``, ``--executor process``) contains those too.
+    """
+    real, pid, thread = os._exit, os.getpid(), threading.get_ident()
+
+    def guarded(code: int) -> None:
+        if os.getpid() == pid and threading.get_ident() == thread:
+            raise PluginExit(f"a plugin called os._exit({code}), which would have ended ganbench")
+        real(code)
+
+    os._exit = guarded  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real

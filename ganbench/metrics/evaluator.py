@@ -51,6 +51,7 @@ class Evaluator:
         # Runs from before the option existed were all sampled in eval mode.
         self.g_mode = ev.get("g_mode", "eval")
         self.created = time.perf_counter()
+        self._registry = registry
         self.eval_s = 0.0
         self.reached: tuple[float, int] | None = None  # (seconds, step) fid_domain first <= threshold
         self.notes: list[str] = []
@@ -119,8 +120,17 @@ class Evaluator:
         built, skipped = metric_plugins.make_metrics(self.ev.get("metrics") or {}, registry or current_registry(), self.kind)
         self.notes.extend(skipped)
         self.metrics: dict = {}
+        self.failed: dict[str, str] = {}  # metric name -> why it failed (one line); its values are missing
+        self.step: int | None = None  # the evaluation in progress (for failure reasons)
         for name, metric in built.items():
-            why = metric.setup(self.context)
+            try:
+                why = metric.setup(self.context)
+                fields = metric.protocol(self.context) if why is None else {}
+            except Exception as e:  # a metric plugin's bug: the run trains and is scored without it
+                if name in metric_plugins.BUILTIN_FAMILIES:
+                    raise  # a requirement the run asked for (eval.inception: on without weights): refused before training
+                self._fail(name, e, "in setup")
+                continue
             if why is not None:
                 if why not in self.notes:
                     self.notes.append(why)
@@ -128,7 +138,7 @@ class Evaluator:
             self.metrics[name] = metric
             # The families' fields predate the hook: recorded bare, as run.json always had them.
             prefix = "" if name in metric_plugins.BUILTIN_FAMILIES else f"{name}."
-            for key, value in metric.protocol(self.context).items():
+            for key, value in fields.items():
                 if self.protocol.setdefault(prefix + key, value) != value:
                     raise ValueError(
                         f"metric {name!r} records protocol field {prefix + key!r} = {value!r}, another metric {self.protocol[prefix + key]!r}"
@@ -140,24 +150,57 @@ class Evaluator:
         self.notes.extend(n for n in self.context.notes if n not in self.notes)  # run.json keeps set-up notes
 
     def score(self, x: torch.Tensor, final: bool = True) -> dict:
-        """{key: value} of every metric of this run on samples x (the data's native format)."""
+        """{key: value} of every metric of this run on samples x (the data's native format).
+
+        A metric that raises (or breaks the contract: an undeclared key, one another metric
+        returns) fails alone: its reason goes to ``failed`` and the notes, it is not measured
+        again in this run, and the run keeps its training and its other metrics, so that
+        ``ganbench eval`` can score it once the plugin is fixed.
+        """
         out: dict = {}
         for name, metric in self.metrics.items():
-            if metric.final_only and not final:
+            if name in self.failed or (metric.final_only and not final):
                 continue
             self.context.final = final
-            values = metric(x, self.context)
-            declared = metric.directions
-            for key, value in values.items():
-                if key not in declared:
-                    raise ValueError(f"metric {name!r} returned {key!r}, which it does not declare in `directions`")
-                if key in out:
-                    raise ValueError(f"metric {name!r} returned {key!r}, which another metric also returns")
-                out[key] = value if isinstance(value, int) else float(value)  # counts stay integers
+            try:
+                values = metric(x, self.context)
+                declared = metric.directions
+                mine = {}
+                for key, value in values.items():
+                    if key not in declared:
+                        raise ValueError(f"metric {name!r} returned {key!r}, which it does not declare in `directions`")
+                    if key in out:
+                        raise ValueError(f"metric {name!r} returned {key!r}, which another metric also returns")
+                    mine[key] = value if isinstance(value, int) else float(value)  # counts stay integers
+            except Exception as e:
+                self._fail(name, e, f"at step {self.step}" if self.step is not None else "")
+                continue
+            out.update(mine)
         for note in self.context.notes:  # remarks made while scoring
             if note not in self.notes:
                 self.notes.append(note)
         return out
+
+    def _fail(self, name: str, e: Exception, when: str) -> None:
+        text = str(e).strip().splitlines()
+        reason = f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")[:300]
+        self.failed[name] = f"{reason} ({when})" if when else reason
+        self.notes.append(
+            f"metric {name} failed {when + ' ' if when else ''}({reason}): its values are missing; `ganbench eval` scores it again"
+        )
+
+    def result_keys(self) -> set[str]:
+        """Every key the run's metrics (those set up, failed ones included) may return."""
+        from ..plugins import current_registry
+
+        keys_ = {k for m in self.metrics.values() for k in m.directions}
+        registry = getattr(self, "_registry", None) or current_registry()
+        for name in self.failed:
+            try:
+                keys_ |= set(registry.get("metric", name).factory.directions)
+            except Exception:
+                pass
+        return keys_
 
     # ------------------------------------------------------------ checkpoints
 
@@ -189,6 +232,7 @@ class Evaluator:
         )
         with torch.random.fork_rng(devices=devices):
             x, self.context.labels = self._generate(G, n)
+            self.step = step
             out = self.score(x, final)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)

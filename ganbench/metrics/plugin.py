@@ -5,7 +5,10 @@ itself). ``make`` declares, as attributes readable without building anything:
 
 - ``directions``: {result key: "higher" | "lower" | "none"}; every key the metric returns,
   and which way is better (the report's verdicts, ``keep_best``);
-- ``kinds``: the data kinds it applies to, a subset of ("image", "points", "tabular").
+- ``kinds``: the data kinds it applies to, a subset of ("image", "points", "tabular");
+- optionally ``ranges``: {result key: (low, high)}, the values a key can take (None: no
+  bound), e.g. ``(0.0, None)`` for a distance: the report clips confidence intervals to
+  them, as it does for ganbench's own bounded metrics.
 
 A run enables metric plugins with ``eval: {metrics: {name: {option: value}}}``; their
 options are ``make``'s keyword parameters, validated like any plugin's. ganbench's own
@@ -65,6 +68,7 @@ class Metric:
 
     directions: dict[str, str] = {}
     kinds: tuple[str, ...] = DATA_KINDS
+    ranges: dict[str, tuple] = {}  # {key: (low, high)}, None for no bound: where the report clips intervals
     final_only: bool = False  # True: measured at the last evaluation only (an expensive metric)
     feature_space: str | None = None  # the feature space it measures in, if any (run.json protocol `feature_spaces`)
 
@@ -74,7 +78,10 @@ class Metric:
         return None
 
     def protocol(self, ctx: Context) -> dict:
-        """Fields that make two values of this metric comparable (flat: str -> scalar)."""
+        """Fields that make two values of this metric comparable (flat: str -> scalar): the
+        same for every seed of a cell (sample counts, a library's version, a fixed seed of
+        the metric's own), never a per-run value such as ctx.seed: the report pools the
+        seeds of a cell only when their protocols are equal."""
         return {}
 
     def __call__(self, samples: torch.Tensor, ctx: Context) -> dict[str, float]:
@@ -97,6 +104,16 @@ def metric_problem(factory, name: str | None = None) -> str | None:
     kinds = getattr(factory, "kinds", None)
     if not isinstance(kinds, (tuple, list)) or not kinds or not set(kinds) <= set(DATA_KINDS):
         return f"`kinds` must be a non-empty subset of {DATA_KINDS}, got {kinds!r}"
+    ranges = getattr(factory, "ranges", None) or {}
+    if not isinstance(ranges, dict):
+        return f"`ranges` must be a dict {{key: (low, high)}}, got {ranges!r}"
+    for key, bounds in ranges.items():
+        if key not in directions:
+            return f"ranges[{key!r}]: not a key the metric declares in `directions`"
+        ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2
+        ok = ok and all(b is None or (isinstance(b, (int, float)) and not isinstance(b, bool)) for b in bounds)
+        if not ok or (None not in bounds and bounds[0] > bounds[1]):
+            return f"ranges[{key!r}] = {bounds!r}: expected (low, high) numbers or None, low <= high"
     if inspect.isclass(factory) and not issubclass(factory, Metric):
         return f"{factory.__name__} is not a subclass of ganbench.metrics.plugin.Metric"
     return None
@@ -116,6 +133,35 @@ def registry_direction(key: str, registry=None) -> str | None:
         if how is not None:
             return how if how in ("higher", "lower") else None
     return None
+
+
+def registry_range(key: str, registry=None) -> tuple[float, float] | None:
+    """(low, high) a metric plugin declares for `key` in its ``ranges`` (inf for None), or
+    None when no plugin declares one (the report then uses ganbench's own rules)."""
+    import math
+
+    from ..plugins import current_registry
+
+    registry = registry or current_registry()
+    base = key.split(".")[0]
+    for entry in registry.entries.get("metric", {}).values():
+        bounds = (getattr(entry.factory, "ranges", None) or {}).get(base)
+        if bounds is not None:
+            low, high = bounds
+            return (-math.inf if low is None else float(low), math.inf if high is None else float(high))
+    return None
+
+
+def registry_keys(name: str, registry=None) -> list[str]:
+    """The keys metric plugin `name` declares with a direction (what a table shows), or []."""
+    from ..plugins import PluginError, current_registry
+
+    registry = registry or current_registry()
+    try:
+        directions = registry.get("metric", name).factory.directions
+    except (PluginError, AttributeError):
+        return []
+    return [k for k, how in directions.items() if how in ("higher", "lower")]
 
 
 def make_metrics(specs: dict, registry, kind: str) -> tuple[dict, list[str]]:

@@ -131,11 +131,12 @@ def build_report(
     frame, shown = run_values(runs, frame, at_point, given)
     frame, mixed_cost = separate_cost_contexts(frame)
     asked = suite_request(runs)
+    named = named_plugin_keys(runs)
     if metrics is None and asked.get("metrics"):  # the suite's own first, then the defaults
         first = [m for m in asked["metrics"] if m in shown]
-        chosen = first + [m for m in headline(frame, shown, None) if m not in first]
+        chosen = first + [m for m in headline(frame, shown, None, named) if m not in first]
     else:
-        chosen = headline(frame, shown, metrics)
+        chosen = headline(frame, shown, metrics, named)
     if compare_axes is None and asked.get("compare"):
         compare_axes = [a for a in asked["compare"] if a in axes] or None
     cells = cell_table(frame, axes, ci)
@@ -157,7 +158,7 @@ def build_report(
     parts = [t for t in (trends(frame, axes, a, chosen, shown, given) for a in trend_axes(frame, axes)) if not t.empty]
     trend_rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TREND_COLUMNS))
     comparisons, trend_rows, family = adjust(comparisons, trend_rows, given)
-    notes = list(dict.fromkeys(n for r in runs for n in (r.record.get("notes") or []) if isinstance(n, str)))
+    notes = list(dict.fromkeys(n for r in runs for n in r.record["notes"]))  # read_run made them a list of strings
     notes += mixed_cost
     notes += [f"damaged run left out: {d}" for d in damaged]
     searched, scores = search_tables(runs, frame, chosen, shown, given)
@@ -196,6 +197,19 @@ def build_report(
 
         add_aggregate(report, aggregate)
     return report
+
+
+def named_plugin_keys(runs: list[RunRecord]) -> list[str]:
+    """The result keys (with a direction) of the metric plugins the runs' configs enable
+    (eval.metrics), as the installed plugins declare them."""
+    from ..metrics.plugin import registry_keys
+
+    names: dict[str, None] = {}
+    for r in runs:
+        ev = (r.record.get("config") or {}).get("eval")
+        if isinstance(ev, dict) and isinstance(ev.get("metrics"), dict):
+            names.update(dict.fromkeys(str(n) for n in ev["metrics"]))
+    return [k for name in names for k in registry_keys(name)]
 
 
 def suite_request(runs: list[RunRecord]) -> dict:

@@ -53,6 +53,7 @@ QUALITY = (
 TRAINING = ("d_acc_real", "d_acc_fake", "d_loss", "g_loss")
 THROUGHPUT = "train_img_per_s"
 HEADLINE_QUALITY = 3  # more columns than this no longer fits a terminal
+HEADLINE_PLUGINS = 2  # keys of the metric plugins the runs name, shown after them
 
 # Suffixes of the aggregate columns: `<value>.mean` etc. (see docs/report.md).
 STAT_SUFFIXES = ("mean", "std", "ci_low", "ci_high", "n")
@@ -70,6 +71,12 @@ def _plugin_direction(key: str) -> str | None:
     from ..metrics.plugin import registry_direction
 
     return registry_direction(key)
+
+
+def _plugin_range(key: str) -> tuple[float, float] | None:
+    from ..metrics.plugin import registry_range
+
+    return registry_range(key)
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,9 @@ def metric_range(metric: str) -> tuple[float, float | str]:
     KID's unbiased estimate can be negative, losses are unbounded: (-inf, inf).
     """
     base = metric.split(".")[0]
+    declared = _plugin_range(base)
+    if declared is not None:  # what the metric plugin that produces it declares (`ranges`)
+        return declared
     if base == "modes_covered":
         return 0.0, "modes_total"
     if _UNIT.search(base):
@@ -378,8 +388,10 @@ def rank(cells: pd.DataFrame, column: str, how: str) -> pd.DataFrame:
     return out
 
 
-def headline(frame: pd.DataFrame, shown: dict, chosen: list[str] | None) -> list[str]:
-    """The metrics the terminal and page tables show."""
+def headline(frame: pd.DataFrame, shown: dict, chosen: list[str] | None, named: list[str] = ()) -> list[str]:
+    """The metrics the terminal and page tables show: the main quality metrics, then the
+    keys of the metric plugins the runs name (`named`: a run that enables a plugin is run
+    to see it), else D's view of training; and throughput."""
     present = [m for m in shown if frame[shown[m]].notna().any()]
     if chosen:
         unknown = [m for m in chosen if m not in shown]
@@ -387,6 +399,7 @@ def headline(frame: pd.DataFrame, shown: dict, chosen: list[str] | None) -> list
             raise ReportError(f"--metrics: no metric {unknown[0]!r} in these runs; known: {', '.join(sorted(shown))}")
         return chosen
     quality = [m for m in QUALITY if m in present][:HEADLINE_QUALITY]
+    quality += [m for m in dict.fromkeys(named) if m in present and m not in quality][:HEADLINE_PLUGINS]
     out = quality or [m for m in TRAINING if m in present][:2]
     if THROUGHPUT in present:
         out.append(THROUGHPUT)

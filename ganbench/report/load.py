@@ -176,8 +176,14 @@ def check_protocols(runs: list[RunRecord]) -> dict[str, dict]:
         detail = "; ".join(
             f"{ex.id}: " + ", ".join(f"{k}={ex.protocol.get(k, '-')}" for k in differ[:3]) for ex in list(examples.values())[:3]
         )
+        seeds = [k for k in differ if all(ex.protocol.get(k) == ex.record.get("seed") for ex in examples.values())]
+        why = (
+            f" ({', '.join(seeds)} holds each run's own seed: a metric's protocol names how it measures, the same for every seed)"
+            if seeds
+            else ""
+        )
         raise ReportError(
-            f"runs of one cell were measured under {len(examples)} different protocols (differ in {', '.join(differ)}: {detail}); "
+            f"runs of one cell were measured under {len(examples)} different protocols (differ in {', '.join(differ)}: {detail}){why}; "
             "their numbers are not comparable: report each set separately, or pass --split-protocols to keep them apart in one report"
         )
     return protocols

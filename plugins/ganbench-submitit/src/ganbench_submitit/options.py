@@ -99,7 +99,7 @@ KEYS = {
 
 def parse(options: ExecutorOptions) -> SlurmSettings:
     """SlurmSettings from ExecutorOptions (extra holds the --slurm-* values); ExecutorError if wrong."""
-    extra = dict(options.extra or {})
+    extra = {k: v for k, v in (options.extra or {}).items() if v is not None}  # None: declared, not given
     unknown = sorted(k for k in extra if k.replace("-", "_") not in KEYS)
     if unknown:
         flags = [f"--slurm-{k.replace('_', '-')}" for k in KEYS]
