@@ -164,7 +164,6 @@ def run_suite(
     profile: str = "auto",
     quiet: bool = False,
     console=None,
-    executor_options: Mapping | None = None,
 ) -> Outcome:
     """Train every run of `suite` not finished yet into `results`/<suite name>/ (`ganbench run`).
 

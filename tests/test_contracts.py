@@ -488,11 +488,13 @@ def test_a_raw_pickle_weights_file_is_one_clear_line_without_torchs_warning(tmp_
 
 
 def test_a_checkpoint_that_does_not_fit_says_what_does_not_fit(registry):
-    from ganbench.checkpoint import CheckpointError, restore_into
+    from ganbench.checkpoint import CheckpointError
+    from ganbench.engine.state import Clock, RunState
 
     narrow, wide = tiny_pair(blobs().spec, 4), tiny_pair(blobs().spec, 4, width=16)
+    state = RunState({"G": narrow.generator}, Clock())
     with pytest.raises(CheckpointError) as e:
-        restore_into({"G": wide.generator.state_dict()}, {"G": narrow.generator}, torch.device("cpu"))
+        state.load_state_dict({**state.state_dict(), "G": wide.generator.state_dict()})  # a checkpoint of a wider G
     # the message once stopped at "Error(s) in loading state_dict for Sequential:"
     assert "size mismatch for 0.weight" in str(e.value) and "--rerun" not in str(e.value)
 
