@@ -163,6 +163,17 @@ def make_loggers(names, registry, run_dir: Path, record: dict) -> list[Logger]:
     return loggers
 
 
+def unavailable(name: str, factory) -> str | None:
+    """Why logger `name` cannot work here because the library it names (a ``LIBRARY``
+    attribute: the trackers') is not installed, before any run starts; else None."""
+    import importlib.util
+
+    library = getattr(factory, "LIBRARY", "")
+    if library and importlib.util.find_spec(library) is None:
+        return f"logger {name} needs {library}: pip install 'ganbench[{name}]'"
+    return None
+
+
 def close_loggers(loggers, record: dict) -> None:
     """Tell each logger how the run ended (``Logger.finished``), then close it. A logger
     that raises here cannot change the run's outcome: its error is a note in the record."""

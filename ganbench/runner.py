@@ -27,6 +27,7 @@ from .claims import ClaimBook
 from .estimate import warn_costs
 from .executors import ExecutorError, ExecutorOptions, exit_guard, resolve_executor_options
 from .job import Finished, PackJob, RunJob, failed_record, one_line
+from .loggers import unavailable
 from .packs import group
 from .plugins import PluginError, Registry
 from .progress import SuiteDisplay
@@ -439,6 +440,9 @@ def check_loggers(registry: Registry, names) -> None:
             entry = registry.get("logger", name)
         except PluginError as e:
             raise SuiteInvalid(f"--logger: {e}") from None
+        missing = unavailable(name, entry.factory)  # a tracker's library
+        if missing:
+            raise SuiteInvalid(missing)
         check = getattr(entry.factory, "check", None)
         if check is None:
             continue

@@ -86,14 +86,7 @@ class _Tracker(Logger):
 
     essential = False  # a tracker's failure is a warning, never the run's failure
     STATE = ""  # file in the run's folder: {"id": ..., "step": the last step logged}
-    LIBRARY = ""  # the module it needs, checked before any run starts (check)
-
-    @classmethod
-    def check(cls) -> None:
-        import importlib.util
-
-        if cls.LIBRARY and importlib.util.find_spec(cls.LIBRARY) is None:
-            raise RuntimeError(f"logger {cls.name} needs {cls.LIBRARY}: pip install 'ganbench[{cls.name}]'")
+    LIBRARY = ""  # the module it needs, checked before any run starts (ganbench.loggers.unavailable)
 
     def __init__(self, run_dir: Path, record: dict):
         super().__init__(run_dir, record)

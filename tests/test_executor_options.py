@@ -58,6 +58,7 @@ def test_the_api_hands_executor_options_to_the_executor(tmp_path):
 
     class Recording(LocalExecutor):
         name = "recording"
+        executor_options = {"queue": None}  # declared: the scheduler refuses undeclared options
 
         def __init__(self, options):
             super().__init__(options)

@@ -29,7 +29,7 @@ from ganbench.claims import hostname
 from ganbench.executors import Executor, ExecutorError
 from ganbench.job import Finished, Notice, Progress, Started, failed_record, failed_records, one_line
 
-from .options import KEYS, SlurmSettings, parse
+from .options import SlurmSettings, parse
 from .worker import Timing, TrainTask, members, read_lease
 
 FOLDER = ".slurm"  # under the suite's results folder: submitit's pickles and the jobs' logs
@@ -51,9 +51,6 @@ class Flight:
 class SlurmExecutor(Executor):
     name = "slurm"
     packs = True  # a PackJob (seeds of a cell trained together) is one task of a job
-    # Its options (`--slurm-KEY VALUE` or `--executor-option KEY=VALUE`): declared to the
-    # scheduler without defaults (None: any type, unset unless given); options.parse checks them.
-    executor_options = {key: None for key in KEYS}
 
     def __init__(self, options):
         super().__init__(options)
