@@ -7,13 +7,8 @@ generators and samples); its functions are also here, imported on first use so t
 ``ganbench.api.report``.
 """
 
-__version__ = "0.1.0"
-
-# The version of the plugin contract (hookspecs + the objects in ganbench.contracts).
-# Bumped on breaking changes, so plugins can declare which one they were written for.
-PLUGIN_API_VERSION = 1
-
-from .hookspecs import hookimpl  # noqa: E402, F401  (plugins write `from ganbench import hookimpl`)
+from .hookspecs import hookimpl  # noqa: F401  (plugins write `from ganbench import hookimpl`)
+from .version import PLUGIN_API_VERSION, __version__  # noqa: F401
 
 # The Python API, re-exported lazily (ganbench.api imports torch only inside its functions).
 _API = (

@@ -24,32 +24,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .config import ConfigError, resolve, shown
+from .config import BUDGET_KINDS, ConfigError, resolve, validate_budget_spec
 
-KINDS = ("g_updates", "d_updates", "images", "flops", "train_seconds")
+KINDS = BUDGET_KINDS
 TRAIN_SECONDS_KEY = "train_seconds"  # the resolved config key the training loop reads (None: no time limit)
 # Whether the training loop honours `train_seconds` (stops at the first log row at or after S
 # seconds of training, evaluation excluded, and makes that the final evaluation). Until it
 # does, a `train_seconds` budget is refused rather than silently ignored.
 TRAIN_SECONDS_IN_LOOP = True
-
-
-def validate_spec(value: Any, where: str = "budget") -> dict | None:
-    """None, or {kind: positive number} with exactly one kind of KINDS."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or len(value) != 1:
-        raise ConfigError(
-            where, f"must be a mapping of one of {', '.join(KINDS)} to a positive number, e.g. {{g_updates: 600}}; got {shown(value)}"
-        )
-    ((kind, amount),) = value.items()
-    if kind not in KINDS:
-        raise ConfigError(f"{where}.{kind}", f"unknown budget; known: {', '.join(KINDS)}")
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount <= 0:
-        raise ConfigError(f"{where}.{kind}", f"must be a positive number, got {shown(amount)}")
-    if kind != "train_seconds" and kind != "flops" and amount != int(amount):
-        raise ConfigError(f"{where}.{kind}", f"must be a whole number, got {shown(amount)}")
-    return {kind: int(amount) if kind not in ("train_seconds", "flops") else float(amount)}
+# A budget's spelling is checked with the rest of a run config (config.validate_budget_spec).
 
 
 def flops_per_step(config: dict, registry) -> int:
@@ -81,7 +64,7 @@ def steps_for(kind: str, amount: float, config: dict, registry) -> int:
 def apply(spec: Any, layers: list, config: dict, registry) -> dict:
     """The run's config with its length set by the suite's budget (the config itself when
     there is none): the budget is a last layer over the cell's own."""
-    spec = validate_spec(spec)
+    spec = validate_budget_spec(spec)
     if spec is None:
         if config.get("budget") is not None:
             raise ConfigError("budget", "is a suite-level key (`budget:` beside `base:`), which sets each cell's steps")

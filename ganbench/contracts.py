@@ -1,4 +1,4 @@
-"""What plugins give the runner: datasets, model pairs and losses.
+"""What plugins give the runner: datasets, model pairs, losses and metrics.
 
 Shapes use B for the batch, Z for the latent size and `*shape` for one sample's shape:
 (C, H, W) for images, (F,) for 2-D points or tabular rows.
@@ -11,9 +11,12 @@ torch then; annotations are strings (``from __future__ import annotations``).
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from . import keys
 
 if TYPE_CHECKING:  # annotations only: importing them at run time would load torch
     import torch
@@ -166,3 +169,90 @@ class Loss:
         scores live elsewhere (LSGAN's 0/1 targets) override it.
         """
         return (real_scores > 0).float().mean(), (fake_scores <= 0).float().mean()
+
+
+# ---------------------------------------------------------------- metrics
+# A metric plugin's contract; the guide to writing one is ganbench.metrics.plugin's docstring
+# (metric authors import these from there).
+
+DIRECTIONS = ("higher", "lower", "none")
+# ganbench's own families (metrics.families), on in every run whose data kind they apply
+# to, in this order; the registry names under which ganbench.builtin.metrics registers them.
+BUILTIN_FAMILIES = ("mode-coverage", "domain-fidelity", "inception-fidelity", "mixture-coverage")
+
+
+@dataclass
+class Context:
+    """What a metric may use besides the samples."""
+
+    data: GanData  # the whole dataset (train, test, labels, info)
+    dataset: dict  # the run's dataset config: {name, **options}
+    device: torch.device
+    seed: int  # the run's seed: seed anything random from it (e.g. seed + 1)
+    final: bool  # the last evaluation (eval.samples samples) or an intermediate one
+    samples: int  # how many samples the final evaluation draws (eval.samples)
+    classifier: Any = None  # the dataset's mode classifier (ganbench.metrics.classifier), images with labels only
+    notes: list[str] = field(default_factory=list)  # one-line remarks for run.json
+    eval: dict = field(default_factory=dict)  # the run's validated `eval` options (config.EVAL_DEFAULTS)
+    # Images: the real side every feature-space metric compares against (eval.real_samples,
+    # in a fixed random order) and its content hash (a key for caches of real features).
+    real: torch.Tensor | None = None  # uint8 (M, C, H, W)
+    real_hash: str | None = None
+    # A conditional generator's samples: the class each was drawn for, (N,) int64 on the
+    # CPU, aligned with the samples a metric is called with; None for an unconditional one.
+    labels: torch.Tensor | None = None
+    conditional: bool = False  # the run's architecture takes labels (known at set-up, before any sample)
+
+
+class Metric:
+    """Subclass, set ``directions`` and ``kinds``, and implement ``__call__``."""
+
+    directions: dict[str, str] = {}
+    kinds: tuple[str, ...] = DATA_KINDS
+    ranges: dict[str, tuple] = {}  # {key: (low, high)}, None for no bound: where the report clips intervals
+    final_only: bool = False  # True: measured at the last evaluation only (an expensive metric)
+    feature_space: str | None = None  # the feature space it measures in, if any (run.json protocol `feature_spaces`)
+
+    def setup(self, ctx: Context) -> str | None:
+        """Prepare once per run (find weights, fit features); return why this run cannot
+        measure the metric (a note for run.json: the metric is then left out), or None."""
+        return None
+
+    def protocol(self, ctx: Context) -> dict:
+        """Fields that make two values of this metric comparable (flat: str -> scalar): the
+        same for every seed of a cell (sample counts, a library's version, a fixed seed of
+        the metric's own), never a per-run value such as ctx.seed: the report pools the
+        seeds of a cell only when their protocols are equal."""
+        return {}
+
+    def __call__(self, samples: torch.Tensor, ctx: Context) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def metric_problem(factory, name: str | None = None) -> str | None:
+    """Why a metric factory registered as `name` breaks the contract, or None."""
+    directions = getattr(factory, "directions", None)
+    if not isinstance(directions, dict) or not directions:
+        return f"{getattr(factory, '__name__', factory)} must declare `directions`, a non-empty {{key: higher|lower|none}}"
+    for key, how in directions.items():
+        if not isinstance(key, str) or not key or how not in DIRECTIONS:
+            return f"directions[{key!r}] = {how!r}: keys are non-empty strings, values one of {', '.join(DIRECTIONS)}"
+    taken = sorted(set(directions) & set(keys.DIRECTIONS))
+    if taken and name not in BUILTIN_FAMILIES:
+        return f"{taken[0]!r} is a key of ganbench's own metrics: name yours differently"
+    kinds = getattr(factory, "kinds", None)
+    if not isinstance(kinds, (tuple, list)) or not kinds or not set(kinds) <= set(DATA_KINDS):
+        return f"`kinds` must be a non-empty subset of {DATA_KINDS}, got {kinds!r}"
+    ranges = getattr(factory, "ranges", None) or {}
+    if not isinstance(ranges, dict):
+        return f"`ranges` must be a dict {{key: (low, high)}}, got {ranges!r}"
+    for key, bounds in ranges.items():
+        if key not in directions:
+            return f"ranges[{key!r}]: not a key the metric declares in `directions`"
+        ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2
+        ok = ok and all(b is None or (isinstance(b, (int, float)) and not isinstance(b, bool)) for b in bounds)
+        if not ok or (None not in bounds and bounds[0] > bounds[1]):
+            return f"ranges[{key!r}] = {bounds!r}: expected (low, high) numbers or None, low <= high"
+    if inspect.isclass(factory) and not issubclass(factory, Metric):
+        return f"{factory.__name__} is not a subclass of ganbench.metrics.plugin.Metric"
+    return None

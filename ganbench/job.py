@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
 from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now, save_weights
+from .suggest import error_line as one_line
+from .version import __version__
 
 
 @dataclass(frozen=True)
@@ -169,11 +170,6 @@ def failed_record(job: RunJob, error: str, record: dict | None = None) -> dict:
 def failed_records(job: RunJob | PackJob, error: str) -> list[dict]:
     """One failed record per run of a job (its worker died, it timed out, it was lost)."""
     return [failed_record(m, error) for m in job.members()]
-
-
-def one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
 # ---------------------------------------------------------------- the worker's side

@@ -34,6 +34,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Callable
 
+from .suggest import error_line
+
 ALWAYS = ("csv",)  # the history is part of a run's results, not an option
 
 
@@ -206,10 +208,8 @@ class Guarded(Logger):
         try:
             fn()
         except Exception as e:
-            from .job import one_line
-
             self.inner = None
-            reason = f"{what}: {one_line(e)}"
+            reason = f"{what}: {error_line(e)}"
             self.record.setdefault("logger_errors", {})[self.name] = reason[:500]
             print(f"warning: logger {self.name} failed ({reason[:300]}); run {self.record.get('id')} goes on without it", file=sys.stderr)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata as md
 import inspect
+import math
 import os
 import re
 import reprlib
@@ -28,9 +29,10 @@ from typing import Callable, Iterable
 import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from . import PLUGIN_API_VERSION, hookspecs
-from .contracts import Loss
-from .suggest import did_you_mean
+from . import hookspecs
+from .contracts import Loss, metric_problem
+from .suggest import did_you_mean, error_line
+from .version import PLUGIN_API_VERSION
 
 ENTRY_POINT_GROUP = "ganbench"
 BUILTIN_DIST = "ganbench"  # the built-ins' distribution: always loaded
@@ -96,6 +98,36 @@ class Registry:
                 dists = sorted({p.split(":")[0] for p in self.skipped})
                 msg += f" (not loaded: {', '.join(dists)}, {next(iter(self.skipped.values()))})"
             raise PluginError(msg) from None
+
+    # What metric plugins declare, read from their factories' attributes (no torch): the
+    # directions and bounds config validation and the report need for plugins' keys.
+
+    def direction(self, key: str) -> str | None:
+        """ "higher", "lower" or None for a result key some metric plugin declares (None also
+        for "none" and for keys no plugin declares); ganbench's own keys: keys.direction."""
+        base = key.split(".")[0]  # `aug_gain_argmax.best` -> its metric
+        for entry in self.entries.get("metric", {}).values():
+            how = entry.factory.directions.get(base)
+            if how is not None:
+                return how if how in ("higher", "lower") else None
+        return None
+
+    def bounds(self, key: str) -> tuple[float, float] | None:
+        """(low, high) a metric plugin declares for `key` in its ``ranges`` (inf for None), or
+        None when no plugin declares one (the report then uses ganbench's own rules)."""
+        base = key.split(".")[0]
+        for entry in self.entries.get("metric", {}).values():
+            declared = (getattr(entry.factory, "ranges", None) or {}).get(base)
+            if declared is not None:
+                low, high = declared
+                return (-math.inf if low is None else float(low), math.inf if high is None else float(high))
+        return None
+
+    def metric_keys(self, name: str) -> list[str]:
+        """The keys metric plugin `name` declares with a direction (what a table shows), or []."""
+        entry = self.entries.get("metric", {}).get(name)
+        directions = getattr(entry.factory, "directions", None) if entry else None
+        return [k for k, how in (directions or {}).items() if how in ("higher", "lower")]
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
@@ -182,7 +214,7 @@ def get_plugin_manager(
         except BaseException as e:  # an import error (even sys.exit) must not stop ganbench
             if isinstance(e, KeyboardInterrupt):
                 raise
-            pm.broken[plugin_id] = f"import of {ep.value} failed: {_one_line(e)}"
+            pm.broken[plugin_id] = f"import of {ep.value} failed: {error_line(e)}"
             trace(f"broken {plugin_id}: {pm.broken[plugin_id]}")
             continue
         add_plugin(pm, module, plugin_id, dist, version)
@@ -274,8 +306,6 @@ def check_factory(kind: str, name, factory) -> None:
     if kind == "loss" and inspect.isclass(factory) and not issubclass(factory, Loss):
         raise RegistrationError(f"loss {name!r}: {factory.__name__} is not a subclass of ganbench.contracts.Loss")
     if kind == "metric":
-        from .metrics.plugin import metric_problem  # torch is imported only when a metric registers
-
         problem = metric_problem(factory, name)
         if problem:
             raise RegistrationError(f"metric {name!r}: {problem}")
@@ -315,7 +345,7 @@ def build_registry(pm: PluginManager) -> Registry:
         except RegistrationError as e:
             reg.broken[plugin_id] = str(e)
         except Exception as e:  # a buggy hook sets its plugin aside, not ganbench
-            reg.broken[plugin_id] = f"hook raised {_one_line(e)}"
+            reg.broken[plugin_id] = f"hook raised {error_line(e)}"
         if plugin_id in reg.broken:
             trace(f"broken {plugin_id}: {reg.broken[plugin_id]}")
             continue
@@ -361,12 +391,44 @@ def rebuild_registry(source: dict) -> Registry:
     if "modules" in source:
         import importlib
 
-        from .testing import make_registry
-
-        return make_registry(*(importlib.import_module(m) for m in source["modules"]), builtins=source.get("builtins", True))
+        modules = [importlib.import_module(m) for m in source["modules"]]
+        return modules_registry(modules, builtins=source.get("builtins", True))
     return load_registry(source.get("allow"), source.get("no_plugins", False))
 
 
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")
+# The entry points of ganbench's own distribution (pyproject.toml), as modules: what a
+# registry of chosen modules holds besides them (the test kit's, ganbench.testing).
+BUILTIN_MODULES = ("architectures", "conditional", "datasets", "losses", "executors", "loggers", "callbacks", "metrics", "augments")
+
+
+def modules_plugin_manager(modules: Iterable, builtins: bool = True) -> PluginManager:
+    """A fresh plugin manager holding the built-ins (ganbench.builtin.*) and `modules` only,
+    not what is installed: a test's or a worker's chosen plugins."""
+    import importlib
+
+    pm = PluginManager()
+    if builtins:
+        for name in BUILTIN_MODULES:
+            module = importlib.import_module(f"ganbench.builtin.{name}")
+            add_plugin(pm, module, f"{BUILTIN_DIST}:{name}", BUILTIN_DIST, _installed_version(BUILTIN_DIST))
+    for module in modules:
+        name = getattr(module, "__name__", str(module))
+        dist = name.split(".")[0]  # the top-level package stands in for the distribution
+        add_plugin(pm, module, f"{dist}:{name}", dist, _installed_version(dist))
+    return pm
+
+
+def modules_registry(modules: Iterable, builtins: bool = True) -> Registry:
+    """The registry of the built-ins and `modules` (see modules_plugin_manager); its
+    ``source`` names the modules, so that a worker process rebuilds it by importing them."""
+    modules = list(modules)
+    registry = build_registry(modules_plugin_manager(modules, builtins=builtins))
+    registry.source = {"modules": [getattr(m, "__name__", str(m)) for m in modules], "builtins": builtins}
+    return registry
+
+
+def _installed_version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "?"

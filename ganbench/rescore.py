@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
+from . import keys
 from .build import Builder, stored_config
 from .config import ConfigError
-from .metrics import keys, make_evaluator
+from .metrics import make_evaluator
 from .speed import ieee_fp32
 from .store import FINISHED, G_WEIGHTS, RUN_FILE, WeightsError, fit_weights, load_weights, now, write_json
 

@@ -1,4 +1,5 @@
-"""'Did you mean' for a misspelled key or name, in the one-line messages of bad input."""
+"""Wording of bad input and failures: "did you mean" for a misspelled key or name, and an
+exception as one line."""
 
 from __future__ import annotations
 
@@ -21,3 +22,9 @@ def did_you_mean(word, choices: Iterable) -> str:
         return ""
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+
+
+def error_line(e: BaseException) -> str:
+    """An exception as one line, "Type: first line of its message", for a record or a warning."""
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

@@ -35,35 +35,13 @@ from typing import Any
 import pytest
 
 SMOKE_DATASET = "ganbench-testing-data"  # the name a GanData passed to smoke_train gets
-BUILTIN_MODULES = (
-    "architectures",
-    "conditional",
-    "datasets",
-    "losses",
-    "executors",
-    "loggers",
-    "callbacks",
-    "metrics",
-    "augments",
-)  # ganbench.builtin.*
 
 
 def make_plugin_manager(*modules, builtins: bool = True):
     """A fresh plugin manager holding the built-ins and `modules` only (not what is installed)."""
-    import importlib
-
     from . import plugins
 
-    pm = plugins.PluginManager()
-    if builtins:
-        for name in BUILTIN_MODULES:
-            module = importlib.import_module(f"ganbench.builtin.{name}")
-            plugins.add_plugin(pm, module, f"ganbench:{name}", "ganbench", _version("ganbench"))
-    for module in modules:
-        name = getattr(module, "__name__", str(module))
-        dist = name.split(".")[0]  # the top-level package stands in for the distribution
-        plugins.add_plugin(pm, module, f"{dist}:{name}", dist, _version(dist))
-    return pm
+    return plugins.modules_plugin_manager(modules, builtins=builtins)
 
 
 def make_registry(*modules, builtins: bool = True):
@@ -73,21 +51,10 @@ def make_registry(*modules, builtins: bool = True):
     """
     from . import plugins
 
-    registry = plugins.build_registry(make_plugin_manager(*modules, builtins=builtins))
-    # Worker processes rebuild it by importing the same modules by name.
-    registry.source = {"modules": [getattr(m, "__name__", str(m)) for m in modules], "builtins": builtins}
+    registry = plugins.modules_registry(modules, builtins=builtins)
     if registry.broken:
         raise AssertionError("broken plugin: " + "; ".join(f"{p}: {r}" for p, r in sorted(registry.broken.items())))
     return registry
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "?"
 
 
 def tiny_data(kind: str = "image", n: int = 128, shape: tuple[int, ...] | None = None, num_classes: int = 4, seed: int = 0):

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench.builtin.architectures import dcgan, dcgan_layout, mlp
+from ganbench.builtin.architecture_modules import dcgan_layout
+from ganbench.builtin.architectures import dcgan, mlp
 from ganbench.config import ConfigError, resolve
 from ganbench.contracts import DataSpec, Discriminator, Models
 from ganbench.plugins import load_registry

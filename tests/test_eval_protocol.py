@@ -10,11 +10,13 @@ import pytest
 import torch
 from torch import nn
 
+from ganbench import keys
 from ganbench.builtin.datasets import ring8
-from ganbench.config import ADDED_DEFAULTS, ConfigError, _eval, identity
-from ganbench.metrics import keys, make_evaluator
+from ganbench.config import ADDED_DEFAULTS, ConfigError, identity, validate_eval
+from ganbench.metrics import make_evaluator
 from ganbench.sampling import sample
 from ganbench.suite import load_suite
+from ganbench.testing import make_registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,7 +69,7 @@ def _ring_cfg(**ev):
         "seed": 0,
         "batch_size": 64,
         "n_disc": 1,
-        "eval": _eval({"samples": 257, "batch_size": 128, **ev}),
+        "eval": validate_eval({"samples": 257, "batch_size": 128, **ev}),
     }
 
 
@@ -76,8 +78,8 @@ def test_the_evaluator_records_and_applies_g_mode():
     g = bn_generator()
     g.train()
     before = state(g)
-    default = make_evaluator(_ring_cfg(), ring, torch.device("cpu"))
-    train = make_evaluator(_ring_cfg(g_mode="train"), ring, torch.device("cpu"))
+    default = make_evaluator(_ring_cfg(), ring, torch.device("cpu"), make_registry())
+    train = make_evaluator(_ring_cfg(g_mode="train"), ring, torch.device("cpu"), make_registry())
     assert default.protocol["g_mode"] == "eval" and train.protocol["g_mode"] == "train"
     (x_eval, labels), (x_train, _) = default._generate(g, 257), train._generate(g, 257)  # 128 + 129: no batch of one
     assert labels is None  # an unconditional G: its samples were drawn for no class
@@ -93,17 +95,17 @@ def test_runs_from_before_the_option_were_sampled_in_eval_mode():
     ring = ring8(n_train=512, n_test=64)
     cfg = _ring_cfg()
     del cfg["eval"]["g_mode"]  # an old run.json's config
-    assert make_evaluator(cfg, ring, torch.device("cpu")).protocol["g_mode"] == "eval"
+    assert make_evaluator(cfg, ring, torch.device("cpu"), make_registry()).protocol["g_mode"] == "eval"
 
 
 def test_g_mode_is_validated_and_its_default_keeps_run_ids():
-    assert _eval({})["g_mode"] == "eval" and _eval({"g_mode": "train"})["g_mode"] == "train"
+    assert validate_eval({})["g_mode"] == "eval" and validate_eval({"g_mode": "train"})["g_mode"] == "train"
     with pytest.raises(ConfigError, match=r"eval\.g_mode: must be one of eval, train"):
-        _eval({"g_mode": "batch"})
+        validate_eval({"g_mode": "batch"})
     assert ADDED_DEFAULTS["eval.g_mode"] == "eval"
-    cfg = {"eval": _eval({}), "seed": 0}
+    cfg = {"eval": validate_eval({}), "seed": 0}
     assert "g_mode" not in identity(cfg)["eval"]
-    assert identity({"eval": _eval({"g_mode": "train"})})["eval"]["g_mode"] == "train"
+    assert identity({"eval": validate_eval({"g_mode": "train"})})["eval"]["g_mode"] == "train"
 
 
 def test_committed_runs_keep_their_ids(registry):

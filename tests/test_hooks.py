@@ -222,7 +222,6 @@ def register_metrics(register):
 
 
 def test_hook_register_metrics(tmp_path):
-    from ganbench.metrics import registry_direction
 
     registry = make_registry(THIS)
     base = {**SUITE["base"], "eval": {"every": "2 steps", "metrics": {"test-mean-offset": {"scale": 2}}}}
@@ -234,7 +233,7 @@ def test_hook_register_metrics(tmp_path):
     assert record["protocol"]["test-mean-offset.scale"] == 2.0
     assert record["metrics"]["test_mean_offset"] > 0
     assert len(pd.read_csv(run_dir / "history.csv")["test_mean_offset"].dropna()) == 2  # steps 2 and 4
-    assert registry_direction("test_mean_offset", registry) == "lower"
+    assert registry.direction("test_mean_offset") == "lower"
 
 
 class HalfContrast(Augment):

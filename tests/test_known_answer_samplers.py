@@ -33,10 +33,11 @@ import known_answer_plugin
 import pytest
 import torch
 
+from ganbench import keys
 from ganbench.build import Builder
 from ganbench.builtin.image_datasets import DEBIAN_FASHION_MNIST
 from ganbench.config import resolve
-from ganbench.metrics import coverage, fidelity, keys, make_evaluator
+from ganbench.metrics import coverage, fidelity, make_evaluator
 from ganbench.testing import make_registry
 
 CPU = torch.device("cpu")
@@ -81,7 +82,7 @@ def score(registry):
         )
         data = builder.data(cfg["dataset"])
         G = builder.models(cfg, data).generator
-        evaluator = make_evaluator(cfg, data, CPU)
+        evaluator = make_evaluator(cfg, data, CPU, registry)
         return evaluator, evaluator(G, evaluator.total_steps)
 
     return run

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ganbench import keys
 from ganbench.config import ConfigError, resolve
 from ganbench.hookspecs import hookimpl
-from ganbench.metrics import keys, make_evaluator
+from ganbench.metrics import make_evaluator
 from ganbench.metrics.plugin import BUILTIN_FAMILIES, Metric
 from ganbench.plugins import RegistrationError
 from ganbench.testing import make_registry, tiny_data

@@ -7,13 +7,13 @@ import time
 import pytest
 import torch
 
-from ganbench.config import EVAL_DEFAULTS, ConfigError, _eval
-from ganbench.metrics import keys
+from ganbench import keys
+from ganbench.config import EVAL_DEFAULTS, ConfigError, validate_eval
 from ganbench.metrics.cost import StepTimer
 
 
 def test_eval_defaults_fill_in():
-    out = _eval({"every": 30})
+    out = validate_eval({"every": 30})
     assert out["every"] == "30 steps"
     assert set(out) == set(EVAL_DEFAULTS)
     assert out["samples"] is None and out["real_samples"] == "test" and out["inception"] == "auto"
@@ -35,13 +35,13 @@ def test_eval_defaults_fill_in():
 )
 def test_bad_eval_values_name_their_key(spec, key):
     with pytest.raises(ConfigError) as e:
-        _eval(spec)
+        validate_eval(spec)
     assert e.value.key == key and "\n" not in str(e.value)
 
 
 def test_yaml_on_off_booleans_mean_inception_on_off():
-    assert _eval({"inception": False})["inception"] == "off"
-    assert _eval({"inception": True})["inception"] == "on"
+    assert validate_eval({"inception": False})["inception"] == "off"
+    assert validate_eval({"inception": True})["inception"] == "on"
 
 
 def test_step_timer_measures_cpu_phases():

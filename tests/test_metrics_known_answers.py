@@ -13,10 +13,12 @@ import pytest
 import torch
 from torch import nn
 
+from ganbench import keys
 from ganbench.builtin.datasets import digits, ring8
-from ganbench.config import _eval
+from ganbench.config import validate_eval
 from ganbench.metrics import classifier as clf
-from ganbench.metrics import coverage, keys, make_evaluator
+from ganbench.metrics import coverage, make_evaluator
+from ganbench.testing import make_registry
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +61,9 @@ def evaluate(data, generator, samples, **eval_options):
         "seed": 0,
         "batch_size": 64,
         "n_disc": 1,
-        "eval": _eval({"samples": samples, "real_samples": 800, "inception": "auto", **eval_options}),
+        "eval": validate_eval({"samples": samples, "real_samples": 800, "inception": "auto", **eval_options}),
     }
-    ev = make_evaluator(cfg, data, torch.device("cpu"))
+    ev = make_evaluator(cfg, data, torch.device("cpu"), make_registry())
     return ev, ev(generator, 1)  # step 1 of 1: the final evaluation
 
 
@@ -163,8 +165,8 @@ def test_ring_single_centre_covers_one_mode():
 
 def test_ring_through_the_evaluator():
     ring = ring8()
-    cfg = {"dataset": {"name": "ring8"}, "steps": 5, "z_dim": 2, "seed": 0, "batch_size": 64, "n_disc": 1, "eval": _eval({})}
-    ev = make_evaluator(cfg, ring, torch.device("cpu"))
+    cfg = {"dataset": {"name": "ring8"}, "steps": 5, "z_dim": 2, "seed": 0, "batch_size": 64, "n_disc": 1, "eval": validate_eval({})}
+    ev = make_evaluator(cfg, ring, torch.device("cpu"), make_registry())
     far = nn.Sequential(nn.Linear(2, 2))  # points nowhere near the ring's centres at this scale
     with torch.no_grad():
         far[0].weight.zero_()

@@ -8,9 +8,10 @@ import json
 import pytest
 import torch
 
+from ganbench import keys
 from ganbench.build import Builder
 from ganbench.config import resolve
-from ganbench.metrics import keys, make_evaluator
+from ganbench.metrics import make_evaluator
 from ganbench.report import build_report
 from ganbench.report.formats import markdown
 from ganbench.report.reference import LABEL

@@ -11,7 +11,18 @@ import math
 from torch import nn
 
 from ..contracts import Discriminator
-from .architectures import KERAS_BN_EPS, dcgan_layout
+
+KERAS_BN_EPS = 1e-3  # Keras' default epsilon (torch's is 1e-5)
+
+
+def dcgan_layout(size: int) -> tuple[int, int]:
+    """size = base * 2**k with base 4 (64, 32, 16, 8) or 7 (28): return (base, k)."""
+    for base in (4, 7):
+        k = round(math.log2(size / base)) if size >= base else -1
+        if k >= 1 and base * 2**k == size:
+            return base, k
+    raise ValueError(f"dcgan builds images of size 4*2^k or 7*2^k (8, 14, 16, 28, 32, 56, 64, 128...), not {size}")
+
 
 # ---------------------------------------------------------------- initialisation
 

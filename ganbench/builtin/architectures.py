@@ -7,7 +7,6 @@ the factories (and validating a suite against their signatures) does not import 
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from ..contracts import DataSpec, Models
@@ -27,7 +26,6 @@ def register_architectures(register):
 # Keras' BatchNormalization(momentum=0.8) keeps 0.8 of the old running value; torch's
 # momentum is the weight of the *new* batch statistic, so the same rule is 0.2 here.
 KERAS_BN_MOMENTUM = 0.2
-KERAS_BN_EPS = 1e-3  # Keras' default epsilon (torch's is 1e-5)
 
 
 def mlp(
@@ -68,15 +66,6 @@ def _widths(name: str, widths) -> list[int]:
 # ---------------------------------------------------------------- DCGAN
 
 
-def dcgan_layout(size: int) -> tuple[int, int]:
-    """size = base * 2**k with base 4 (64, 32, 16, 8) or 7 (28): return (base, k)."""
-    for base in (4, 7):
-        k = round(math.log2(size / base)) if size >= base else -1
-        if k >= 1 and base * 2**k == size:
-            return base, k
-    raise ValueError(f"dcgan builds images of size 4*2^k or 7*2^k (8, 14, 16, 28, 32, 56, 64, 128...), not {size}")
-
-
 def dcgan(
     data: DataSpec,
     z_dim: int,
@@ -110,7 +99,17 @@ def dcgan(
 
 # The torch modules, still importable from here (`from ganbench.builtin.architectures
 # import DCGANGenerator`): looked up in architecture_modules on first access.
-_MODULES = ("dcgan_init", "keras_init", "spectral_normalize", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator")
+_MODULES = (
+    "KERAS_BN_EPS",
+    "dcgan_layout",
+    "dcgan_init",
+    "keras_init",
+    "spectral_normalize",
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+)
 
 
 def __getattr__(name: str):

@@ -19,7 +19,7 @@ import torch
 from torchvision.utils import save_image
 
 from .. import checkpoint
-from ..metrics.keys import LOWER
+from ..keys import LOWER
 from ..sampling import sample
 from ..schedule import every
 from ..speed import ieee_fp32

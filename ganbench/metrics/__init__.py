@@ -5,9 +5,9 @@ from __future__ import annotations
 
 # The evaluator and its helpers import torch, torchvision and torch-fidelity; they are
 # loaded on first use, so that registering metric plugins (ganbench.metrics.plugin) and
-# reading result keys (ganbench.metrics.keys) stay light: `ganbench plugins`, `--help`
+# reading result keys (ganbench.keys) stay light: `ganbench plugins`, `--help`
 # and validating a suite never import torch.
-_LAZY = {"Evaluator", "make_evaluator", "registry_direction", "SAMPLES", "CURVE_SAMPLES", "NOISE_SEED"}
+_LAZY = {"Evaluator", "make_evaluator", "SAMPLES", "CURVE_SAMPLES", "NOISE_SEED"}
 
 
 def __getattr__(name: str):

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from . import keys
+from .. import keys
 
 FIRST_TIMED_STEP = 3  # steps 1-2 pay for allocations and kernel selection
 DENSE_UNTIL = 12  # time every step up to here (short runs still get samples) ...

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from . import keys
+from .. import keys
 
 HQ_SIGMAS = 3.0  # "high quality": within 3 standard deviations of the nearest centre (VEEGAN)
 KL_EPS = 1e-6  # floor of the real histogram: a class missing from a small real split keeps KL finite

@@ -23,11 +23,12 @@ import time
 
 import torch
 
+from .. import keys
 from ..contracts import GanData
 from ..sampling import sample
 from ..schedule import total_steps
 from . import classifier as clf
-from . import fidelity, keys
+from . import fidelity
 from . import plugin as metric_plugins
 
 SAMPLES = {"image": 10_000, "points": 2_500}  # final eval: Lucic et al. use 10k; VEEGAN/PacGAN 2,500 points
@@ -38,7 +39,7 @@ NOISE_SEED = 10_000  # + the run's seed: the same latent batch at every eval, so
 class Evaluator:
     """Scores a generator on one run's dataset; see the module docstring."""
 
-    def __init__(self, cfg: dict, data: GanData, device: torch.device, registry=None):
+    def __init__(self, cfg: dict, data: GanData, device: torch.device, registry):
         ev = cfg["eval"]
         self.cfg, self.ev, self.data, self.device = cfg, ev, data, device
         self.kind = data.kind
@@ -102,8 +103,6 @@ class Evaluator:
     def _setup_metrics(self, cfg: dict, registry) -> None:
         """The metrics this run measures: the built-in families that apply to its data and
         the plugins its eval.metrics enables; each one's set-up and protocol fields."""
-        from ..plugins import current_registry
-
         self.context = metric_plugins.Context(
             self.data,
             cfg["dataset"],
@@ -115,9 +114,9 @@ class Evaluator:
             eval=self.ev,
             real=self.real,
             real_hash=self.real_hash,
-            conditional=conditional_architecture(cfg, registry or current_registry()),
+            conditional=conditional_architecture(cfg, registry),
         )
-        built, skipped = metric_plugins.make_metrics(self.ev.get("metrics") or {}, registry or current_registry(), self.kind)
+        built, skipped = metric_plugins.make_metrics(self.ev.get("metrics") or {}, registry, self.kind)
         self.notes.extend(skipped)
         self.metrics: dict = {}
         self.failed: dict[str, str] = {}  # metric name -> why it failed (one line); its values are missing
@@ -191,10 +190,8 @@ class Evaluator:
 
     def result_keys(self) -> set[str]:
         """Every key the run's metrics (those set up, failed ones included) may return."""
-        from ..plugins import current_registry
-
         keys_ = {k for m in self.metrics.values() for k in m.directions}
-        registry = getattr(self, "_registry", None) or current_registry()
+        registry = self._registry
         for name in self.failed:
             try:
                 keys_ |= set(registry.get("metric", name).factory.directions)
@@ -277,14 +274,8 @@ def conditional_architecture(cfg: dict, registry) -> bool:
         return False
 
 
-def make_evaluator(cfg: dict, data: GanData, device: torch.device, registry=None) -> Evaluator:
+def make_evaluator(cfg: dict, data: GanData, device: torch.device, registry) -> Evaluator:
     """An ``evaluate(generator, step) -> {metric: number}`` for this run (see Evaluator).
 
-    registry: where the metric plugins of ``eval.metrics`` are looked up (the runner passes
-    the run's; default: the installed plugins, ``ganbench.plugins.current_registry``)."""
+    registry: where the metric plugins of ``eval.metrics`` are looked up (the run's)."""
     return Evaluator(cfg, data, device, registry)
-
-
-def registry_direction(key: str, registry=None) -> str | None:
-    """Which way is better ("higher", "lower", None) for a key of a metric plugin."""
-    return metric_plugins.registry_direction(key, registry)

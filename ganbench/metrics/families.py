@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import keys
+from .. import keys
 from .plugin import Context, Metric
 
 if TYPE_CHECKING:

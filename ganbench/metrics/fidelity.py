@@ -23,8 +23,8 @@ from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
+from .. import keys
 from . import classifier as clf
-from . import keys
 
 DOMAIN_EXTRACTOR = "ganbench-domain"
 INCEPTION_EXTRACTOR = "inception-v3-compat"

@@ -25,143 +25,30 @@ points or rows, standardized like the data) and the Context.
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from ..contracts import BUILTIN_FAMILIES, DIRECTIONS, Context, Metric, metric_problem
 
-from ..contracts import DATA_KINDS, GanData
-
-if TYPE_CHECKING:  # annotations only: registering a metric must not import torch
-    import torch
-
-DIRECTIONS = ("higher", "lower", "none")
-# ganbench's own families (metrics.families), on in every run whose data kind they apply
-# to, in this order; the registry names under which ganbench.builtin.metrics registers them.
-BUILTIN_FAMILIES = ("mode-coverage", "domain-fidelity", "inception-fidelity", "mixture-coverage")
-
-
-@dataclass
-class Context:
-    """What a metric may use besides the samples."""
-
-    data: GanData  # the whole dataset (train, test, labels, info)
-    dataset: dict  # the run's dataset config: {name, **options}
-    device: torch.device
-    seed: int  # the run's seed: seed anything random from it (e.g. seed + 1)
-    final: bool  # the last evaluation (eval.samples samples) or an intermediate one
-    samples: int  # how many samples the final evaluation draws (eval.samples)
-    classifier: Any = None  # the dataset's mode classifier (ganbench.metrics.classifier), images with labels only
-    notes: list[str] = field(default_factory=list)  # one-line remarks for run.json
-    eval: dict = field(default_factory=dict)  # the run's validated `eval` options (config.EVAL_DEFAULTS)
-    # Images: the real side every feature-space metric compares against (eval.real_samples,
-    # in a fixed random order) and its content hash (a key for caches of real features).
-    real: torch.Tensor | None = None  # uint8 (M, C, H, W)
-    real_hash: str | None = None
-    # A conditional generator's samples: the class each was drawn for, (N,) int64 on the
-    # CPU, aligned with the samples a metric is called with; None for an unconditional one.
-    labels: torch.Tensor | None = None
-    conditional: bool = False  # the run's architecture takes labels (known at set-up, before any sample)
-
-
-class Metric:
-    """Subclass, set ``directions`` and ``kinds``, and implement ``__call__``."""
-
-    directions: dict[str, str] = {}
-    kinds: tuple[str, ...] = DATA_KINDS
-    ranges: dict[str, tuple] = {}  # {key: (low, high)}, None for no bound: where the report clips intervals
-    final_only: bool = False  # True: measured at the last evaluation only (an expensive metric)
-    feature_space: str | None = None  # the feature space it measures in, if any (run.json protocol `feature_spaces`)
-
-    def setup(self, ctx: Context) -> str | None:
-        """Prepare once per run (find weights, fit features); return why this run cannot
-        measure the metric (a note for run.json: the metric is then left out), or None."""
-        return None
-
-    def protocol(self, ctx: Context) -> dict:
-        """Fields that make two values of this metric comparable (flat: str -> scalar): the
-        same for every seed of a cell (sample counts, a library's version, a fixed seed of
-        the metric's own), never a per-run value such as ctx.seed: the report pools the
-        seeds of a cell only when their protocols are equal."""
-        return {}
-
-    def __call__(self, samples: torch.Tensor, ctx: Context) -> dict[str, float]:
-        raise NotImplementedError
-
-
-def metric_problem(factory, name: str | None = None) -> str | None:
-    """Why a metric factory registered as `name` breaks the contract, or None."""
-    from . import keys
-
-    directions = getattr(factory, "directions", None)
-    if not isinstance(directions, dict) or not directions:
-        return f"{getattr(factory, '__name__', factory)} must declare `directions`, a non-empty {{key: higher|lower|none}}"
-    for key, how in directions.items():
-        if not isinstance(key, str) or not key or how not in DIRECTIONS:
-            return f"directions[{key!r}] = {how!r}: keys are non-empty strings, values one of {', '.join(DIRECTIONS)}"
-    taken = sorted(set(directions) & set(keys.DIRECTIONS))
-    if taken and name not in BUILTIN_FAMILIES:
-        return f"{taken[0]!r} is a key of ganbench's own metrics: name yours differently"
-    kinds = getattr(factory, "kinds", None)
-    if not isinstance(kinds, (tuple, list)) or not kinds or not set(kinds) <= set(DATA_KINDS):
-        return f"`kinds` must be a non-empty subset of {DATA_KINDS}, got {kinds!r}"
-    ranges = getattr(factory, "ranges", None) or {}
-    if not isinstance(ranges, dict):
-        return f"`ranges` must be a dict {{key: (low, high)}}, got {ranges!r}"
-    for key, bounds in ranges.items():
-        if key not in directions:
-            return f"ranges[{key!r}]: not a key the metric declares in `directions`"
-        ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2
-        ok = ok and all(b is None or (isinstance(b, (int, float)) and not isinstance(b, bool)) for b in bounds)
-        if not ok or (None not in bounds and bounds[0] > bounds[1]):
-            return f"ranges[{key!r}] = {bounds!r}: expected (low, high) numbers or None, low <= high"
-    if inspect.isclass(factory) and not issubclass(factory, Metric):
-        return f"{factory.__name__} is not a subclass of ganbench.metrics.plugin.Metric"
-    return None
+__all__ = ["BUILTIN_FAMILIES", "DIRECTIONS", "Context", "Metric", "metric_problem", "make_metrics"]
 
 
 def registry_direction(key: str, registry=None) -> str | None:
-    """ "higher", "lower" or None for a result key some metric plugin declares (None also
-    for "none" and for keys no plugin declares). The report can call this for keys
-    ``ganbench.metrics.keys.direction`` does not know; `registry` defaults to the
-    current one (``ganbench.plugins.current_registry``)."""
+    """``Registry.direction`` of `registry` (default: the installed plugins)."""
     from ..plugins import current_registry
 
-    registry = registry or current_registry()
-    base = key.split(".")[0]  # `aug_gain_argmax.best` -> its metric
-    for entry in registry.entries.get("metric", {}).values():
-        how = entry.factory.directions.get(base)
-        if how is not None:
-            return how if how in ("higher", "lower") else None
-    return None
+    return (registry or current_registry()).direction(key)
 
 
 def registry_range(key: str, registry=None) -> tuple[float, float] | None:
-    """(low, high) a metric plugin declares for `key` in its ``ranges`` (inf for None), or
-    None when no plugin declares one (the report then uses ganbench's own rules)."""
-    import math
-
+    """``Registry.bounds`` of `registry` (default: the installed plugins)."""
     from ..plugins import current_registry
 
-    registry = registry or current_registry()
-    base = key.split(".")[0]
-    for entry in registry.entries.get("metric", {}).values():
-        bounds = (getattr(entry.factory, "ranges", None) or {}).get(base)
-        if bounds is not None:
-            low, high = bounds
-            return (-math.inf if low is None else float(low), math.inf if high is None else float(high))
-    return None
+    return (registry or current_registry()).bounds(key)
 
 
 def registry_keys(name: str, registry=None) -> list[str]:
-    """The keys metric plugin `name` declares with a direction (what a table shows), or []."""
-    from ..plugins import PluginError, current_registry
+    """``Registry.metric_keys`` of `registry` (default: the installed plugins)."""
+    from ..plugins import current_registry
 
-    registry = registry or current_registry()
-    try:
-        directions = registry.get("metric", name).factory.directions
-    except (PluginError, AttributeError):
-        return []
-    return [k for k, how in directions.items() if how in ("higher", "lower")]
+    return (registry or current_registry()).metric_keys(name)
 
 
 def make_metrics(specs: dict, registry, kind: str) -> tuple[dict, list[str]]:

@@ -103,7 +103,7 @@ def _protocol_now(protocol: dict) -> dict:
     import torch
     import torch_fidelity
 
-    from .. import __version__
+    from ..version import __version__
 
     versions = {"ganbench": __version__, "torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__}
     return {**protocol, **{k: str(versions[k]).split("+")[0] for k in PROTOCOL_ENV}}
