@@ -1,6 +1,8 @@
 """The plugin's own tests, run with ganbench's test kit (the ganbench_* fixtures)."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -9,6 +11,24 @@ from ganbench_sngan.datasets import swissroll
 from ganbench_sngan.losses import RSGAN, RaGAN, RaLSGAN
 
 from ganbench.contracts import DataSpec
+
+
+LOAD = """
+import sys
+import ganbench_sngan.plugin
+from ganbench.plugins import modules_registry
+registry = modules_registry([ganbench_sngan.plugin], builtins=False)
+assert not registry.broken and "sngan-cnn" in registry.names("architecture"), registry.broken
+print(sorted(m for m in ("torch", "sklearn") if m in sys.modules))
+"""
+
+
+def test_loading_the_plugin_imports_neither_torch_nor_sklearn():
+    """`ganbench plugins` and `ganbench run --dry-run` load every installed plugin: its
+    registrations must stay cheap (torch and scikit-learn are imported when used)."""
+    out = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_registers_everything(ganbench_registry):

@@ -3,9 +3,6 @@ along a thin spiral rather than cover isolated blobs (complements ring8 and grid
 
 from __future__ import annotations
 
-import torch
-from sklearn.datasets import make_swiss_roll
-
 from ganbench.contracts import GanData
 
 
@@ -17,6 +14,9 @@ def swissroll(n_train: int = 20000, n_test: int = 2500, noise: float = 0.25, see
     """
     if n_train < 1 or n_test < 1:
         raise ValueError(f"swissroll needs n_train and n_test >= 1, got {n_train}, {n_test}")
+    import torch  # here, not at the top: registering the dataset must not import torch or sklearn
+    from sklearn.datasets import make_swiss_roll
+
     xyz, _ = make_swiss_roll(n_train + n_test, noise=noise, random_state=seed)  # (N, 3)
     x = torch.as_tensor(xyz[:, [0, 2]], dtype=torch.float32)  # (N, 2): the spiral's plane
     train, test = x[:n_train], x[n_train:]

@@ -8,17 +8,23 @@ Scores are D's raw (B,) outputs C(x).
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from ganbench.contracts import Loss
 
+if TYPE_CHECKING:  # annotations only: the plugin registers these classes without importing torch
+    import torch
+
 
 def _bce_ones(logits: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F  # on first use (a training step), not when the plugin loads
+
     return F.softplus(-logits).mean()  # -log sigmoid(l) = BCE(l, 1)
 
 
 def _bce_zeros(logits: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
     return F.softplus(logits).mean()  # -log(1 - sigmoid(l)) = BCE(l, 0)
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 import submitit
 from filelock import FileLock
 
-from ganbench.claims import CLAIM_DIR, hostname
+from ganbench.claims import CLAIM_DIR, hostname, process_start
 from ganbench.job import RunJob, failed_record
 from ganbench.store import ResultsStore, write_atomic
 
@@ -259,14 +259,23 @@ class AdoptedClaim:
 
     def adopt(self) -> None:
         def change(body):
-            self.original = {k: body.get(k) for k in ("host", "pid")}
-            return {**body, "host": self.info["host"], "pid": self.info["pid"], "slurm_job": self.info["job_id"]}
+            # The job's pid and its start time (ganbench.claims tells a reused pid by it), so
+            # another `ganbench run` sees the claim held by a live process: this job.
+            self.original = {k: body.get(k) for k in ("host", "pid", "pid_start")}
+            mine = {"host": self.info["host"], "pid": self.info["pid"], "pid_start": process_start(self.info["pid"])}
+            return {**body, **mine, "slurm_job": self.info["job_id"]}
 
         self._rewrite(change)
 
     def restore(self) -> None:
         if self.original:
-            self._rewrite(lambda body: {**{k: v for k, v in body.items() if k != "slurm_job"}, **self.original})
+            original = self.original
+
+            def change(body):
+                body = {k: v for k, v in body.items() if k != "slurm_job" and k not in original}
+                return {**body, **{k: v for k, v in original.items() if v is not None}}
+
+            self._rewrite(change)
 
 
 def commit_orphan(out: Path, job: RunJob, record: dict) -> None:
