@@ -12,7 +12,6 @@ from ganbench_sngan.losses import RSGAN, RaGAN, RaLSGAN
 
 from ganbench.contracts import DataSpec
 
-
 LOAD = """
 import sys
 import ganbench_sngan.plugin
