@@ -50,9 +50,10 @@ def load(run_dir: Path, device: torch.device, name: str = CHECKPOINT_FILE) -> di
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # truncated, not a torch file, or a pickle that wants to run code
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        from .store import load_refusal
+
         raise CheckpointError(
-            f"{path} cannot be loaded ({first[:200]}); run the same command again to move it aside and start the run anew"
+            f"{path} cannot be loaded ({load_refusal(e)}); run the same command again to move it aside and start the run anew"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
@@ -87,7 +88,7 @@ def checkpoint_problem(run_dir: Path, cfg: dict, builder) -> str | None:
     import warnings
     import zipfile
 
-    from .store import mismatch_detail
+    from .store import load_refusal, mismatch_detail
 
     path = Path(run_dir) / CHECKPOINT_FILE
     if not zipfile.is_zipfile(path):
@@ -97,9 +98,7 @@ def checkpoint_problem(run_dir: Path, cfg: dict, builder) -> str | None:
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        text = [line.strip() for line in str(e).splitlines() if line.strip()]
-        unsafe = next((line for line in text if "Unsupported global" in line or "GLOBAL" in line), None)
-        return f"{CHECKPOINT_FILE} cannot be loaded safely ({(unsafe or (text[0] if text else type(e).__name__))[:200]})"
+        return f"{CHECKPOINT_FILE} cannot be loaded safely ({load_refusal(e)})"
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         return f"{CHECKPOINT_FILE} is not a ganbench checkpoint of format {FORMAT}"
     missing = [k for k in RESUME_KEYS if k not in state]

@@ -115,7 +115,7 @@ def run_suite(
             warn_costs(pending, options.builder, device_list, results, ex.capacity, console, suite.profiles, suite.profile)
             warm_caches(pending, options.builder, device_list[0], console)
         try:  # a file where a folder should be, a loop of links, a read-only disk: bad input
-            store.create()
+            store.create().check_writable()  # a read-only suite folder fails here, not run by run
             claims = ClaimBook(store.dir)
             with claims.lock:
                 store.recover(claims.live_tokens(), keep_checkpoints=rerun not in (True, ALL))

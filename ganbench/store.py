@@ -17,6 +17,7 @@ import copy
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -109,6 +110,21 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(e).__name__
 
 
+def load_refusal(e: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, in ganbench's words: the file is
+    not weights ganbench can load safely. torch's own message goes on to advise retrying
+    with weights_only=False, which would run whatever code the pickle names: never relayed."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    named = next((line for line in lines if "Unsupported global" in line or "GLOBAL" in line), None)
+    if named:
+        return (
+            f"it needs {named.split('GLOBAL', 1)[-1].strip(' :')[:120]} rebuilt by running code, and ganbench never runs code from a file"
+        )
+    if any("weights only" in line.lower() or "weights_only" in line for line in lines):
+        return "it holds more than tensors and plain data, and ganbench never runs code from a file"
+    return (lines[0] if lines else type(e).__name__)[:200]
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see either the old content or all of the new."""
     path = Path(path)
@@ -137,6 +153,12 @@ class ResultsStore:
     def create(self) -> "ResultsStore":
         self.dir.mkdir(parents=True, exist_ok=True)
         return self
+
+    def check_writable(self) -> None:
+        """OSError unless a run folder can be made in the suite's folder (an existing folder
+        may be read-only, or on a read-only mount: resuming into it must fail up front)."""
+        probe = Path(tempfile.mkdtemp(prefix=".probe-", dir=self.dir))
+        probe.rmdir()
 
     def recover(self, live_tokens: set[str] = frozenset(), keep_checkpoints: bool = True) -> None:
         """Undo what killed processes left: half-written runs and interrupted swaps.
@@ -315,9 +337,7 @@ def load_weights(path: Path, map_location="cpu") -> dict:
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated, or a pickle that wants to run code
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        unsafe = next((line for line in lines if "Unsupported global" in line or "GLOBAL" in line), None)
-        raise WeightsError(f"{path}: not a readable torch weights file ({(unsafe or _first_line(e))[:200]})") from None
+        raise WeightsError(f"{path}: not a weights file ganbench can load safely ({load_refusal(e)})") from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
     return state

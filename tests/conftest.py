@@ -28,8 +28,15 @@ torch.set_num_threads(1)
 os.environ["GANBENCH_PLUGINS"] = ""
 
 # Classifiers trained for the metrics are cached; tests keep theirs out of the user's
-# ~/.cache (one cache per test session, shared with the CLI subprocesses).
-os.environ["GANBENCH_CACHE"] = tempfile.mkdtemp(prefix="ganbench-test-cache-")
+# ~/.cache: one cache per test run, shared with the CLI subprocesses it starts and, under
+# pytest-xdist, by every worker of the run (PYTEST_XDIST_TESTRUNUID is the run's id), so
+# each classifier is trained once per run, not once per worker (the cache is file-locked).
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+if _RUN:
+    os.environ["GANBENCH_CACHE"] = str(Path(tempfile.gettempdir()) / f"ganbench-test-cache-{_RUN}")
+    Path(os.environ["GANBENCH_CACHE"]).mkdir(exist_ok=True)
+else:
+    os.environ["GANBENCH_CACHE"] = tempfile.mkdtemp(prefix="ganbench-test-cache-")
 
 # A suite small enough to train in about a second per run on a 2-core CPU:
 # 8x8 digits, a narrow DCGAN, a handful of steps.

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import plugin_for_tests
 import pytest
@@ -118,6 +119,39 @@ def test_unusable_results_locations_are_one_line_exit_2(tmp_path, write_suite):
     one_line_exit_2(ganbench("run", path, "--results", tmp_path / "r"), "--results")
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     one_line_exit_2(ganbench("run", path, "--results", tmp_path / "loop"), "--results")
+
+
+def test_resuming_into_a_read_only_suite_folder_is_one_line_exit_2(tmp_path, write_suite, monkeypatch):
+    """An existing suite folder that cannot be written (chmod, a read-only mount) is an
+    unusable results location, refused before any run, as a read-only root is."""
+    path = write_suite()
+    assert ganbench("run", path, "--results", tmp_path / "r").returncode == 0
+    more = tmp_path / "more.yaml"
+    more.write_text(path.read_text() + "seeds: 2\n")  # a second seed still to train
+    suite_dir = tmp_path / "r" / "tiny"
+    os.chmod(suite_dir, 0o555)
+    try:
+        if os.geteuid() != 0:
+            out = ganbench("run", more, "--results", tmp_path / "r")
+        else:  # root writes through any mode: the folder refuses as a read-only mount would
+            import tempfile
+
+            from click.testing import CliRunner
+
+            from ganbench.cli import main
+
+            def read_only(*args, **kwargs):
+                raise PermissionError(30, "Read-only file system")
+
+            monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+            result = CliRunner().invoke(main, ["run", str(more), "--results", str(tmp_path / "r")])
+            out = subprocess.CompletedProcess([], result.exit_code, result.stdout, result.stderr)
+    finally:
+        os.chmod(suite_dir, 0o755)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    (error,) = [line for line in out.stderr.splitlines() if line.startswith("error:")]  # after "skipping 1 of 2 runs ..."
+    assert "--results" in error and "cannot write" in error and str(suite_dir) in error, error
+    assert len(list(suite_dir.glob("*/run.json"))) == 1  # the finished run is untouched
 
 
 # ---------------------------------------------------------------- plugins that break contracts

@@ -176,6 +176,26 @@ def test_a_planted_pickle_in_a_checkpoint_never_runs_and_is_moved_aside(tmp_path
     assert kept.read_bytes() == pickle.dumps(_Planted(marker)) and "torch archive" in (kept.parent / "why.txt").read_text()
 
 
+def test_a_weights_file_that_needs_code_to_load_is_refused_without_advising_to_turn_safety_off(tmp_path):
+    """torch's refusal advises retrying with weights_only=False, which would run the pickle's
+    code: ganbench says the file is not weights it can load safely, and nothing more."""
+    from ganbench import checkpoint
+    from ganbench.store import WeightsError, load_weights
+
+    marker = tmp_path / "pwned"
+    torch.save({"G": _Planted(marker)}, tmp_path / "G.pt")  # a real torch archive, with a GLOBAL inside
+    torch.save({"format": checkpoint.FORMAT, "step": 1, "G": _Planted(marker)}, tmp_path / "checkpoint.pt")
+    with pytest.raises(WeightsError) as weights:
+        load_weights(tmp_path / "G.pt")
+    with pytest.raises(checkpoint.CheckpointError) as resumed:
+        checkpoint.load(tmp_path, torch.device("cpu"))
+    for message in (str(weights.value), str(resumed.value)):
+        assert "weights_only" not in message and "False" not in message and "\n" not in message, message
+        assert "ganbench never runs code from a file" in message and "posix.system" in message, message
+    assert "G.pt: not a weights file ganbench can load safely" in str(weights.value)
+    assert not marker.exists()
+
+
 def test_a_truncated_checkpoint_is_moved_aside_and_the_run_starts_over(tmp_path, write_suite):
     buffer = __import__("io").BytesIO()
     torch.save({"format": 1, "step": 10, "G": torch.zeros(1000)}, buffer)
