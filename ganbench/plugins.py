@@ -92,7 +92,8 @@ class Registry:
             available = ", ".join(sorted(self.entries[kind])) or "none"
             msg = f"unknown {kind} {_NAME_REPR.repr(name)}{did_you_mean(name, self.entries[kind])}; available: {available}"
             if self.broken:  # the name may be what a broken plugin would have provided
-                reasons = "; ".join(f"{p}: {r}" for p, r in sorted(self.broken.items()))
+                # each reason cut short: a message holds every broken plugin's within its limit
+                reasons = "; ".join(f"{p}: {r if len(r) <= 160 else r[:157] + '...'}" for p, r in sorted(self.broken.items()))
                 msg += f" (broken plugins: {reasons})"
             if self.skipped:
                 dists = sorted({p.split(":")[0] for p in self.skipped})

@@ -114,7 +114,7 @@ class SuiteDisplay:
             self._print(f"  {run_id} [{run.get('device', '?')}]: {step}{losses}")
 
     def _print(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)  # a log line is never cut mid-phrase
 
 
 def _detail(record: dict, path: Path) -> str:

@@ -95,7 +95,7 @@ def run_suite(
     for run in pending:
         why = store.damage(run.id)
         if why:
-            console.print(f"{run.id}: damaged ({why}); training it again", markup=False, highlight=False)
+            console.print(f"{run.id}: damaged ({why}); training it again", markup=False, highlight=False, soft_wrap=True)
     if not pending:
         return outcome
     device_list = _devices(devices)

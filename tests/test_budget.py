@@ -93,11 +93,11 @@ def test_a_run_records_its_budget_and_what_it_spent(tmp_path, registry):
 
 
 def test_a_train_seconds_budget_stops_each_run_at_its_first_row_past_it_and_scores_it_there(tmp_path, registry):
-    suite = _suite({"train_seconds": 0.3}, seeds=1)
+    suite = _suite({"train_seconds": 0.5}, seeds=1)
     suite["base"] = {
         **{k: v for k, v in BASE.items() if k != "epochs"},
         "steps": 100_000,
-        "log_every": "5 steps",
+        "log_every": "1 steps",  # a row per step: the first one falls well before 0.5 s, even on a loaded machine
         "grid_every": "none",
         "eval": {"every": "100000 steps", "samples": 120, "curve_samples": 60},
     }
@@ -105,13 +105,14 @@ def test_a_train_seconds_budget_stops_each_run_at_its_first_row_past_it_and_scor
     assert out.exit_code == 0
     for d in out.run_dirs():
         rec = json.loads((d / "run.json").read_text())
-        assert rec["status"] == "complete" and rec["config"]["train_seconds"] == 0.3
+        assert rec["status"] == "complete" and rec["config"]["train_seconds"] == 0.5
         steps = rec["metrics"]["steps"]
-        assert 5 <= steps < 100_000 and steps % 5 == 0  # at a log row, long before the cap
-        assert rec["metrics"]["train_s"] >= 0.3
+        assert 2 <= steps < 100_000  # at a log row, long before the cap
+        assert rec["metrics"]["train_s"] >= 0.5
         history = [line.split(",") for line in (d / "history.csv").read_text().splitlines()]
+        assert len(history) >= 3, history  # the header, a row before the budget, the row past it
         header, last, before = history[0], history[-1], history[-2]
-        assert float(before[header.index("train_s")]) < 0.3 <= float(last[header.index("train_s")])  # the first row past it
+        assert float(before[header.index("train_s")]) < 0.5 <= float(last[header.index("train_s")])  # the first row past it
         assert rec["metrics"].get("modes_covered") is not None  # evaluated at that row ...
         assert rec["protocol"]["samples"] == 120 and not (d / "checkpoint.pt").exists()  # ... as the final evaluation
-        assert rec["budget"]["spent"]["train_seconds"] >= 0.3
+        assert rec["budget"]["spent"]["train_seconds"] >= 0.5
