@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import PLUGIN_API_VERSION, __version__
+from .. import PLUGIN_API_VERSION, __version__
 
 EXIT_BAD_INPUT = 2  # exit 1 (some run failed) is SuiteOutcome.exit_code's
 TRAVERSE_STEPS = (2, 64)  # a 64x64 grid is 4,096 samples; more is an allocation, not a figure
@@ -30,7 +30,7 @@ def fail(message: str, code: int = EXIT_BAD_INPUT):
 
 
 def _registry():
-    from .plugins import load_registry
+    from ..plugins import load_registry
 
     ctx = click.get_current_context()
     registry = load_registry(no_plugins=bool((ctx.find_root().obj or {}).get("no_plugins")))
@@ -113,7 +113,7 @@ def executor_extras(executor: str | None, given: list[tuple[str, str | None]], r
     errors for an option of no executor, of another executor, or of a built-in one."""
     import yaml
 
-    from . import yamlsafe
+    from .. import yamlsafe
 
     out: dict = {}
     for name, value in given:
@@ -230,9 +230,9 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
     claimed before they train: several `ganbench run` on one results folder (on one
     machine or many sharing it) split the runs, and each run is trained once.
     """
-    from . import api  # the command is a thin layer over the Python API
-    from .config import ConfigError
-    from .suite import SuiteError, parse_override
+    from .. import api  # the command is a thin layer over the Python API
+    from ..config import ConfigError
+    from ..suite import SuiteError, parse_override
 
     registry = _registry()
     extras = executor_extras(executor, click.get_current_context().meta.get("executor_extras", []), registry)
@@ -248,7 +248,7 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
         s = api.load_suite(suite, overrides, registry, profile=profile, on_cpu=guess)
     except SuiteError as e:
         fail(str(e))
-    from .suite import rerun_filter
+    from ..suite import rerun_filter
 
     try:
         redo = rerun_filter(rerun, s.runs)
@@ -263,9 +263,9 @@ def run(suite, results, overrides, profile, dry_run, rerun, devices, jobs, execu
         _say_notes(s)
         _print_dry_run(s, results, redo)
         return
-    from .build import resolve_devices
-    from .executors import ExecutorError
-    from .runner import SuiteInvalid, Terminated
+    from ..build import resolve_devices
+    from ..executors import ExecutorError
+    from ..runner import SuiteInvalid, Terminated
 
     try:
         dev = resolve_devices(devices)
@@ -342,8 +342,8 @@ def _say_notes(s) -> None:
 def _unknown_plugin(registry, executor: str, loggers: list[str], executor_options: dict) -> str | None:
     """What `run` refuses of the executor and loggers without starting them, for --dry-run:
     a name no plugin registers, an executor option it does not declare."""
-    from .executors import ExecutorError, resolve_executor_options
-    from .plugins import PluginError
+    from ..executors import ExecutorError, resolve_executor_options
+    from ..plugins import PluginError
 
     for kind, names, option in (("executor", [executor], "--executor"), ("logger", loggers, "--logger")):
         for name in names:
@@ -375,7 +375,7 @@ def _device_spelling(spec: str) -> str | None:
 def _print_dry_run(s, results: Path, redo) -> None:
     """The expanded runs as a table: for each axis the matrix varies, the value each run
     trains with (its resolved config's: loss defaults and --set included)."""
-    from .store import FINISHED, ResultsStore
+    from ..store import FINISHED, ResultsStore
 
     _replace_unencodable(sys.stdout)
     done_dir = results / s.name
@@ -437,7 +437,7 @@ def status(results, show_all):
     Works while the runs train, from any machine that sees the folder: each run in progress
     streams its history; "last write" shows a stuck run.
     """
-    from .status import ago, collect
+    from ..status import ago, collect
 
     if not results.is_dir():
         fail(f"{results}: no such results folder")
@@ -506,8 +506,8 @@ def evaluate(run_dirs, images, dataset, samples, inception, inception_weights, d
     if inception_weights is not None and not inception_weights.is_file():
         fail(f"--inception-weights {inception_weights}: no such file")
     weights = str(inception_weights) if inception_weights else None
-    from .build import Builder, resolve_devices  # torch: after the checks, which need none
-    from .rescore import RescoreError, rescore_run, score_images
+    from ..build import Builder, resolve_devices  # torch: after the checks, which need none
+    from ..rescore import RescoreError, rescore_run, score_images
 
     try:
         device = resolve_devices(devices)[0]
@@ -544,7 +544,7 @@ def evaluate(run_dirs, images, dataset, samples, inception, inception_weights, d
 @main.command(name="fetch-inception")
 def fetch_inception():
     """Download torch-fidelity's Inception weights into torch's hub cache (needs the internet)."""
-    from .metrics.fidelity import fetch_inception_weights
+    from ..metrics.fidelity import fetch_inception_weights
 
     try:
         path = fetch_inception_weights()
@@ -556,7 +556,7 @@ def fetch_inception():
 @main.command()
 def plugins():
     """List every plugin (distribution and version), what it registers, and broken ones."""
-    from .plugins import KINDS
+    from ..plugins import KINDS
 
     registry = _registry()
     table = Table(title=f"ganbench plugins (plugin API {PLUGIN_API_VERSION})")
@@ -689,9 +689,9 @@ def report(
     Runs are grouped by cell (their config without the seed); each metric is shown as
     mean ± std over seeds with a 95% CI. See docs/report.md for the columns.
     """
-    from .report import ReportError, build_report
-    from .report.formats import runs_csv, terminal
-    from .report.output import figures, render, write, write_index
+    from ..report import ReportError, build_report
+    from ..report.formats import runs_csv, terminal
+    from ..report.output import figures, render, write, write_index
 
     written, warnings = [], []
     try:
@@ -722,7 +722,7 @@ def report(
             # axes), into OUTPUT/<suite>/, rather than one table of every column.
             reports = []
             if aggregate:  # one aggregate over every suite; each suite's report holds its own runs only
-                from .report.aggregate_suites import write_pages
+                from ..report.aggregate_suites import write_pages
 
                 written += write_pages(results, output, options)
             for folder in suites:
@@ -778,9 +778,9 @@ def traverse(run_dir, axes, seed, span, steps, output):
         fail(f"--span must be a finite number > 0, got {span}")
     if not -(2**63) <= seed < 2**64:  # what torch's generator accepts
         fail("--seed must fit in 64 bits")
-    from .report import ReportError  # torch and pandas: after the checks, which need neither
-    from .report.traverse import LoadedRun, parse_axes, traverse_png
-    from .store import write_atomic
+    from ..report import ReportError  # torch and pandas: after the checks, which need neither
+    from ..report.traverse import LoadedRun, parse_axes, traverse_png
+    from ..store import write_atomic
 
     try:
         run = LoadedRun(run_dir)
@@ -793,6 +793,3 @@ def traverse(run_dir, axes, seed, span, steps, output):
         fail(str(e))
     click.echo(f"wrote {output} ({steps}x{steps}: z[{a}] down, z[{b}] across, ±{span:g}; seed {seed})", err=True)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
