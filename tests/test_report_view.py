@@ -152,3 +152,23 @@ def test_a_suites_report_block_and_description_reach_the_report(tmp_path, write_
     assert '"description": "Does it train?"' in record and '"report"' in record
     rep = build_report(tmp_path / "r")
     assert rep.metrics[0] == "g_loss"
+
+
+def test_a_reader_that_closes_stdout_ends_the_report_quietly_with_sigpipes_status(results):
+    """`ganbench report results/ | head`: once the reader has gone, the report stops with
+    the status a shell gives a program SIGPIPE ended (141), and says nothing on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganbench.cli", "report", str(results), "--no-plots", "--per-run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    proc.stdout.close()  # before the report writes its first line: every write finds no reader
+    _, err = proc.communicate(timeout=120)
+    said = [line for line in err.decode().splitlines() if not line.startswith("wrote ")]
+    assert proc.returncode == 141 and said == [], (proc.returncode, said)

@@ -58,7 +58,7 @@ class ExecutorOptions:
     builder: object = None  # the scheduler's Builder, its datasets already loaded (in-process only)
     timeout: float | None = None  # seconds one run may take before it is stopped and failed
     # The executor's own options (a SLURM partition): `--executor-option KEY=VALUE`, or
-    # `--<executor>-<key> VALUE` (cli.executor_extras; values are YAML), and
+    # `--<executor>-<key> VALUE` (cli.run.executor_extras; values are YAML), and
     # api.run_suite(executor_options={...}). An executor declares the ones it takes, with
     # their defaults, as `executor_options` on its factory (a class attribute of an
     # Executor subclass); the scheduler refuses unknown keys and values of another type
