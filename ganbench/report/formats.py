@@ -26,6 +26,7 @@ from .aggregate import BOOTSTRAP_MIN_N, SHOW_SEEDS_BELOW, metric_range, sample_v
 from .aggregate_suites import markdown_lines as aggregate_markdown
 from .anytime import markdown_lines as anytime_markdown
 from .compare import MIN_N_WELCH, TESTS, sentence, trend_sentence
+from .number_format import mean_std, num
 
 MISSING_MARK = "†"
 SHORT_NAMES = {"train_img_per_s": "train img/s"}  # table headers only; files keep the metric names
@@ -41,30 +42,6 @@ TERMINAL_NAMES = {
 SHORT_MAX = 8  # names up to this length are their own short name
 CI_SHORT = {"t": "Student t", "bootstrap": "bootstrap"}
 CI_NAMES = {"t": "Student t interval over seeds", "bootstrap": "percentile bootstrap over seeds (2000 resamples)"}
-
-
-def num(x, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return ""
-    x = float(x)
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:.0f}"
-
-
-def mean_std(mean, std) -> str:
-    """'1.00 ± 0.00': the mean to 3 significant digits, the std to the mean's decimals; '' when no mean."""
-    if mean is None or not np.isfinite(mean):
-        return ""
-    mean = float(mean)
-    has_std = std is not None and np.isfinite(std)
-    if mean == 0 or abs(mean) >= 1e5 or abs(mean) < 1e-3:
-        return num(mean) + (f" ± {num(std, 2) if std else '0'}" if has_std else "")
-    decimals = max(0, 2 - math.floor(math.log10(abs(mean))))
-    out = f"{mean:.{decimals}f}"
-    if has_std:
-        out += f" ± {abs(float(std)):.{decimals}f}"
-    return out
 
 
 def short_name(metric: str) -> str:

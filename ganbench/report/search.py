@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..store import COMPLETE
 from .aggregate import direction
+from .number_format import num
 
 BOOTSTRAP = 1000
 LEVEL = 0.95
@@ -141,8 +142,6 @@ def budgets(total: int) -> list[int]:
 
 def search_lines(report) -> list[str]:
     """One line per search cell: the expected best at a few budgets, with the band."""
-    from .formats import num
-
     curves = report.search
     if curves.empty:
         return []
