@@ -271,7 +271,7 @@ def html_lines(agg: Aggregate, esc) -> list[str]:
 
 def figures(agg: Aggregate) -> dict[str, bytes]:
     """{caption: PNG}: the IQM intervals and the performance profiles."""
-    from .plots import figure_png, new_figure
+    from .plot_base import figure_png, new_figure  # matplotlib only when the figures are drawn
 
     if agg.iqm.empty:
         return {}

@@ -167,7 +167,7 @@ def search_lines(report) -> list[str]:
 
 def search_figures(report):
     """The curves with their bands, one line per search cell, and each cell's score distribution."""
-    from .plots import new_figure
+    from .plot_base import new_figure  # matplotlib only when the figure is drawn
 
     curves = report.search
     if curves.empty:
