@@ -22,10 +22,12 @@ from typing import Any
 import pandas as pd
 
 from ..metrics.keys import COST_KEYS, HIGHER, LOWER
-from .aggregate import CI_METHODS, At, cell_table, direction, find_axes, headline, label_runs, rank, run_values
+from .aggregate import CI_METHODS, cell_table, headline, rank
 from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
 from .compare import COLUMNS as COMPARE_COLUMNS
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
+from .metric_traits import direction
+from .run_columns import At, find_axes, label_runs, run_values
 from .search import COLUMNS as SEARCH_COLUMNS
 from .search import SCORE_COLUMNS, search_tables
 

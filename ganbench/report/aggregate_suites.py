@@ -40,7 +40,7 @@ import pandas as pd
 
 from ..metrics.keys import FID_DOMAIN
 from ..store import COMPLETE, DIVERGED
-from .aggregate import direction
+from .metric_traits import direction
 
 REPS = 2_000  # bootstrap replications (rliable's default for profiles; its 50,000 for intervals is minutes here)
 CI = 0.95

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ..store import FAILED
-from .aggregate import sample_statuses, value_range
+from .aggregate import sample_statuses
 from .compare import numeric_levels
+from .metric_traits import value_range
 from .plot_base import MAX_CELLS, MEAN_STYLE, Figures, figure_legend, grid_axes, new_figure, plt, scale_y, wrap
 
 

@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metrics.keys import COST_KEYS
+from ..metrics.keys import COST_KEYS, LOWER
 from ..store import COMPLETE, DIVERGED
-from .aggregate import CONFIDENCE, LOWER, direction, sample_values, value_range
+from .aggregate import CONFIDENCE, sample_values
 from .load import ReportError
+from .metric_traits import direction, value_range
 
 TESTS = {"welch": "Welch t-test", "mwu": "Mann-Whitney U", "perm": "exact permutation test of the difference of means"}
 ALPHA = 0.05  # family-wise error rate of a report's verdicts

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..store import COMPLETE
-from .aggregate import direction
+from .metric_traits import direction
 from .number_format import num
 
 BOOTSTRAP = 1000

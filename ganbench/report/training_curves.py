@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..store import COMPLETE
-from .aggregate import QUALITY, TRAINING, value_range
+from .aggregate import QUALITY, TRAINING
 from .load import HISTORY_INDEX
+from .metric_traits import value_range
 from .plot_base import MEAN_STYLE, SEED_STYLE, Figures, figure_legend, grid_axes, new_figure, plotted_cells, plt, scale_y, wrap
 
 MAX_METRIC_PLOTS = 8  # one figure per logged metric: the page stays readable
