@@ -23,10 +23,11 @@ import pandas as pd
 
 from ..metrics.keys import COST_KEYS, HIGHER, LOWER
 from .aggregate import CI_METHODS, cell_table, headline, rank
-from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
 from .compare import COLUMNS as COMPARE_COLUMNS
+from .compare import TREND_COLUMNS, auto_axes, compare, trend_axes, trends
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
 from .metric_traits import direction
+from .multiple_testing import ADJUST, ALPHA, adjust
 from .run_columns import At, find_axes, label_runs, run_values
 from .search import COLUMNS as SEARCH_COLUMNS
 from .search import SCORE_COLUMNS, search_tables

@@ -17,7 +17,7 @@ import textwrap
 import numpy as np
 
 from . import Report
-from .compare import SUCCESS
+from .multiple_testing import SUCCESS
 
 NBSP = "\u00a0"  # binds a phrase for wrapping; printed as a plain space
 # Phrases a line must never be broken inside: "Holm p = 0.03", "[0.57, 0.88]", "n=3/4 vs 3/3".

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..metrics.keys import FID_DOMAIN
 from ..store import COMPLETE
-from .compare import holm
+from .multiple_testing import holm
 
 ALPHA = 0.05
 PERMUTATIONS = 9_999  # exact below this many arrangements (6 vs 6 seeds: 924), else a seeded sample

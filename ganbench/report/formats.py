@@ -25,9 +25,10 @@ from . import Report
 from .aggregate import BOOTSTRAP_MIN_N, SHOW_SEEDS_BELOW, sample_values
 from .aggregate_suites import markdown_lines as aggregate_markdown
 from .anytime import markdown_lines as anytime_markdown
-from .compare import MIN_N_WELCH, TESTS, sentence, trend_sentence
+from .compare import sentence, trend_sentence
 from .metric_traits import metric_range
 from .number_format import mean_std, num
+from .two_sample_tests import MIN_N_WELCH, TESTS
 
 MISSING_MARK = "†"
 SHORT_NAMES = {"train_img_per_s": "train img/s"}  # table headers only; files keep the metric names
