@@ -301,7 +301,7 @@ def write_pages(results, output, options: dict) -> list:
     from pathlib import Path
 
     from ..store import write_atomic
-    from . import build_report
+    from .assemble import build_report
     from .html import CSP, STYLE, esc
 
     metric = options["aggregate"]

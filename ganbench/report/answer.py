@@ -16,7 +16,7 @@ import textwrap
 
 import numpy as np
 
-from . import Report
+from .contents import Report
 from .multiple_testing import SUCCESS
 
 NBSP = "\u00a0"  # binds a phrase for wrapping; printed as a plain space

@@ -21,11 +21,11 @@ from rich.text import Text
 
 from ..budget import header_lines as budget_lines
 from ..store import COMPLETE, DIVERGED, FAILED
-from . import Report
 from .aggregate import BOOTSTRAP_MIN_N, SHOW_SEEDS_BELOW, sample_values
 from .aggregate_suites import markdown_lines as aggregate_markdown
 from .anytime import markdown_lines as anytime_markdown
 from .compare import sentence, trend_sentence
+from .contents import Report
 from .metric_traits import metric_range
 from .number_format import mean_std, num
 from .two_sample_tests import MIN_N_WELCH, TESTS

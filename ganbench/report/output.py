@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..store import write_atomic
-from . import Report
+from .contents import Report
 from .formats import cells_csv, latex, markdown, runs_csv, to_json
 from .load import ReportError
 
