@@ -722,9 +722,9 @@ def report(
             # axes), into OUTPUT/<suite>/, rather than one table of every column.
             reports = []
             if aggregate:  # one aggregate over every suite; each suite's report holds its own runs only
-                from .report.aggregate_suites import write_pages
+                from .report.output import write_aggregate_pages
 
-                written += write_pages(results, output, options)
+                written += write_aggregate_pages(results, output, options)
             for folder in suites:
                 rep = build_report(folder, **{**options, "aggregate": None})
                 done, warned = write(rep, Path(output) / folder.name, fmt, plots=not no_plots, models=not no_traverse)

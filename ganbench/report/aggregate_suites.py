@@ -40,7 +40,9 @@ import pandas as pd
 
 from ..metrics.keys import FID_DOMAIN
 from ..store import COMPLETE, DIVERGED
+from .load import ReportError, protocol_id
 from .metric_traits import direction
+from .reference import measure, measure_noise
 
 REPS = 2_000  # bootstrap replications (rliable's default for profiles; its 50,000 for intervals is minutes here)
 CI = 0.95
@@ -110,8 +112,6 @@ def iqm_interval(matrix: np.ndarray, reps: int = REPS, seed: int = SEED) -> tupl
 def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float]] | None = None, reps: int = REPS) -> Aggregate:
     """The aggregate of a report's runs (``report.runs``); `bounds` {task label: (reference,
     worst)} skips measuring them (tests); else they are measured (report.reference)."""
-    from .load import ReportError, protocol_id
-
     try:
         import rliable  # noqa: F401
     except ImportError:
@@ -171,8 +171,6 @@ def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float
 
 
 def _bounds(config: dict, metric: str) -> tuple[float, float]:
-    from .reference import measure, measure_noise
-
     ref = measure(config)[0].get(metric, math.nan)
     worst = measure_noise(config)[0].get(metric, math.nan)
     return float(ref), float(worst)
@@ -293,32 +291,3 @@ def figures(agg: Aggregate) -> dict[str, bytes]:
 def add_aggregate(report, metric: str = FID_DOMAIN, bounds=None, reps: int = REPS) -> None:
     """Set report.aggregate (the page and the Markdown show it)."""
     report.aggregate = build(report, metric, bounds, reps)
-
-
-def write_pages(results, output, options: dict) -> list:
-    """Across several suites: OUTPUT/aggregate.html and aggregate.md over every run under
-    `results` (the per-suite reports each hold only their own suite)."""
-    from pathlib import Path
-
-    from ..store import write_atomic
-    from .assemble import build_report
-    from .html import CSP, STYLE, esc
-
-    metric = options["aggregate"]
-    rep = build_report(results, **{**options, "aggregate": None, "reference": False, "threshold": None, "split_protocols": True})
-    agg = build(rep, metric)
-    title = f"ganbench: {metric} across data sets, {results}"
-    page = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        *html_lines(agg, esc),
-        "</body></html>",
-    ]
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "aggregate.html", "\n".join(page) + "\n")
-    write_atomic(out / "aggregate.md", "\n".join([f"# {title}", *markdown_lines(agg)]) + "\n")
-    return [out / "aggregate.html", out / "aggregate.md"]
