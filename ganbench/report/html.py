@@ -17,7 +17,9 @@ from .aggregate_suites import html_lines as aggregate_html
 from .answer import answer_lines, question
 from .anytime import html_lines as time_to_threshold_html
 from .contents import Report
-from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trained_lines, trend_lines
+from .detail_lines import comparison_lines, fingerprint_lines, footnotes, trained_lines, trend_lines
+from .number_format import num
+from .table_text import display_table
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
