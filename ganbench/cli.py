@@ -713,6 +713,7 @@ def report(
             reference=reference,
             threshold=threshold,
             aggregate=aggregate,
+            registry=_registry() if reference or aggregate else None,  # scores the reference data
         )
         if not output and not fmt:  # the plain command also leaves every format on disk
             output = Path(results) / "report"

@@ -34,6 +34,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,9 @@ from ..store import COMPLETE, DIVERGED
 from .load import ReportError, protocol_id
 from .metric_traits import direction
 from .reference import measure, measure_noise
+
+if TYPE_CHECKING:
+    from ..plugins import Registry
 
 REPS = 2_000  # bootstrap replications (rliable's default for profiles; its 50,000 for intervals is minutes here)
 CI = 0.95
@@ -109,9 +113,16 @@ def iqm_interval(matrix: np.ndarray, reps: int = REPS, seed: int = SEED) -> tupl
     return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 
-def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float]] | None = None, reps: int = REPS) -> Aggregate:
+def build(
+    report,
+    metric: str = FID_DOMAIN,
+    bounds: dict[str, tuple[float, float]] | None = None,
+    reps: int = REPS,
+    registry: Registry | None = None,
+) -> Aggregate:
     """The aggregate of a report's runs (``report.runs``); `bounds` {task label: (reference,
-    worst)} skips measuring them (tests); else they are measured (report.reference)."""
+    worst)} skips measuring them (tests); else they are measured (report.reference) with
+    `registry`, which is then required."""
     try:
         import rliable  # noqa: F401
     except ImportError:
@@ -133,8 +144,10 @@ def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float
     measured = dict(bounds or {})
     for key, recipes in by_task.items():
         if labels[key] not in measured:
+            if registry is None:
+                raise TypeError(f"aggregate_suites.build: measuring the bounds of {labels[key]} needs registry= (or give bounds=)")
             first = next(r for rs in recipes.values() for r in rs)
-            measured[labels[key]] = _bounds(first.config, metric)
+            measured[labels[key]] = _bounds(first.config, metric, registry)
     for key in list(by_task):  # a task whose evaluation has no such metric (2-D data and fid_domain)
         ref, worst = measured[labels[key]]
         if not (math.isfinite(ref) and math.isfinite(worst)) or ref == worst:
@@ -170,9 +183,9 @@ def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float
     return agg
 
 
-def _bounds(config: dict, metric: str) -> tuple[float, float]:
-    ref = measure(config)[0].get(metric, math.nan)
-    worst = measure_noise(config)[0].get(metric, math.nan)
+def _bounds(config: dict, metric: str, registry: Registry) -> tuple[float, float]:
+    ref = measure(config, registry)[0].get(metric, math.nan)
+    worst = measure_noise(config, registry)[0].get(metric, math.nan)
     return float(ref), float(worst)
 
 
@@ -288,6 +301,6 @@ def figures(agg: Aggregate) -> dict[str, bytes]:
     return {f"across data sets: IQM and performance profiles of {agg.metric}": figure_png(fig)}
 
 
-def add_aggregate(report, metric: str = FID_DOMAIN, bounds=None, reps: int = REPS) -> None:
+def add_aggregate(report, metric: str = FID_DOMAIN, bounds=None, reps: int = REPS, registry: Registry | None = None) -> None:
     """Set report.aggregate (the page and the Markdown show it)."""
-    report.aggregate = build(report, metric, bounds, reps)
+    report.aggregate = build(report, metric, bounds, reps, registry)

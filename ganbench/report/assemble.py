@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -23,6 +24,9 @@ from .multiple_testing import adjust
 from .reference import add_reference
 from .run_columns import At, find_axes, label_runs, run_values
 from .search import search_tables
+
+if TYPE_CHECKING:
+    from ..plugins import Registry
 
 
 def parse_sort(text: str | None, given: dict[str, str]) -> tuple[str, str] | None:
@@ -49,8 +53,15 @@ def build_report(
     reference: bool = False,
     threshold: float | None = None,
     aggregate: str | None = None,
+    registry: Registry | None = None,
 ) -> Report:
-    """Everything the tables, files and page need; ReportError (one line) on bad input."""
+    """Everything the tables, files and page need; ReportError (one line) on bad input.
+
+    `registry`: the plugins that build and score the held-out data of `reference` and the
+    reference and worst values of `aggregate` (the caller's: the CLI's, the API's); needed
+    with either."""
+    if (reference or aggregate) and registry is None:
+        raise TypeError("build_report: reference= and aggregate= need registry= (the plugins that score the reference data)")
     if ci not in CI_METHODS:
         raise ReportError(f"--ci {ci}: expected one of {', '.join(CI_METHODS)}")
     given = dict(directions or {})
@@ -128,9 +139,9 @@ def build_report(
     )
     add_time_to_threshold(report, threshold)  # --threshold, else the runs' eval.fid_threshold
     if reference:  # a perfect sampler's row in every table (report.reference)
-        add_reference(report)
+        add_reference(report, registry)
     if aggregate:  # recipes across data sets, rliable's way (report.aggregate_suites)
-        add_aggregate(report, aggregate)
+        add_aggregate(report, aggregate, registry=registry)
     return report
 
 

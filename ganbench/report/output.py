@@ -123,10 +123,11 @@ def write_index(output: Path, reports: list[tuple[Report, Path]]) -> Path:
 
 def write_aggregate_pages(results, output, options: dict) -> list:
     """Across several suites: OUTPUT/aggregate.html and aggregate.md over every run under
-    `results` (the per-suite reports each hold only their own suite)."""
+    `results` (the per-suite reports each hold only their own suite). `options`: build_report's,
+    with the `registry` that measures the data sets' reference and worst values."""
     metric = options["aggregate"]
     rep = build_report(results, **{**options, "aggregate": None, "reference": False, "threshold": None, "split_protocols": True})
-    agg = build_aggregate(rep, metric)
+    agg = build_aggregate(rep, metric, registry=options.get("registry"))
     title = f"ganbench: {metric} across data sets, {results}"
     lines = [
         "<!DOCTYPE html>",
