@@ -139,6 +139,7 @@ def build_report(
     )
     add_time_to_threshold(report, threshold)  # --threshold, else the runs' eval.fid_threshold
     if reference:  # a perfect sampler's row in every table (report.reference)
+        assert registry is not None  # refused on entry otherwise
         add_reference(report, registry)
     if aggregate:  # recipes across data sets, rliable's way (report.aggregate_suites)
         add_aggregate(report, aggregate, registry=registry)
