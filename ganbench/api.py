@@ -260,21 +260,24 @@ def load_results(folder: str | Path = "results", **options) -> Results:
     return Results(rep.frame, history, rep.cells)
 
 
-def report(folder: str | Path = "results", **options) -> Report:
+def report(folder: str | Path = "results", registry: Registry | None = None, **options) -> Report:
     """The comparison `ganbench report` prints, as a Report object (no files written).
 
     options: at ("epoch=N" or "step=N"), compare_axes, sort ("fid_domain:lower"),
     metrics (a list), ci ("t" or "bootstrap"), test ("welch" or "mwu"), split_protocols,
-    directions ({metric: "lower"|"higher"}). ``.cells`` is the per-cell table, ``.frame``
-    the per-run one, ``.comparisons`` the pairwise tests. `render` and `write_report`
-    turn it into text or files. Raises ReportError.
+    directions ({metric: "lower"|"higher"}), reference, aggregate; `registry`: the plugins
+    whose metrics' directions and ranges the tables use, and that build and score the
+    reference data of the last two (default: plugin_registry(), the CLI's).
+    ``.cells`` is the per-cell table, ``.frame`` the per-run one, ``.comparisons`` the
+    pairwise tests. `render` and `write_report` turn it into text or files. Raises ReportError.
 
         >>> rep = api.report("results/optimizers", sort="fid_domain")   # doctest: +SKIP
         >>> rep.cells[["label", "fid_domain.mean", "fid_domain.ci_low", "fid_domain.ci_high"]]   # doctest: +SKIP
     """
     from .report import build_report
 
-    return build_report(folder, **options)
+    registry = registry if registry is not None else plugin_registry()
+    return build_report(folder, registry=registry, **options)
 
 
 def render(report: Report, fmt: str = "md", plots: bool = False, models: bool = True) -> str:

@@ -367,18 +367,6 @@ def build_registry(pm: PluginManager) -> Registry:
     return reg
 
 
-_INSTALLED: Registry | None = None
-
-
-def current_registry() -> Registry:
-    """The installed plugins' registry, loaded once: the fallback for callers that have no
-    registry of their own (the runner always passes the run's)."""
-    global _INSTALLED
-    if _INSTALLED is None:
-        _INSTALLED = load_registry()
-    return _INSTALLED
-
-
 def load_registry(allow: Iterable[str] | None = None, no_plugins: bool = False) -> Registry:
     """The registry of the installed plugins (what the CLI uses)."""
     registry = build_registry(get_plugin_manager(allow=allow, no_plugins=no_plugins))

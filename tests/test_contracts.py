@@ -549,18 +549,16 @@ def _hand_runs(root: Path, values: list[float], protocol=None, notes=None, metri
 
 
 @pytest.fixture
-def installed(monkeypatch, registry):
-    """The report reads what metric plugins declare from the installed plugins: this module's."""
-    import ganbench.plugins
-
-    monkeypatch.setattr(ganbench.plugins, "_INSTALLED", registry)
+def installed(registry):
+    """The report reads what metric plugins declare from the registry it is given: this module's."""
+    return registry
 
 
 def test_a_metric_plugins_declared_range_clips_its_intervals_and_it_shows_by_default(tmp_path, installed):
     from ganbench.report import build_report
 
     _hand_runs(tmp_path, [0.01, 0.02, 0.9])  # t interval of the mean: about [-1.2, 1.5]
-    rep = build_report(tmp_path / "hand")
+    rep = build_report(tmp_path / "hand", registry=installed)
     (cell,) = rep.cells.to_dict("records")
     assert cell["c_offset.ci_low"] == 0.0 and cell["c_offset.ci_high"] > 1  # a distance is never negative
     assert "c_offset" in rep.clipped
@@ -572,7 +570,7 @@ def test_a_plugin_metric_not_named_by_the_runs_stays_out_of_the_default_table(tm
     from ganbench.report import build_report
 
     _hand_runs(tmp_path, [0.1, 0.2], metrics_named=False)
-    assert "c_offset" not in build_report(tmp_path / "hand").metrics
+    assert "c_offset" not in build_report(tmp_path / "hand", registry=installed).metrics
 
 
 def test_a_protocol_holding_each_runs_seed_is_refused_saying_why(tmp_path, installed):
@@ -580,14 +578,14 @@ def test_a_protocol_holding_each_runs_seed_is_refused_saying_why(tmp_path, insta
 
     _hand_runs(tmp_path, [0.1, 0.2], protocol=lambda seed: {"c-offset.seed": seed})
     with pytest.raises(ReportError, match=r"c-offset.seed holds each run's own seed"):
-        build_report(tmp_path / "hand")
+        build_report(tmp_path / "hand", registry=installed)
 
 
 def test_string_notes_in_a_hand_edited_run_json_are_one_note(tmp_path, installed):
     from ganbench.report import build_report
 
     _hand_runs(tmp_path, [0.1, 0.2], notes="measured on a laptop")
-    assert build_report(tmp_path / "hand").notes[:1] == ["measured on a laptop"]  # not "m", "e", "a", ...
+    assert build_report(tmp_path / "hand", registry=installed).notes[:1] == ["measured on a laptop"]  # not "m", "e", "a", ...
 
 
 def test_declared_ranges_are_checked_when_a_metric_registers():

@@ -522,12 +522,15 @@ def test_ranges_of_the_built_in_metric_plugins():
     assert metric_range("is_domain") == (1.0, math.inf) and metric_range("fid_domain.at_epoch_10") == (0.0, math.inf)
 
 
-def test_directions_of_metric_plugin_keys_come_from_the_plugins():
+def test_directions_of_metric_plugin_keys_come_from_the_plugins(registry):
     from ganbench.report.aggregate import direction
+    from ganbench.report.metric_traits import declared_directions
 
-    assert direction("cas") == "higher" and direction("aug_gain_argmax") == "higher"
-    assert direction("cas_real") is None  # declared "none": no verdict either way
-    assert direction("tab_pair_trends.mean") == "higher"
+    declared = declared_directions(registry)  # what build_report passes down
+    assert direction("cas", declared) == "higher" and direction("aug_gain_argmax", declared) == "higher"
+    assert direction("cas_real", declared) is None  # declared "none": no verdict either way
+    assert direction("tab_pair_trends.mean", declared) == "higher"
+    assert direction("cas") is None and direction("fid_domain") == "lower"  # without them: ganbench's own keys only
 
 
 def test_a_numeric_axis_is_plotted_against_only_where_it_moves_on_its_own(tmp_path):

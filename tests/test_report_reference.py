@@ -61,7 +61,7 @@ def _write(root, registry, dataset, losses=("vanilla", "lsgan"), protocol=None):
 
 def test_the_reference_row_is_real_data_scored_by_the_same_protocol(tmp_path, registry):
     root = _write(tmp_path, registry, "ring8")
-    rep = build_report(root, reference=True)
+    rep = build_report(root, reference=True, registry=registry)
     ref = rep.cells[rep.cells["label"] == LABEL]
     assert len(ref) == 1 and len(rep.trained_cells()) == 2
     row = ref.iloc[0]
@@ -78,7 +78,7 @@ def test_the_reference_says_when_the_runs_protocol_differs(tmp_path, registry):
     """Runs measured under an older classifier: the row is still shown, measured now, and the
     note names the fields that differ."""
     old = {"samples": 200, "real_split": "test", "classifier_hash": "0123456789abcdef", "g_mode": "eval"}
-    rep = build_report(_write(tmp_path, registry, "digits", protocol=old), reference=True)
+    rep = build_report(_write(tmp_path, registry, "digits", protocol=old), reference=True, registry=registry)
     row = rep.cells[rep.cells["label"] == LABEL].iloc[0]
     assert row[f"{keys.CONFIDENT_FRAC}.mean"] > 0.9 and row[f"{keys.MODES_COVERED}.mean"] == 10
     assert row[f"{keys.FID_DOMAIN}.mean"] < 100  # real vs real; the made-up runs score 500

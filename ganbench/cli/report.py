@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .common import StdoutConsole, fail
+from .common import StdoutConsole, _registry, fail
 
 PIPED_WIDTH = 100  # `ganbench report` table width when stdout is not a terminal (--width sets it)
 
@@ -139,6 +139,7 @@ def report(
             reference=reference,
             threshold=threshold,
             aggregate=aggregate,
+            registry=_registry(),  # what metric plugins declare (directions, ranges); scores the reference data
         )
         if not output and not fmt:  # the plain command also leaves every format on disk
             output = Path(results) / "report"
@@ -148,9 +149,9 @@ def report(
             # axes), into OUTPUT/<suite>/, rather than one table of every column.
             reports = []
             if aggregate:  # one aggregate over every suite; each suite's report holds its own runs only
-                from ..report.aggregate_suites import write_pages
+                from ..report.output import write_aggregate_pages
 
-                written += write_pages(results, output, options)
+                written += write_aggregate_pages(results, output, options)
             for folder in suites:
                 rep = build_report(folder, **{**options, "aggregate": None})
                 done, warned = write(rep, Path(output) / folder.name, fmt, plots=not no_plots, models=not no_traverse)

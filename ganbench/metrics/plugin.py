@@ -30,27 +30,6 @@ from ..contracts import BUILTIN_FAMILIES, DIRECTIONS, Context, Metric, metric_pr
 __all__ = ["BUILTIN_FAMILIES", "DIRECTIONS", "Context", "Metric", "metric_problem", "make_metrics"]
 
 
-def registry_direction(key: str, registry=None) -> str | None:
-    """``Registry.direction`` of `registry` (default: the installed plugins)."""
-    from ..plugins import current_registry
-
-    return (registry or current_registry()).direction(key)
-
-
-def registry_range(key: str, registry=None) -> tuple[float, float] | None:
-    """``Registry.bounds`` of `registry` (default: the installed plugins)."""
-    from ..plugins import current_registry
-
-    return (registry or current_registry()).bounds(key)
-
-
-def registry_keys(name: str, registry=None) -> list[str]:
-    """``Registry.metric_keys`` of `registry` (default: the installed plugins)."""
-    from ..plugins import current_registry
-
-    return (registry or current_registry()).metric_keys(name)
-
-
 def make_metrics(specs: dict, registry, kind: str) -> tuple[dict, list[str]]:
     """{name: Metric}: the built-in families that apply to `kind` data, then those a run's
     ``eval.metrics`` enables; and notes on the enabled ones skipped."""

@@ -1,247 +1,39 @@
 """`ganbench report`: which setting is better, by how much, and is it more than seed noise?
 
-load.py          run folders -> RunRecords and a per-run pandas frame
-aggregate.py     per-cell mean, std, 95% CI over seeds, final/best/--at values, ranking
-compare.py       pairwise tests and trend tests along an axis, Holm-adjusted as one family
-formats.py       terminal (rich), Markdown, CSV and JSON output
-plots.py         matplotlib figures (PNG): curves over training, metrics vs numeric axes; layout checks
-sample_plots.py  sample grids over training, final grids, latent traversals, 2-D scatters
-traverse.py      latent-space traversal of a trained generator (`ganbench traverse`)
-html.py          one self-contained HTML page
-answer.py        what a report says first: verdicts, what gets none, the protocol's fingerprint
-search.py        a `search:` suite's expected best score after n configurations (Dodge et al. 2019)
+The modules, each importing only modules listed above it; none imports this package,
+which re-exports Report, ReportError, build_report and parse_sort:
+
+load.py              run folders -> RunRecords and a per-run pandas frame; ReportError
+metric_traits.py     a metric's direction (lower/higher is better) and the range of its values
+run_columns.py       the per-run frame's axis labels, .best and --at values (At)
+aggregate.py         per-cell mean, std, 95% CI over seeds, n and status counts; ranking; headline metrics
+multiple_testing.py  one family per report: Holm's adjustment and the verdicts it allows
+two_sample_tests.py  Welch's t, Mann-Whitney U and the permutation test of two cells' seeds
+compare.py           pairwise and trend rows along an axis, and their sentences
+number_format.py     how every format writes a number
+plot_base.py         what every figure builds on (matplotlib, layout, the overlap check)
+training_curves.py   curves over training: metrics, D accuracy, losses
+axis_plots.py        final metrics vs numeric matrix axes
+search.py            a `search:` suite's expected best score after n configurations (Dodge et al. 2019)
+anytime.py           metrics against the work spent, and the time to a threshold
+reference.py         --reference: held-out real data scored by the runs' evaluation
+aggregate_suites.py  --aggregate: recipes ranked across data sets (rliable)
+contents.py          the Report every view reads
+assemble.py          build_report: a results folder -> a Report
+answer.py            what a report says first: verdicts, what gets none, the protocol's fingerprint
+table_text.py        the per-cell table as text, in full and as compact columns
+detail_lines.py      footnotes, what was trained, the protocol, every pairwise and trend test
+terminal.py          the terminal view (rich)
+formats.py           Markdown, LaTeX, CSV and JSON
+html.py              one self-contained HTML page
+traverse.py          latent-space traversal of a trained generator (`ganbench traverse`)
+sample_plots.py      sample grids over training, final grids, latent traversals, 2-D scatters
+plots.py             every figure of a report, rendered to PNG
+output.py            writing a report (or the --aggregate pages, or an index) to files
 """
 
-from __future__ import annotations
-
-import hashlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import pandas as pd
-
-from ..metrics.keys import COST_KEYS, HIGHER, LOWER
-from .aggregate import CI_METHODS, At, cell_table, direction, find_axes, headline, label_runs, rank, run_values
-from .compare import ADJUST, ALPHA, TREND_COLUMNS, adjust, auto_axes, compare, trend_axes, trends
-from .compare import COLUMNS as COMPARE_COLUMNS
-from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
-from .search import COLUMNS as SEARCH_COLUMNS
-from .search import SCORE_COLUMNS, search_tables
+from .assemble import build_report, parse_sort
+from .contents import Report
+from .load import ReportError
 
 __all__ = ["Report", "ReportError", "build_report", "parse_sort"]
-
-
-@dataclass
-class Report:
-    root: Path
-    runs: list[RunRecord]
-    protocols: dict[str, dict]  # protocol id -> fingerprint
-    axes: list[str]
-    frame: pd.DataFrame  # one row per run (docs/report.md lists the columns)
-    cells: pd.DataFrame  # one row per cell
-    shown: dict[str, str]  # metric -> the value column the tables show for it (final or --at)
-    metrics: list[str]  # the headline metrics of the tables
-    comparisons: pd.DataFrame
-    ci_method: str = "t"
-    test: str = "welch"
-    at: At | None = None
-    sort: tuple[str, str] | None = None  # (value column, lower|higher)
-    directions: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # the runs' own notes, deduplicated
-    trends: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(TREND_COLUMNS)))
-    family: int = 0  # p-values adjusted together (Holm) in this report
-    clipped: list[str] = field(default_factory=list)  # value columns whose interval met the metric's range
-    ci_fallback: list[str] = field(default_factory=list)  # value columns given a t interval for lack of seeds
-    adjust: str = ADJUST
-    alpha: float = ALPHA
-    threshold: float | None = None  # fid_domain for the time-to-threshold view (report.anytime)
-    time_to_threshold: pd.DataFrame | None = None
-    threshold_comparisons: pd.DataFrame | None = None
-    aggregate: Any = None  # report.aggregate_suites.Aggregate, with --aggregate
-    search: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SEARCH_COLUMNS)))  # report.search
-    search_scores: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SCORE_COLUMNS)))
-
-    def best_column(self, metric: str) -> str | None:
-        """`<metric>.best`: optimistic (the best of a run's evaluations on the test split), files only."""
-        c = f"{metric}.best"
-        return c if c in self.frame.columns else None
-
-    def trained_cells(self) -> pd.DataFrame:
-        """The cells of runs: report.cells without the reference rows (--reference)."""
-        if "reference" not in self.cells:
-            return self.cells
-        return self.cells[~self.cells["reference"].fillna(False).astype(bool)]
-
-    def missing(self) -> list[str]:
-        """Headline metrics left blank for some cell with complete runs."""
-        out = []
-        for m in self.metrics:
-            col = f"{self.shown[m]}.mean"
-            cells = self.trained_cells()
-            if col not in cells or cells.loc[cells["complete"] > 0, col].isna().any():
-                out.append(m)
-        return out
-
-
-def parse_sort(text: str | None, given: dict[str, str]) -> tuple[str, str] | None:
-    """`fid_domain`, `fid_domain.best`, or `d_loss:lower` -> (metric column, direction)."""
-    if not text:
-        return None
-    name, _, how = text.partition(":")
-    how = how.strip().lower() or direction(name, given)
-    if how not in (LOWER, HIGHER):
-        raise ReportError(f"--sort {text}: unknown direction for {name!r}; write --sort {name}:lower or {name}:higher")
-    return name.strip(), how
-
-
-def build_report(
-    root: str | Path,
-    at: str | None = None,
-    compare_axes: list[str] | None = None,
-    sort: str | None = None,
-    metrics: list[str] | None = None,
-    ci: str = "t",
-    test: str = "welch",
-    split_protocols: bool = False,
-    directions: dict[str, str] | None = None,
-    reference: bool = False,
-    threshold: float | None = None,
-    aggregate: str | None = None,
-) -> Report:
-    """Everything the tables, files and page need; ReportError (one line) on bad input."""
-    if ci not in CI_METHODS:
-        raise ReportError(f"--ci {ci}: expected one of {', '.join(CI_METHODS)}")
-    given = dict(directions or {})
-    at_point = At.parse(at) if at else None
-    damaged: list[str] = []
-    runs = find_runs(root, damaged)
-    adopt_failed_protocols(runs)
-    protocols = {protocol_id(r.protocol): r.protocol for r in runs} if split_protocols else check_protocols(runs)
-    axes = find_axes(runs)
-    frame = runs_frame(runs)
-    # A cell is the config without its seed (and, when kept apart, its protocol).
-    frame["cell"] = [_short_hash(r.cell_key + (protocol_id(r.protocol) if split_protocols else "")) for r in runs]
-    if len(protocols) > 1:  # kept apart (by cell, or by --split-protocols): say which is which
-        axes = axes + ["protocol"]
-    frame = label_runs(runs, frame, [a for a in axes if a != "protocol"])
-    if "protocol" in axes:
-        frame["axis:protocol"] = frame["protocol"]
-        frame["label"] = frame["label"] + ", protocol=" + frame["protocol"]
-    frame, shown = run_values(runs, frame, at_point, given)
-    frame, mixed_cost = separate_cost_contexts(frame)
-    asked = suite_request(runs)
-    named = named_plugin_keys(runs)
-    if metrics is None and asked.get("metrics"):  # the suite's own first, then the defaults
-        first = [m for m in asked["metrics"] if m in shown]
-        chosen = first + [m for m in headline(frame, shown, None, named) if m not in first]
-    else:
-        chosen = headline(frame, shown, metrics, named)
-    if compare_axes is None and asked.get("compare"):
-        compare_axes = [a for a in asked["compare"] if a in axes] or None
-    cells = cell_table(frame, axes, ci)
-    clipped, fallback = cells.attrs.get("clipped", []), cells.attrs.get("ci_fallback", [])
-    order = None
-    if sort:
-        name, how = parse_sort(sort, given)
-        column = shown.get(name, name)
-        if f"{column}.mean" not in cells.columns:
-            raise ReportError(f"--sort {sort}: no metric {name!r} in these runs; known: {', '.join(sorted(shown))}")
-        cells = rank(cells, column, how)
-        order = (column, how)
-        if name.split(".")[0] not in chosen and name in shown:
-            chosen = [name] + chosen
-    if compare_axes is None:
-        compare_axes = auto_axes(frame, axes)
-    parts = [c for c in (compare(frame, axes, a, chosen, shown, test, given) for a in compare_axes) if not c.empty]
-    comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COMPARE_COLUMNS))
-    parts = [t for t in (trends(frame, axes, a, chosen, shown, given) for a in trend_axes(frame, axes)) if not t.empty]
-    trend_rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TREND_COLUMNS))
-    comparisons, trend_rows, family = adjust(comparisons, trend_rows, given)
-    notes = list(dict.fromkeys(n for r in runs for n in r.record["notes"]))  # read_run made them a list of strings
-    notes += mixed_cost
-    notes += [f"damaged run left out: {d}" for d in damaged]
-    searched, scores = search_tables(runs, frame, chosen, shown, given)
-    report = Report(
-        Path(root),
-        runs,
-        protocols,
-        axes,
-        frame,
-        cells,
-        shown,
-        chosen,
-        comparisons,
-        ci,
-        test,
-        at_point,
-        order,
-        given,
-        notes,
-        trend_rows,
-        family,
-        clipped,
-        fallback,
-        search=searched,
-        search_scores=scores,
-    )
-    from .anytime import add_time_to_threshold
-
-    add_time_to_threshold(report, threshold)  # --threshold, else the runs' eval.fid_threshold
-    if reference:  # a perfect sampler's row in every table (report.reference)
-        from .reference import add_reference
-
-        add_reference(report)
-    if aggregate:  # recipes across data sets, rliable's way (report.aggregate_suites)
-        from .aggregate_suites import add_aggregate
-
-        add_aggregate(report, aggregate)
-    return report
-
-
-def named_plugin_keys(runs: list[RunRecord]) -> list[str]:
-    """The result keys (with a direction) of the metric plugins the runs' configs enable
-    (eval.metrics), as the installed plugins declare them."""
-    from ..metrics.plugin import registry_keys
-
-    names: dict[str, None] = {}
-    for r in runs:
-        ev = (r.record.get("config") or {}).get("eval")
-        if isinstance(ev, dict) and isinstance(ev.get("metrics"), dict):
-            names.update(dict.fromkeys(str(n) for n in ev["metrics"]))
-    return [k for name in names for k in registry_keys(name)]
-
-
-def suite_request(runs: list[RunRecord]) -> dict:
-    """The suite's `report: {metrics: [...], compare: [...]}` block, when its runs recorded one
-    (run.json `report`, or `config.report`); {} otherwise. --metrics and --compare override it."""
-    for r in runs:
-        block = r.record.get("report")
-        if not isinstance(block, dict):
-            block = (r.record.get("config") or {}).get("report")
-        if isinstance(block, dict):
-            return {k: [str(x) for x in v] for k, v in block.items() if k in ("metrics", "compare") and isinstance(v, list)}
-    return {}
-
-
-def separate_cost_contexts(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Blank the cost metrics of a cell whose seeds ran in different cost contexts.
-
-    Throughput measured alone and measured while sharing a GPU with 15 other runs are
-    different quantities: averaging them would be meaningless. Returns the frame and a
-    note per such cell. (Comparisons between cells also pair cost only within a context.)
-    """
-    cost = [c for c in frame.columns if c.split(".")[0] in COST_KEYS]
-    notes = []
-    for cell, group in frame.groupby("cell", sort=False):
-        contexts = sorted(group["cost_context"].unique())
-        if len(contexts) > 1:
-            frame.loc[group.index, cost] = float("nan")
-            notes.append(
-                f"cell {group['label'].iloc[0]}: cost metrics left blank, its seeds ran in different contexts ({'; '.join(contexts)})"
-            )
-    return frame, notes
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -34,13 +34,19 @@ import json
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..metrics.keys import FID_DOMAIN
+from ..keys import FID_DOMAIN
 from ..store import COMPLETE, DIVERGED
-from .aggregate import direction
+from .load import ReportError, protocol_id
+from .metric_traits import direction
+from .reference import measure, measure_noise
+
+if TYPE_CHECKING:
+    from ..plugins import Registry
 
 REPS = 2_000  # bootstrap replications (rliable's default for profiles; its 50,000 for intervals is minutes here)
 CI = 0.95
@@ -107,11 +113,16 @@ def iqm_interval(matrix: np.ndarray, reps: int = REPS, seed: int = SEED) -> tupl
     return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 
-def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float]] | None = None, reps: int = REPS) -> Aggregate:
+def build(
+    report,
+    metric: str = FID_DOMAIN,
+    bounds: dict[str, tuple[float, float]] | None = None,
+    reps: int = REPS,
+    registry: Registry | None = None,
+) -> Aggregate:
     """The aggregate of a report's runs (``report.runs``); `bounds` {task label: (reference,
-    worst)} skips measuring them (tests); else they are measured (report.reference)."""
-    from .load import ReportError, protocol_id
-
+    worst)} skips measuring them (tests); else they are measured (report.reference) with
+    `registry`, which is then required."""
     try:
         import rliable  # noqa: F401
     except ImportError:
@@ -133,8 +144,10 @@ def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float
     measured = dict(bounds or {})
     for key, recipes in by_task.items():
         if labels[key] not in measured:
+            if registry is None:
+                raise TypeError(f"aggregate_suites.build: measuring the bounds of {labels[key]} needs registry= (or give bounds=)")
             first = next(r for rs in recipes.values() for r in rs)
-            measured[labels[key]] = _bounds(first.config, metric)
+            measured[labels[key]] = _bounds(first.config, metric, registry)
     for key in list(by_task):  # a task whose evaluation has no such metric (2-D data and fid_domain)
         ref, worst = measured[labels[key]]
         if not (math.isfinite(ref) and math.isfinite(worst)) or ref == worst:
@@ -170,11 +183,9 @@ def build(report, metric: str = FID_DOMAIN, bounds: dict[str, tuple[float, float
     return agg
 
 
-def _bounds(config: dict, metric: str) -> tuple[float, float]:
-    from .reference import measure, measure_noise
-
-    ref = measure(config)[0].get(metric, math.nan)
-    worst = measure_noise(config)[0].get(metric, math.nan)
+def _bounds(config: dict, metric: str, registry: Registry) -> tuple[float, float]:
+    ref = measure(config, registry)[0].get(metric, math.nan)
+    worst = measure_noise(config, registry)[0].get(metric, math.nan)
     return float(ref), float(worst)
 
 
@@ -271,7 +282,7 @@ def html_lines(agg: Aggregate, esc) -> list[str]:
 
 def figures(agg: Aggregate) -> dict[str, bytes]:
     """{caption: PNG}: the IQM intervals and the performance profiles."""
-    from .plots import figure_png, new_figure
+    from .plot_base import figure_png, new_figure  # matplotlib only when the figures are drawn
 
     if agg.iqm.empty:
         return {}
@@ -290,35 +301,6 @@ def figures(agg: Aggregate) -> dict[str, bytes]:
     return {f"across data sets: IQM and performance profiles of {agg.metric}": figure_png(fig)}
 
 
-def add_aggregate(report, metric: str = FID_DOMAIN, bounds=None, reps: int = REPS) -> None:
+def add_aggregate(report, metric: str = FID_DOMAIN, bounds=None, reps: int = REPS, registry: Registry | None = None) -> None:
     """Set report.aggregate (the page and the Markdown show it)."""
-    report.aggregate = build(report, metric, bounds, reps)
-
-
-def write_pages(results, output, options: dict) -> list:
-    """Across several suites: OUTPUT/aggregate.html and aggregate.md over every run under
-    `results` (the per-suite reports each hold only their own suite)."""
-    from pathlib import Path
-
-    from ..store import write_atomic
-    from . import build_report
-    from .html import CSP, STYLE, esc
-
-    metric = options["aggregate"]
-    rep = build_report(results, **{**options, "aggregate": None, "reference": False, "threshold": None, "split_protocols": True})
-    agg = build(rep, metric)
-    title = f"ganbench: {metric} across data sets, {results}"
-    page = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        *html_lines(agg, esc),
-        "</body></html>",
-    ]
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "aggregate.html", "\n".join(page) + "\n")
-    write_atomic(out / "aggregate.md", "\n".join([f"# {title}", *markdown_lines(agg)]) + "\n")
-    return [out / "aggregate.html", out / "aggregate.md"]
+    report.aggregate = build(report, metric, bounds, reps, registry)

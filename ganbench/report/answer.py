@@ -16,8 +16,10 @@ import textwrap
 
 import numpy as np
 
-from . import Report
-from .compare import SUCCESS
+from ..budget import header_lines as budget_lines
+from .contents import Report
+from .multiple_testing import SUCCESS
+from .search import search_lines
 
 NBSP = "\u00a0"  # binds a phrase for wrapping; printed as a plain space
 # Phrases a line must never be broken inside: "Holm p = 0.03", "[0.57, 0.88]", "n=3/4 vs 3/3".
@@ -131,9 +133,6 @@ def _cells(report: Report):
 
 def answer_lines(report: Report) -> list[str]:
     """Verdicts, the undecided line, the search's expected best, the fingerprint: in that order."""
-    from ..budget import header_lines as budget_lines
-    from .search import search_lines
-
     undecided = undecided_line(report)
     answer = verdict_lines(report) + ([undecided] if undecided else []) + search_lines(report)
     return answer + [fingerprint_line(report)] + budget_lines(report.runs)  # a budget is part of what was compared

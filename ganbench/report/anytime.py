@@ -25,9 +25,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..metrics.keys import FID_DOMAIN
+from ..keys import FID_DOMAIN
 from ..store import COMPLETE
-from .compare import holm
+from .multiple_testing import holm
 
 ALPHA = 0.05
 PERMUTATIONS = 9_999  # exact below this many arrangements (6 vs 6 seeds: 924), else a seeded sample
@@ -242,10 +242,12 @@ def html_lines(report, esc) -> list[str]:
 def anytime_figures(report):
     """One figure per evaluated metric: a panel per work axis (G updates, images,
     training seconds, FLOPs when recorded), each cell's mean with a ±1 std band over seeds."""
-    from .plots import MAX_CELLS, MAX_METRIC_PLOTS, _logged_metrics, new_figure, plotted_cells, scale_y
+    # matplotlib only when the figures are drawn: build_report computes the rest of this module
+    from .plot_base import MAX_CELLS, new_figure, plotted_cells, scale_y
+    from .training_curves import MAX_METRIC_PLOTS, logged_metrics
 
     cells = plotted_cells(report)[:MAX_CELLS]
-    for metric in _logged_metrics(report, cells)[:MAX_METRIC_PLOTS]:  # the metrics the curves over training show
+    for metric in logged_metrics(report, cells)[:MAX_METRIC_PLOTS]:  # the metrics the curves over training show
         bands = [(label, curve_bands(runs, metric)) for label, runs in cells]
         axes = [(x, name) for x, name in X_AXES if any(b[x].notna().any() for _, b in bands if len(b))]
         if not axes or not any(len(b) for _, b in bands):

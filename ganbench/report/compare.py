@@ -14,6 +14,8 @@ Every p-value of a report belongs to one family and is adjusted together (Holm),
 verdict ("a better", "lower lr_ratio better") rests on the adjusted p only. A verdict also
 needs a known direction and enough seeds for the test (Welch's t: 3 per side); a note
 says why a row has none.
+
+The tests are two_sample_tests', the adjustment and the verdicts multiple_testing's.
 """
 
 from __future__ import annotations
@@ -26,20 +28,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metrics.keys import COST_KEYS
+from ..keys import COST_KEYS
 from ..store import COMPLETE, DIVERGED
-from .aggregate import CONFIDENCE, LOWER, direction, sample_values, value_range
+from .aggregate import sample_values
 from .load import ReportError
+from .metric_traits import value_range
+from .multiple_testing import SUCCESS
+from .multiple_testing import adjust as adjust  # re-exported: the tests import it from here
+from .multiple_testing import holm as holm  # re-exported, as adjust
+from .two_sample_tests import TESTS, two_sample
+from .two_sample_tests import permutation as permutation  # re-exported, as adjust
 
-TESTS = {"welch": "Welch t-test", "mwu": "Mann-Whitney U", "perm": "exact permutation test of the difference of means"}
-ALPHA = 0.05  # family-wise error rate of a report's verdicts
-ADJUST = "holm"  # Holm's step-down adjustment over every p-value of the report
-MIN_N_WELCH = 3  # seeds per side below which Welch's t gives no verdict (2 seeds: 1 degree of freedom)
-PERM_EXACT_MAX = 200_000  # splits a permutation test enumerates; beyond, Monte Carlo
-PERM_RESAMPLES = 100_000
-PERM_SEED = 0  # the same folder gives the same report
 SPEARMAN_EXACT_MAX_N = 8  # up to 8! = 40,320 pairings: an exact permutation p; above, the t approximation
-SUCCESS = "success_rate"  # the metric name of the success-rate rows (complete / (complete + diverged))
 COLUMNS = (
     "axis",
     "a",
@@ -90,99 +90,6 @@ def trend_axes(frame: pd.DataFrame, axes: list[str]) -> list[str]:
     return [a for a in axes if a != "protocol" and (lv := numeric_levels(frame, a)) is not None and len(set(lv.values())) >= 3]
 
 
-# ---------------------------------------------------------------- two-sample tests
-
-
-def welch(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float, float]:
-    """(p, ci_low, ci_high) of mean(xa) - mean(xb), Welch's unequal-variance t."""
-    if len(xa) < 2 or len(xb) < 2:
-        return math.nan, math.nan, math.nan
-    if np.ptp(xa) == 0 and np.ptp(xb) == 0:
-        # Every seed gave the same value: the difference is exact for these seeds, but a
-        # t-test is undefined (a p of 0 would overclaim). The caller uses a permutation test.
-        d = float(xa.mean() - xb.mean())
-        return math.nan, d, d
-    # scipy.stats.ttest_ind(xa, xb, equal_var=False) and its confidence_interval, written out:
-    # a report runs thousands of these, and the closed form is 20x faster than the wrapper.
-    va, vb = np.var(xa, ddof=1) / len(xa), np.var(xb, ddof=1) / len(xb)
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + vb**2 / (len(xb) - 1))
-    d = float(xa.mean() - xb.mean())
-    p = float(2 * stats.t.sf(abs(d) / se, df))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df) * se)
-    return p, d - half, d + half
-
-
-def mann_whitney(xa: np.ndarray, xb: np.ndarray) -> float:
-    if len(xa) < 1 or len(xb) < 1:
-        return math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(stats.mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
-
-
-def mann_whitney_min_p(na: int, nb: int) -> float:
-    """The smallest two-sided p Mann-Whitney U can give with na vs nb seeds (no ties)."""
-    return mann_whitney(np.arange(na, dtype=float), np.arange(na, na + nb, dtype=float))
-
-
-def permutation(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float]:
-    """(p, smallest attainable p) of a two-sided permutation test of mean(xa) - mean(xb).
-
-    Every split of the pooled values into groups of len(xa) and len(xb) is enumerated when
-    there are at most PERM_EXACT_MAX of them (10,10,10 vs 1,1,1: 2 of 20 splits are as
-    extreme, p = 0.1); otherwise PERM_RESAMPLES seeded random splits, p = (k + 1) / (R + 1).
-    """
-    na, nb = len(xa), len(xb)
-    if na < 1 or nb < 1:
-        return math.nan, math.nan
-    pooled = np.concatenate([xa, xb]).astype(float)
-    total, n = pooled.sum(), na + nb
-    splits = math.comb(n, na)
-    if splits <= PERM_EXACT_MAX:
-        idx = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), na)), int, splits * na).reshape(splits, na)
-        sums = pooled[idx].sum(1)
-        extra = 0
-    else:
-        rng = np.random.default_rng(PERM_SEED)
-        sums = np.array([pooled[rng.permutation(n)[:na]].sum() for _ in range(PERM_RESAMPLES)])
-        extra = 1
-    diffs = np.abs(sums / na - (total - sums) / nb)
-    observed = abs(xa.mean() - xb.mean())
-    tol = 1e-9 * max(1.0, float(np.abs(pooled).max()))
-    p = (np.count_nonzero(diffs >= observed - tol) + extra) / (len(diffs) + extra)
-    p_min = (np.count_nonzero(diffs >= diffs.max() - tol) + extra) / (len(diffs) + extra)
-    return float(p), float(p_min)
-
-
-def two_sample(xa: np.ndarray, xb: np.ndarray, test: str) -> dict:
-    """{test, p, p_min, ci_low, ci_high, note} for one pair of samples."""
-    p_w, lo, hi = welch(xa, xb)
-    out = {"test": test, "p": math.nan, "p_min": math.nan, "ci_low": lo, "ci_high": hi, "note": ""}
-    if min(len(xa), len(xb)) < 2:
-        out["note"] = "needs 2+ seeds each"
-        return out
-    if test == "welch" and np.isfinite(p_w):
-        out["p"] = p_w
-        if min(len(xa), len(xb)) < MIN_N_WELCH:
-            out["note"] = f"no verdict: Welch's t needs {MIN_N_WELCH}+ seeds per side"
-        return out
-    if test == "mwu":
-        out["p"], out["p_min"] = mann_whitney(xa, xb), mann_whitney_min_p(len(xa), len(xb))
-    else:  # perm, or Welch undefined because neither side has any spread
-        out["test"] = "perm"
-        out["p"], out["p_min"] = permutation(xa, xb)
-        if test == "welch":
-            out["note"] = "no spread over seeds: exact permutation test"
-    if np.ptp(np.concatenate([xa, xb])) == 0:  # every seed of both sides gave the same value
-        out["p"], out["note"] = 1.0, "every seed of both sides gave the same value"
-        return out
-    if out["p_min"] >= ALPHA:
-        why = f"{out['test']} with {len(xa)} vs {len(xb)} seeds cannot go below p = {out['p_min']:.2g}"
-        out["note"] = "; ".join(n for n in (out["note"], why) if n)
-    return out
-
-
 # ---------------------------------------------------------------- pairwise comparisons
 
 
@@ -196,9 +103,17 @@ def _contexts(frame: pd.DataFrame, axes: list[str], axis: str):
 
 
 def compare(
-    frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str], shown: dict, test: str = "welch", given: dict | None = None
+    frame: pd.DataFrame,
+    axes: list[str],
+    axis: str,
+    metrics: list[str],
+    shown: dict,
+    test: str = "welch",
+    given: dict | None = None,
+    declared: dict | None = None,
 ) -> pd.DataFrame:
-    """One row per (pair of axis values, context, metric); see COLUMNS.
+    """One row per (pair of axis values, context, metric); see COLUMNS. `given`: directions
+    beyond ganbench's own; `declared`: ranges metric plugins declare (metric_traits).
 
     `p_adj` and `better` are left for `adjust`, which sees the whole family of the report.
     """
@@ -214,7 +129,7 @@ def compare(
         parts = dict(tuple(group.groupby(col, sort=False)))
         # Each side's samples and ranges once, not once per pair (a report may run thousands of tests).
         samples = {(v, m): sample_values(g, c).to_numpy(float) for v, g in parts.items() for m, c in columns.items()}
-        ranges = {(v, m): value_range(m, g) for v, g in parts.items() for m in metrics}
+        ranges = {(v, m): value_range(m, g, declared) for v, g in parts.items() for m in metrics}
         for a, b in itertools.combinations([v for v in values if v in parts], 2):
             ga, gb = parts[a], parts[b]
             runs_a, runs_b = len(ga), len(gb)
@@ -325,60 +240,6 @@ def trends(frame: pd.DataFrame, axes: list[str], axis: str, metrics: list[str], 
                 }
             )
     return pd.DataFrame(rows, columns=list(TREND_COLUMNS))
-
-
-# ---------------------------------------------------------------- the family: Holm, verdicts
-
-
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values (family-wise error control under any dependence)."""
-    p = np.asarray(p, float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
-
-
-def adjust(comparisons: pd.DataFrame, trend_rows: pd.DataFrame, given: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Holm-adjust every finite p of the report together; set `p_adj`, `better` and `note`.
-
-    Returns (comparisons, trends, family size).
-    """
-    comparisons, trend_rows = comparisons.copy(), trend_rows.copy()
-    ps = np.concatenate([comparisons["p"].to_numpy(float), trend_rows["p"].to_numpy(float)])
-    finite = np.isfinite(ps)
-    adjusted = np.full(len(ps), math.nan)
-    adjusted[finite] = holm(ps[finite])
-    comparisons["p_adj"] = adjusted[: len(comparisons)]
-    trend_rows["p_adj"] = adjusted[len(comparisons) :]
-    for frame, kind in ((comparisons, "pair"), (trend_rows, "trend")):
-        better, notes = [], []
-        for _, r in frame.iterrows():
-            d = direction(r["metric"], given) if r["metric"] != SUCCESS else "higher"
-            winner, note = _verdict(r, d, kind)
-            better.append(winner)
-            notes.append("; ".join(n for n in (r["note"], note) if n))
-        frame["better"], frame["note"] = better, notes
-    return comparisons, trend_rows, int(finite.sum())
-
-
-def _verdict(r, d: str | None, kind: str) -> tuple[str, str]:
-    significant = np.isfinite(r["p_adj"]) and r["p_adj"] < ALPHA
-    if not significant:
-        before = np.isfinite(r["p"]) and r["p"] < ALPHA
-        return "", "p < 0.05 before the adjustment only" if before else ""
-    if r["note"].startswith("no verdict"):
-        return "", ""
-    if not d:
-        return "", "no known direction (--direction METRIC=lower|higher)"
-    if kind == "pair":
-        if r["diff"] == 0:
-            return "", ""
-        return (r["a"] if (r["diff"] < 0) == (d == LOWER) else r["b"]), ""
-    up = r["rho"] > 0  # the metric grows with the axis
-    return (f"higher {r['axis']}" if up != (d == LOWER) else f"lower {r['axis']}"), ""
 
 
 # ---------------------------------------------------------------- sentences

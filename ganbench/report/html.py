@@ -13,9 +13,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from . import Report, aggregate_suites, anytime
+from .aggregate_suites import html_lines as aggregate_html
 from .answer import answer_lines, question
-from .formats import comparison_lines, display_table, fingerprint_lines, footnotes, num, trained_lines, trend_lines
+from .anytime import html_lines as time_to_threshold_html
+from .contents import Report
+from .detail_lines import comparison_lines, fingerprint_lines, footnotes, trained_lines, trend_lines
+from .number_format import num
+from .table_text import display_table
 
 # Nothing may be fetched: images are inline data, styles inline, no scripts at all.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -81,8 +85,8 @@ def page(report: Report, figures: dict[str, bytes], warnings: list[str] = ()) ->
     ]
     parts += _comparisons(report)
     parts += _trends(report)
-    parts += anytime.html_lines(report, esc)  # time to threshold, with its own comparison
-    parts += aggregate_suites.html_lines(report.aggregate, esc) if report.aggregate is not None else []  # across data sets
+    parts += time_to_threshold_html(report, esc)  # time to threshold, with its own comparison
+    parts += aggregate_html(report.aggregate, esc) if report.aggregate is not None else []  # across data sets
     figures = {c: png for c, png in figures.items() if c not in searched}
     if figures:
         parts.append("<h2>Plots</h2>")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..store import write_atomic
-from . import Report
+from ..store import COMPLETE, DIVERGED, FAILED, write_atomic
+from .aggregate_suites import build as build_aggregate
+from .aggregate_suites import html_lines as aggregate_html
+from .aggregate_suites import markdown_lines as aggregate_markdown
+from .assemble import build_report
+from .contents import Report
 from .formats import cells_csv, latex, markdown, runs_csv, to_json
+from .html import CSP, STYLE, esc, index_page, page
 from .load import ReportError
 
 FORMATS = ("md", "csv", "html", "json")  # a folder output; latex only when asked for (--format latex, a .tex file)
@@ -16,7 +21,7 @@ SUFFIX = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm"
 def figures(report: Report, plots: bool, models: bool) -> tuple[dict[str, bytes], list[str]]:
     if not plots:
         return {}, []
-    from .plots import all_figures
+    from .plots import all_figures  # matplotlib only when there are plots to draw
 
     return all_figures(report, models=models)
 
@@ -31,8 +36,6 @@ def render(report: Report, fmt: str, figs: dict[str, bytes] | None = None, warni
         return to_json(report)
     if fmt == "latex":
         return latex(report)
-    from .html import page
-
     return page(report, figs or {}, list(warnings))
 
 
@@ -96,9 +99,6 @@ def _slug(text: str) -> str:
 
 def write_index(output: Path, reports: list[tuple[Report, Path]]) -> Path:
     """OUTPUT/index.html linking each suite's report.html (`reports`: each report and its folder)."""
-    from ..store import COMPLETE, DIVERGED, FAILED
-    from .html import index_page
-
     entries = []
     for rep, folder in reports:
         status = rep.frame["status"].value_counts()
@@ -119,3 +119,27 @@ def write_index(output: Path, reports: list[tuple[Report, Path]]) -> Path:
     path = Path(output) / "index.html"
     write_atomic(path, index_page(str(output), entries))
     return path
+
+
+def write_aggregate_pages(results, output, options: dict) -> list:
+    """Across several suites: OUTPUT/aggregate.html and aggregate.md over every run under
+    `results` (the per-suite reports each hold only their own suite). `options`: build_report's,
+    with the `registry` that measures the data sets' reference and worst values."""
+    metric = options["aggregate"]
+    rep = build_report(results, **{**options, "aggregate": None, "reference": False, "threshold": None, "split_protocols": True})
+    agg = build_aggregate(rep, metric, registry=options.get("registry"))
+    title = f"ganbench: {metric} across data sets, {results}"
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        *aggregate_html(agg, esc),
+        "</body></html>",
+    ]
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "aggregate.html", "\n".join(lines) + "\n")
+    write_atomic(out / "aggregate.md", "\n".join([f"# {title}", *aggregate_markdown(agg)]) + "\n")
+    return [out / "aggregate.html", out / "aggregate.md"]

@@ -21,11 +21,15 @@ older classifier, say), the report says in which fields.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..store import COMPLETE, DIVERGED, FAILED
 from .load import PROTOCOL_ENV
+
+if TYPE_CHECKING:
+    from ..plugins import Registry
 
 LABEL = "reference (held-out real data)"
 DRAW_SEED = 12_345  # which held-out samples: fixed, so the row is the same at every report
@@ -76,20 +80,19 @@ def uniform_noise(evaluator):
     return lo + (hi - lo) * torch.rand(n, *shape, generator=gen), f"{n} uniform samples over the training data's bounding box"
 
 
-def measure_noise(config: dict, registry=None):
+def measure_noise(config: dict, registry: Registry):
     """measure() of uniform noise (uniform_noise) instead of held-out real data."""
     return measure(config, registry, uniform_noise)
 
 
-def measure(config: dict, registry=None, draw=held_out):
-    """(metrics, protocol, what was drawn, notes) of a perfect sampler under a run's config."""
+def measure(config: dict, registry: Registry, draw=held_out):
+    """(metrics, protocol, what was drawn, notes) of a perfect sampler under a run's config,
+    its data and evaluation built by `registry` (the plugins the caller runs with)."""
     import torch
 
     from ..build import Builder
     from ..metrics import make_evaluator
-    from ..plugins import current_registry
 
-    registry = registry or current_registry()
     builder = Builder(registry)
     data = builder.data(config["dataset"])
     evaluator = make_evaluator(config, data, torch.device("cpu"), registry)
@@ -109,7 +112,7 @@ def _protocol_now(protocol: dict) -> dict:
     return {**protocol, **{k: str(versions[k]).split("+")[0] for k in PROTOCOL_ENV}}
 
 
-def reference_rows(report, registry=None) -> tuple[pd.DataFrame, list[str]]:
+def reference_rows(report, registry: Registry) -> tuple[pd.DataFrame, list[str]]:
     """One reference row per dataset and evaluation setting of the report's measured runs
     (columns as report.cells, `reference` True), and notes for the report."""
     groups: dict[str, list] = {}
@@ -143,7 +146,7 @@ def reference_rows(report, registry=None) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), notes
 
 
-def add_reference(report, registry=None) -> None:
+def add_reference(report, registry: Registry) -> None:
     """Append the reference rows to report.cells (the tables show them last) and their notes."""
     rows, notes = reference_rows(report, registry)
     if rows.empty:

@@ -1,6 +1,6 @@
 """Figures of samples: grids saved during training (a strip per cell, and the final grid),
 latent traversals and 2-D scatters of rebuilt generators. Builders yield (caption, Figure)
-like those of plots.py.
+like those of training_curves.py; plots.figures collects them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..store import COMPLETE, G_WEIGHTS, GRID_DIR
 from .load import ReportError
-from .plots import DPI, Figures, figure_legend, new_figure, plotted_cells, plt, wrap
+from .plot_base import DPI, Figures, figure_legend, new_figure, plotted_cells, plt, wrap
 
 STRIP = 6  # grids per cell across training: enough to see samples evolve, small enough to read
 SCATTER_SAMPLES = 2500  # the 2-D mixture protocol's sample count (VEEGAN, PacGAN)
@@ -129,9 +129,9 @@ def model_figures(report, warnings: list[str]) -> Figures:
 
     A run whose generator cannot be rebuilt is a warning, not a failed report.
     """
-    from ..build import Builder
+    from ..build import Builder  # torch: only when a generator is rebuilt
     from ..plugins import load_registry
-    from .traverse import SPAN, STEPS, LoadedRun, _modes, traverse_png
+    from .traverse import SPAN, STEPS, LoadedRun, _modes, traverse_png  # torch
 
     builder, loaded = None, []
     for label, runs in plotted_cells(report):

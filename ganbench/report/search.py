@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..store import COMPLETE
-from .aggregate import direction
+from .metric_traits import direction
+from .number_format import num
 
 BOOTSTRAP = 1000
 LEVEL = 0.95
@@ -141,8 +142,6 @@ def budgets(total: int) -> list[int]:
 
 def search_lines(report) -> list[str]:
     """One line per search cell: the expected best at a few budgets, with the band."""
-    from .formats import num
-
     curves = report.search
     if curves.empty:
         return []
@@ -168,7 +167,7 @@ def search_lines(report) -> list[str]:
 
 def search_figures(report):
     """The curves with their bands, one line per search cell, and each cell's score distribution."""
-    from .plots import new_figure
+    from .plot_base import new_figure  # matplotlib only when the figure is drawn
 
     curves = report.search
     if curves.empty:

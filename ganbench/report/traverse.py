@@ -106,7 +106,7 @@ def traverse_png(run: LoadedRun, axes=None, seed: int = 0, span: float = SPAN, s
 
 
 def _mesh_png(run: LoadedRun, grid: np.ndarray, axes, span: float) -> bytes:
-    from .plots import figure_png, plt
+    from .plot_base import figure_png, plt  # matplotlib: only for 2-D point data
 
     fig, ax = plt.subplots(figsize=(5, 5))
     _modes(ax, run.data)
