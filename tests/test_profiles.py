@@ -325,7 +325,7 @@ def test_runs_record_their_profile_and_status_and_report_read_both(tmp_path, reg
 def test_a_run_asks_torch_where_dry_run_guessed(tmp_path, monkeypatch):
     """--dry-run guesses the device from the driver's files; `ganbench run` asks torch, and
     a wrong guess (a driver but no GPU torch can use) loads the suite again."""
-    monkeypatch.setattr("ganbench.suite.cuda_visible", lambda: True)  # the guess: a GPU
+    monkeypatch.setattr("ganbench.suite.profiles.cuda_visible", lambda: True)  # the guess: a GPU
     suite = {**PROFILED, "base": {**TINY_BASE, "steps": 4}, "matrix": {}, "seeds": 1}
     suite["profiles"] = {"cpu": {"base": {"steps": 2}}}
     path = tmp_path / "p.yaml"
