@@ -29,14 +29,23 @@ os.environ["GANBENCH_PLUGINS"] = ""
 
 # Classifiers trained for the metrics are cached; tests keep theirs out of the user's
 # ~/.cache: one cache per test run, shared with the CLI subprocesses it starts and, under
-# pytest-xdist, by every worker of the run (PYTEST_XDIST_TESTRUNUID is the run's id), so
+# pytest-xdist, by every worker of the run (they inherit the controller's environment), so
 # each classifier is trained once per run, not once per worker (the cache is file-locked).
-_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-if _RUN:
-    os.environ["GANBENCH_CACHE"] = str(Path(tempfile.gettempdir()) / f"ganbench-test-cache-{_RUN}")
-    Path(os.environ["GANBENCH_CACHE"]).mkdir(exist_ok=True)
+_SHARED = "GANBENCH_TEST_RUN_CACHE"
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(_SHARED):
+    os.environ["GANBENCH_CACHE"] = os.environ[_SHARED]  # the controller's: it removes it at the end
 else:
-    os.environ["GANBENCH_CACHE"] = tempfile.mkdtemp(prefix="ganbench-test-cache-")
+    os.environ["GANBENCH_CACHE"] = os.environ[_SHARED] = tempfile.mkdtemp(prefix="ganbench-test-cache-")
+
+
+def pytest_sessionfinish(session):
+    """The cache goes with the test run: removed by the process that ran or coordinated it
+    (xdist's workers, which have `workerinput`, leave it to the controller)."""
+    if not hasattr(session.config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(os.environ["GANBENCH_CACHE"], ignore_errors=True)
+
 
 # A suite small enough to train in about a second per run on a 2-core CPU:
 # 8x8 digits, a narrow DCGAN, a handful of steps.
