@@ -146,7 +146,7 @@ class ClaimBook:
         if holder.get("host") == hostname():
             if pid == os.getpid():
                 return "left by an earlier suite of this process"
-            if not _alive(pid):
+            if not pid_alive(pid):
                 return "its process is gone"
             why = _not_its_holder(pid, holder.get("pid_start"))
             if why:
@@ -237,7 +237,8 @@ def _not_its_holder(pid: int, started) -> str | None:
     return None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -72,6 +72,6 @@ def direction(metric: str) -> str | None:
     """LOWER, HIGHER, or None for a key that is not ganbench's own or is no score (a count).
 
     `metric` may carry a statistic's suffix (`fid_domain.mean`). Metric plugins' keys:
-    ``ganbench.plugins.Registry.direction``."""
+    ``ganbench.plugins.Registry.metric_directions``."""
     how = DIRECTIONS.get(metric.split(".")[0])
     return how if how in (LOWER, HIGHER) else None

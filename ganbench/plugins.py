@@ -101,28 +101,26 @@ class Registry:
             raise PluginError(msg) from None
 
     # What metric plugins declare, read from their factories' attributes (no torch): the
-    # directions and bounds config validation and the report need for plugins' keys.
+    # directions and ranges config validation and the report need for plugins' keys. Where
+    # two plugins declare one key, the first registered decides.
 
-    def direction(self, key: str) -> str | None:
-        """ "higher", "lower" or None for a result key some metric plugin declares (None also
-        for "none" and for keys no plugin declares); ganbench's own keys: keys.direction."""
-        base = key.split(".")[0]  # `aug_gain_argmax.best` -> its metric
+    def metric_directions(self) -> dict[str, str]:
+        """{result key: "higher" | "lower"} for the keys metric plugins declare a way for
+        (keys declared "none" are left out); ganbench's own keys: keys.direction."""
+        declared: dict[str, str] = {}
         for entry in self.entries.get("metric", {}).values():
-            how = entry.factory.directions.get(base)
-            if how is not None:
-                return how if how in ("higher", "lower") else None
-        return None
+            for key, how in entry.factory.directions.items():
+                declared.setdefault(key, how)
+        return {key: how for key, how in declared.items() if how in ("higher", "lower")}
 
-    def bounds(self, key: str) -> tuple[float, float] | None:
-        """(low, high) a metric plugin declares for `key` in its ``ranges`` (inf for None), or
-        None when no plugin declares one (the report then uses ganbench's own rules)."""
-        base = key.split(".")[0]
+    def metric_ranges(self) -> dict[str, tuple[float, float]]:
+        """{result key: (low, high)} metric plugins declare in their ``ranges`` (inf for None);
+        for other keys the report uses ganbench's own rules."""
+        declared: dict[str, tuple[float, float]] = {}
         for entry in self.entries.get("metric", {}).values():
-            declared = (getattr(entry.factory, "ranges", None) or {}).get(base)
-            if declared is not None:
-                low, high = declared
-                return (-math.inf if low is None else float(low), math.inf if high is None else float(high))
-        return None
+            for key, (low, high) in (getattr(entry.factory, "ranges", None) or {}).items():
+                declared.setdefault(key, (-math.inf if low is None else float(low), math.inf if high is None else float(high)))
+        return declared
 
     def metric_keys(self, name: str) -> list[str]:
         """The keys metric plugin `name` declares with a direction (what a table shows), or []."""

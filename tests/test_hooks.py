@@ -233,7 +233,7 @@ def test_hook_register_metrics(tmp_path):
     assert record["protocol"]["test-mean-offset.scale"] == 2.0
     assert record["metrics"]["test_mean_offset"] > 0
     assert len(pd.read_csv(run_dir / "history.csv")["test_mean_offset"].dropna()) == 2  # steps 2 and 4
-    assert registry.direction("test_mean_offset") == "lower"
+    assert registry.metric_directions()["test_mean_offset"] == "lower"
 
 
 class HalfContrast(Augment):

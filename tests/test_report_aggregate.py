@@ -524,9 +524,8 @@ def test_ranges_of_the_built_in_metric_plugins():
 
 def test_directions_of_metric_plugin_keys_come_from_the_plugins(registry):
     from ganbench.report.aggregate import direction
-    from ganbench.report.metric_traits import declared_directions
 
-    declared = declared_directions(registry)  # what build_report passes down
+    declared = registry.metric_directions()  # what build_report passes down
     assert direction("cas", declared) == "higher" and direction("aug_gain_argmax", declared) == "higher"
     assert direction("cas_real", declared) is None  # declared "none": no verdict either way
     assert direction("tab_pair_trends.mean", declared) == "higher"

@@ -135,7 +135,7 @@ def keep_best(value, registry: Registry | None = None) -> str:
     def direction(metric):  # ganbench's own keys, then those metric plugins declare
         if known_direction(metric) is not None or registry is None:
             return known_direction(metric)
-        return registry.direction(metric)
+        return registry.metric_directions().get(metric.split(".")[0])
 
     metric, _, how = str(value).partition(":")
     if not re.fullmatch(r"[A-Za-z0-9_.]+", metric) or how not in ("", "lower", "higher"):

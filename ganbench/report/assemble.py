@@ -19,7 +19,7 @@ from .compare import COLUMNS as COMPARE_COLUMNS
 from .compare import TREND_COLUMNS, auto_axes, compare, trend_axes, trends
 from .contents import Report
 from .load import ReportError, RunRecord, adopt_failed_protocols, check_protocols, find_runs, protocol_id, runs_frame
-from .metric_traits import declared_directions, declared_ranges, direction
+from .metric_traits import direction
 from .multiple_testing import adjust
 from .reference import add_reference
 from .run_columns import At, find_axes, label_runs, run_values
@@ -66,8 +66,8 @@ def build_report(
     if ci not in CI_METHODS:
         raise ReportError(f"--ci {ci}: expected one of {', '.join(CI_METHODS)}")
     # Directions beyond ganbench's own: what metric plugins declare, then --direction.
-    given = {**declared_directions(registry), **(directions or {})}
-    ranges = declared_ranges(registry)
+    given = {**registry.metric_directions(), **(directions or {})}
+    ranges = registry.metric_ranges()
     at_point = At.parse(at) if at else None
     damaged: list[str] = []
     runs = find_runs(root, damaged)

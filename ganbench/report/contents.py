@@ -48,7 +48,7 @@ class Report:
     aggregate: Any = None  # report.aggregate_suites.Aggregate, with --aggregate
     search: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SEARCH_COLUMNS)))  # report.search
     search_scores: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SCORE_COLUMNS)))
-    ranges: dict = field(default_factory=dict)  # {key: (low, high)} metric plugins declare (metric_traits.declared_ranges)
+    ranges: dict = field(default_factory=dict)  # {key: (low, high)} metric plugins declare (Registry.metric_ranges)
 
     def best_column(self, metric: str) -> str | None:
         """`<metric>.best`: optimistic (the best of a run's evaluations on the test split), files only."""

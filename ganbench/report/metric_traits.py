@@ -2,8 +2,8 @@
 
 Both come from ganbench's own rules (``ganbench.keys`` and the patterns below) or from what
 the metric plugin that produces a key declares (its ``directions`` and ``ranges``), which
-build_report reads from its registry once (``declared_directions``, ``declared_ranges``) and
-passes down; `--direction METRIC=lower|higher` overrides a direction.
+build_report reads from its registry once (``Registry.metric_directions``,
+``Registry.metric_ranges``) and passes down; `--direction METRIC=lower|higher` overrides a direction.
 """
 
 from __future__ import annotations
@@ -15,19 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ..keys import direction as known_direction
-
-
-def declared_directions(registry) -> dict[str, str]:
-    """{key: "higher" | "lower"} for every key a metric plugin of `registry` declares a way for."""
-    return {
-        k: how for e in registry.entries.get("metric", {}).values() for k, how in e.factory.directions.items() if how in ("higher", "lower")
-    }
-
-
-def declared_ranges(registry) -> dict[str, tuple[float, float]]:
-    """{key: (low, high)} for every key a metric plugin of `registry` declares a range for (inf for None)."""
-    keys = {k for e in registry.entries.get("metric", {}).values() for k in (getattr(e.factory, "ranges", None) or {})}
-    return {k: registry.bounds(k) for k in keys}
 
 
 def direction(metric: str, given: dict[str, str] | None = None) -> str | None:
@@ -54,7 +41,7 @@ _AT_LEAST_ONE = re.compile(r"^is(_.*)?$")  # exp(E KL) >= 1
 
 def metric_range(metric: str, declared: dict | None = None) -> tuple[float, float | str]:
     """(low, high) a metric's values can take; high may name the per-run metric that bounds it.
-    `declared`: the ranges metric plugins declare (declared_ranges), which come first.
+    `declared`: the ranges metric plugins declare (Registry.metric_ranges), which come first.
 
     KID's unbiased estimate can be negative, losses are unbounded: (-inf, inf).
     """

@@ -43,7 +43,7 @@ from pathlib import Path
 import submitit
 from filelock import FileLock
 
-from ganbench.claims import CLAIM_DIR, hostname, process_start
+from ganbench.claims import CLAIM_DIR, hostname, pid_alive, process_start
 from ganbench.job import RunJob, failed_record
 from ganbench.store import ResultsStore, write_atomic
 
@@ -350,15 +350,8 @@ def wait_for_lease(out: Path, info: dict, timing: Timing) -> dict | None:
 
 
 def _alive(pid) -> bool:
-    if not isinstance(pid, int):
-        return True  # cannot tell: judged by the lease's age
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """ganbench.claims.pid_alive, for a pid read from a file: not a number, cannot tell."""
+    return not isinstance(pid, int) or pid_alive(pid)  # cannot tell: judged by the lease's age
 
 
 class Lease:
