@@ -566,6 +566,17 @@ def test_a_metric_plugins_declared_range_clips_its_intervals_and_it_shows_by_def
     assert rep.metrics.index("c_offset") > rep.metrics.index("fid_domain")
 
 
+def test_the_report_ranks_by_a_plugin_metric_the_way_its_plugin_declares(tmp_path, installed):
+    """c_offset is "lower" because the registry's metric plugin says so: --sort needs no
+    direction, and --direction still overrides it."""
+    from ganbench.report import build_report
+
+    _hand_runs(tmp_path, [0.1, 0.2])
+    assert build_report(tmp_path / "hand", registry=installed, sort="c_offset").sort == ("c_offset", "lower")
+    overridden = build_report(tmp_path / "hand", registry=installed, sort="c_offset", directions={"c_offset": "higher"})
+    assert overridden.sort == ("c_offset", "higher")
+
+
 def test_a_plugin_metric_not_named_by_the_runs_stays_out_of_the_default_table(tmp_path, installed):
     from ganbench.report import build_report
 

@@ -196,6 +196,22 @@ def test_a_weights_file_that_needs_code_to_load_is_refused_without_advising_to_t
     assert not marker.exists()
 
 
+def test_a_refusal_naming_no_global_is_still_worded_without_torchs_advice():
+    """torch's message may name no GLOBAL (another pickle opcode, another torch version):
+    ganbench's wording still never passes on the advice to load with weights_only=False."""
+    from ganbench.store import load_refusal
+
+    torch_says = pickle.UnpicklingError(
+        "Weights only load failed. In PyTorch 2.6, we changed the default value of the `weights_only` argument in "
+        "`torch.load` from `False` to `True`. Re-running `torch.load` with `weights_only` set to `False` will likely "
+        "succeed, but it can result in arbitrary code execution.\nPlease file an issue with the following so that "
+        "we can make `weights_only=True` compatible with your use case: WeightsUnpickler error: Unsupported operand 149"
+    )
+    said = load_refusal(torch_says)
+    assert said == "it holds more than tensors and plain data, and ganbench never runs code from a file", said
+    assert load_refusal(EOFError("Ran out of input")) == "Ran out of input"  # not a refusal: torch's own words
+
+
 def test_a_truncated_checkpoint_is_moved_aside_and_the_run_starts_over(tmp_path, write_suite):
     buffer = __import__("io").BytesIO()
     torch.save({"format": 1, "step": 10, "G": torch.zeros(1000)}, buffer)
