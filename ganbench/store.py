@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -115,11 +116,9 @@ def load_refusal(e: BaseException) -> str:
     not weights ganbench can load safely. torch's own message goes on to advise retrying
     with weights_only=False, which would run whatever code the pickle names: never relayed."""
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    named = next((line for line in lines if "Unsupported global" in line or "GLOBAL" in line), None)
+    named = next((m[1] for line in lines if (m := re.search(r"GLOBAL\s+([\w.]+)", line))), None)  # e.g. posix.system
     if named:
-        return (
-            f"it needs {named.split('GLOBAL', 1)[-1].strip(' :')[:120]} rebuilt by running code, and ganbench never runs code from a file"
-        )
+        return f"it needs {named[:120]}, which only running code could rebuild, and ganbench never runs code from a file"
     if any("weights only" in line.lower() or "weights_only" in line for line in lines):
         return "it holds more than tensors and plain data, and ganbench never runs code from a file"
     return (lines[0] if lines else type(e).__name__)[:200]
