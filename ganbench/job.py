@@ -177,9 +177,9 @@ def failed_records(job: RunJob | PackJob, error: str) -> list[dict]:
 
 def environment(job: RunJob, registry) -> dict:
     """What this worker's numbers depend on: versions, host, device, threads, execution."""
+    from importlib.metadata import version
+
     import torch
-    import torch_fidelity
-    import torchvision
 
     from .build import device_name
     from .claims import hostname
@@ -188,8 +188,10 @@ def environment(job: RunJob, registry) -> dict:
     env = {
         "ganbench": __version__,
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "torch_fidelity": torch_fidelity.__version__,
+        # as installed, read without importing them: they import torch._dynamo (~1.5 s a
+        # process), which a run that writes no grid and scores nothing has no use for
+        "torchvision": version("torchvision"),
+        "torch_fidelity": version("torch-fidelity"),
         "python": platform.python_version(),
         "host": hostname(),
         "device": str(device),

@@ -101,6 +101,19 @@ def test_digits():
     check_images(digits(image_size=16, channels=3), (3, 16, 16), 1597, 200, 10)
 
 
+def test_digits_are_scikit_learns_load_digits():
+    """Read from scikit-learn's CSV without importing it: the same values and labels as
+    load_digits, in the same order (the committed digits runs' numbers depend on them)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from ganbench.builtin.image_datasets import _digits_arrays
+
+    images, target = _digits_arrays()
+    d = load_digits()
+    assert np.array_equal(images, d.images) and np.array_equal(target, d.target) and images.dtype == d.images.dtype
+
+
 @pytest.mark.parametrize("load,k,std", [(ring8, 8, 0.01), (grid25, 25, 0.05)])
 def test_gaussian_mixtures(load, k, std):
     d = load(n_train=2000, n_test=500)

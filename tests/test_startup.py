@@ -110,3 +110,17 @@ def test_the_lazy_contracts_are_the_same_classes():
     import torch
 
     assert OPTIMIZERS["adam"][0] is torch.optim.Adam and "betas" in OPTIMIZERS["adam"][1]
+
+
+def test_a_digits_run_without_grids_or_scores_imports_neither_sklearn_nor_torchvision(tmp_path):
+    """A worker's start-up is most of a tiny run: scikit-learn (~1.3 s) and torchvision
+    (~1.5 s, with the torch._dynamo it imports) are imported only by what needs them:
+    a resize, a sample grid, an evaluation; the digits are read from scikit-learn's file."""
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump({"name": "plain", "base": {**TINY_BASE, "grid_every": "none"}}))
+    out, packages = imported("run", str(path), "--results", str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert list((tmp_path / "r" / "plain").glob("*/G.pt"))
+    assert not packages & {"sklearn", "torchvision", "torch_fidelity"}, (
+        f"imported {sorted(packages & {'sklearn', 'torchvision', 'torch_fidelity'})}"
+    )

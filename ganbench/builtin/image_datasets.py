@@ -40,18 +40,21 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 def shape_images(x: torch.Tensor, image_size: int | None, channels: int) -> torch.Tensor:
     """(N, 1|3, H, W) uint8 -> (N, channels, size, size) uint8, resized with antialiasing."""
     import torch
-    from torchvision.transforms.v2 import functional as TF
 
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     if image_size is not None and image_size < 1:
         raise ValueError(f"image_size must be >= 1, got {image_size}")
     if image_size is not None and image_size != x.shape[-1]:
+        from torchvision.transforms.v2 import functional as TF  # only when resizing: ~1.5 s to import
+
         # in chunks: resize works in float, which would hold 4 bytes per pixel of the whole set
         x = torch.cat([TF.resize(c, [image_size, image_size], antialias=True) for c in x.split(RESIZE_CHUNK)])
     if channels == 3 and x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1).contiguous()  # grayscale tiled to RGB
     elif channels == 1 and x.shape[1] == 3:
+        from torchvision.transforms.v2 import functional as TF
+
         x = TF.rgb_to_grayscale(x)
     return x
 
@@ -150,11 +153,34 @@ def digits(image_size: int = 8, channels: Channels = 1) -> GanData:
 
     The last 20 of each class are the test set (200)."""
     import numpy as np
+
+    images, target = _digits_arrays()
+    x = np.round(images * (255 / 16)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
+    return _labelled_images(x, target, 20, image_size, channels, source="sklearn.datasets.load_digits")
+
+
+@functools.cache
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as (1797, 8, 8) float values 0..16 and (1797,) labels.
+
+    Read from the CSV that scikit-learn ships, as `load_digits` reads it, without importing
+    scikit-learn: that import costs a worker process ~1.3 s, several times the training of
+    a tiny digits run. If the file is not where scikit-learn keeps it, `load_digits` reads it.
+    """
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without running it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            table = np.loadtxt(path, delimiter=",")  # (1797, 65): 64 pixels, then the label
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    x = np.round(d.images * (255 / 16)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
-    return _labelled_images(x, d.target, 20, image_size, channels, source="sklearn.datasets.load_digits")
+    return d.images, d.target
 
 
 # ---------------------------------------------------------------- MNIST-format (IDX) datasets
