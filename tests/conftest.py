@@ -81,8 +81,40 @@ def write_suite(tmp_path):
     return write
 
 
-def ganbench(*args, cwd=None, timeout=300, **kw) -> subprocess.CompletedProcess:
-    """Run the real CLI in a subprocess (what a user types)."""
+def ganbench(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """The CLI as a user types it, run in this process by click's runner: its exit status,
+    stdout and stderr, with the traceback of anything it let escape appended to stderr as
+    the interpreter would print it (so `"Traceback" not in out.stderr` still catches one).
+
+    In-process because a CLI process spends ~4 s importing torch, torchvision and the rest
+    before it does anything, which made most of the test suite's time; a test that needs
+    a real process (signals, kills, a closed pipe, a FIFO that must not block, limits on
+    the process) uses `ganbench_process`."""
+    import signal
+    import traceback
+
+    from click.testing import CliRunner
+
+    from ganbench.cli import main
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
+    finally:
+        os.chdir(before)
+        for s, handler in handlers.items():  # the CLI sets its own SIGTERM handler
+            signal.signal(s, handler)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return subprocess.CompletedProcess(["ganbench", *map(str, args)], result.exit_code, result.stdout, stderr)
+
+
+def ganbench_process(*args, cwd=None, timeout=300, **kw) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess (what a user types), for what needs a process."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "ganbench.cli", *map(str, args)],

@@ -13,7 +13,7 @@ import resource
 
 import pytest
 import yaml
-from conftest import TINY_BASE, ganbench
+from conftest import TINY_BASE, ganbench_process
 
 from ganbench.suite import SuiteError, load_suite
 
@@ -25,7 +25,7 @@ def _limit_memory():  # torch's import needs well under 1 GiB of private data
 
 
 def cli(*args, timeout=120):
-    return ganbench(*args, preexec_fn=_limit_memory, timeout=timeout)
+    return ganbench_process(*args, preexec_fn=_limit_memory, timeout=timeout)
 
 
 def refused(tmp_path, *args, words=()):
