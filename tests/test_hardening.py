@@ -294,12 +294,7 @@ def test_a_classifier_cache_without_meta_is_rebuilt_and_eval_none_trains_none(tm
     assert model.trained_here and "meta" in torch.load(path, weights_only=True)
 
     env_cache = tmp_path / "cache-eval-none"
-    out = subprocess.run(
-        [sys.executable, "-m", "ganbench.cli", "run", str(write_suite()), "--results", str(tmp_path / "r")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GANBENCH_CACHE": str(env_cache), "OMP_NUM_THREADS": "1"},
-        timeout=300,
-    )
+    monkeypatch.setattr(clf, "_LOADED", {})  # nothing loaded in this process either
+    out = ganbench("run", write_suite(), "--results", tmp_path / "r", env={"GANBENCH_CACHE": str(env_cache)})
     assert out.returncode == 0, out.stderr  # TINY_BASE has eval.every: none
     assert not list(env_cache.rglob("*.pt"))  # no classifier was trained for a run that scores nothing

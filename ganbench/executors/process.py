@@ -97,7 +97,7 @@ class _Slot:
     def abandon(self, report, reason: str) -> None:
         """Stop the worker in the middle of its run (a hung plugin) and fail the run."""
         job, self.job = self.job, None
-        self.stop()
+        self.stop(hung=True)
         self._fail(job, report, reason)
 
     def _fail(self, job, report, reason: str) -> None:
@@ -107,10 +107,12 @@ class _Slot:
                 report(Finished(record["id"], record))
         self.pending = set()
 
-    def stop(self) -> None:
+    def stop(self, hung: bool = False) -> None:
+        """End the worker: an idle one is told goodbye and let go; one in a run, or hung
+        (it would never read the goodbye), is terminated, then killed."""
         if self.proc is None:
             return
-        if self.job is None and self.proc.is_alive():
+        if self.job is None and not hung and self.proc.is_alive():
             try:
                 self.conn.send(None)  # a clean goodbye
             except OSError:
