@@ -566,6 +566,29 @@ def test_a_metric_plugins_declared_range_clips_its_intervals_and_it_shows_by_def
     assert rep.metrics.index("c_offset") > rep.metrics.index("fid_domain")
 
 
+def test_a_metric_plugins_declared_range_clips_its_training_curve_band(tmp_path, installed):
+    """The ±1 std band of c_offset over training stays inside the plugin's [0, inf): a
+    distance's band never dips below 0 (without the plugin's range it would, to -0.2)."""
+    import pandas as pd
+
+    from ganbench.report import build_report
+    from ganbench.report.training_curves import metric_curves
+
+    _hand_runs(tmp_path, [0.01, 0.02, 0.9])
+    for d in (tmp_path / "hand").iterdir():
+        history = pd.read_csv(d / "history.csv")
+        history["c_offset"] = json.loads((d / "run.json").read_text())["metrics"]["c_offset"]
+        history.to_csv(d / "history.csv", index=False)
+
+    def band_low(report) -> float:
+        (fig,) = [fig for caption, fig in metric_curves(report) if caption.startswith("c_offset vs")]
+        bands = [c for ax in fig.axes for c in ax.collections if c.get_paths()]
+        return min(float(p.vertices[:, 1].min()) for c in bands for p in c.get_paths())
+
+    assert band_low(build_report(tmp_path / "hand", registry=installed)) == 0.0
+    assert band_low(build_report(tmp_path / "hand", registry=make_registry())) < -0.1  # no plugin, no range
+
+
 def test_the_report_ranks_by_a_plugin_metric_the_way_its_plugin_declares(tmp_path, installed):
     """c_offset is "lower" because the registry's metric plugin says so: --sort needs no
     direction, and --direction still overrides it."""
