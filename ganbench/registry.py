@@ -83,7 +83,7 @@ class Registry:
         (keys declared "none" are left out); ganbench's own keys: keys.direction."""
         declared: dict[str, str] = {}
         for entry in self.entries.get("metric", {}).values():
-            for key, how in entry.factory.directions.items():
+            for key, how in (getattr(entry.factory, "directions", None) or {}).items():  # checked when registered
                 declared.setdefault(key, how)
         return {key: how for key, how in declared.items() if how in ("higher", "lower")}
 
