@@ -175,10 +175,32 @@ def failed_records(job: RunJob | PackJob, error: str) -> list[dict]:
 # ---------------------------------------------------------------- the worker's side
 
 
+def package_version(package: str) -> str:
+    """A package's ``__version__`` (build label included: torchvision's ``0.29.1+cu130``),
+    read from its ``version.py`` without importing it: torchvision and torch-fidelity
+    import torch._dynamo (~1.5 s a process), which a run that writes no grid and scores
+    nothing has no use for. Else the imported module's, else the installed metadata's."""
+    import importlib.metadata
+    import importlib.util
+    import re
+    import sys
+
+    if package in sys.modules:
+        return str(getattr(sys.modules[package], "__version__", "unknown"))
+    spec = importlib.util.find_spec(package)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        with contextlib.suppress(OSError):
+            found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", (Path(folder) / "version.py").read_text(), re.M)
+            if found:
+                return found[1]
+    try:
+        return importlib.metadata.version(package.replace("_", "-"))
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def environment(job: RunJob, registry) -> dict:
     """What this worker's numbers depend on: versions, host, device, threads, execution."""
-    from importlib.metadata import version
-
     import torch
 
     from .build import device_name
@@ -188,10 +210,8 @@ def environment(job: RunJob, registry) -> dict:
     env = {
         "ganbench": __version__,
         "torch": torch.__version__,
-        # as installed, read without importing them: they import torch._dynamo (~1.5 s a
-        # process), which a run that writes no grid and scores nothing has no use for
-        "torchvision": version("torchvision"),
-        "torch_fidelity": version("torch-fidelity"),
+        "torchvision": package_version("torchvision"),
+        "torch_fidelity": package_version("torch_fidelity"),
         "python": platform.python_version(),
         "host": hostname(),
         "device": str(device),

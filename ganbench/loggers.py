@@ -115,6 +115,9 @@ def history_csv(rows: list[dict]) -> str:
     def integer(v) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
 
+    # numpy and 0-d torch scalars (an augment's log, a plugin's row) as the Python numbers
+    # pandas would have stored: float32 0.1 is 0.10000000149011612 there too
+    rows = [{k: v.item() if hasattr(v, "item") and not isinstance(v, str) else v for k, v in row.items()} for row in rows]
     columns = list(dict.fromkeys(k for row in rows for k in row))
     floats = set()
     for c in columns:

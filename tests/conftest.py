@@ -81,33 +81,50 @@ def write_suite(tmp_path):
     return write
 
 
-def ganbench(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
+def ganbench(*args, cwd=None, env=None, timeout=300) -> subprocess.CompletedProcess:
     """The CLI as a user types it, run in this process by click's runner: its exit status,
     stdout and stderr, with the traceback of anything it let escape appended to stderr as
-    the interpreter would print it (so `"Traceback" not in out.stderr` still catches one).
+    the interpreter would print it (so `"Traceback" not in out.stderr` still catches one),
+    and so are the warnings a process would print. `timeout` seconds end a call that hangs
+    (SIGALRM: a TimeoutError, so the test fails instead of blocking its worker).
 
-    In-process because a CLI process spends ~4 s importing torch, torchvision and the rest
-    before it does anything, which made most of the test suite's time; a test that needs
-    a real process (signals, kills, a closed pipe, a FIFO that must not block, limits on
-    the process) uses `ganbench_process`."""
+    In-process because a CLI process spends ~4 s importing torch and the rest before it
+    does anything, which made most of the test suite's time. What it cannot see: output of
+    the worker processes an executor starts (they write to the real file descriptors). A
+    test that needs a real process (signals, kills, a closed pipe, a FIFO that must not
+    block, limits on the process, worker output) uses `ganbench_process`."""
     import signal
     import traceback
+    import warnings
 
     from click.testing import CliRunner
 
     from ganbench.cli import main
 
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    def too_long(signum, frame):
+        raise TimeoutError(f"ganbench {' '.join(map(str, args))} took longer than {timeout} s")
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)}
     before = os.getcwd()
     try:
         if cwd is not None:
             os.chdir(cwd)
-        result = CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
+        signal.signal(signal.SIGALRM, too_long)
+        signal.alarm(timeout)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")  # as a process shows them: once per place
+            # one intra-op thread per worker, as the CLI subprocesses had (OMP_NUM_THREADS=1)
+            result = CliRunner().invoke(main, [str(a) for a in args], env={"OMP_NUM_THREADS": "1", **(env or {})})
     finally:
+        signal.alarm(0)
         os.chdir(before)
         for s, handler in handlers.items():  # the CLI sets its own SIGTERM handler
             signal.signal(s, handler)
     stderr = result.stderr
+    hidden = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)  # a process hides these
+    for w in caught:
+        if not issubclass(w.category, hidden):
+            stderr += warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(*result.exc_info))
     return subprocess.CompletedProcess(["ganbench", *map(str, args)], result.exit_code, result.stdout, stderr)

@@ -274,6 +274,8 @@ def test_history_csv_is_what_pandas_writes():
     flags, text needing quotes."""
     import math
 
+    import numpy as np
+
     from ganbench.loggers import history_csv
 
     rows = [
@@ -281,5 +283,7 @@ def test_history_csv_is_what_pandas_writes():
         {"step": 4, "d_loss": float("nan"), "g_loss": 2.5, "epoch": 0, "fid_domain": 12.25, "note": "a, b"},
         {"step": 6, "d_loss": -1e-12, "epoch": 1, "fid_domain": float("inf"), "best": True, "evals": 2},
         {"step": 8, "d_loss": math.pi, "g_loss": None, "epoch": 1, "evals": 3, "note": 'say "x"'},
+        # what an augment's log may hand over: numpy scalars, a NaN among them
+        {"step": 10, "d_loss": np.float32(0.1), "g_loss": np.float32("nan"), "evals": np.int64(4), "p_aug": np.float64(0.25)},
     ]
     assert history_csv(rows) == pd.DataFrame(rows).to_csv(index=False)
