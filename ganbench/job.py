@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from .store import COMPLETE, D_WEIGHTS, DIVERGED, FAILED, G_WEIGHTS, TRACEBACK_FILE, now, save_weights
 from .suggest import error_line as one_line
-from .version import __version__
+from .version import __version__, package_version
 
 
 @dataclass(frozen=True)
@@ -173,30 +173,6 @@ def failed_records(job: RunJob | PackJob, error: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the worker's side
-
-
-def package_version(package: str) -> str:
-    """A package's ``__version__`` (build label included: torchvision's ``0.29.1+cu130``),
-    read from its ``version.py`` without importing it: torchvision and torch-fidelity
-    import torch._dynamo (~1.5 s a process), which a run that writes no grid and scores
-    nothing has no use for. Else the imported module's, else the installed metadata's."""
-    import importlib.metadata
-    import importlib.util
-    import re
-    import sys
-
-    if package in sys.modules:
-        return str(getattr(sys.modules[package], "__version__", "unknown"))
-    spec = importlib.util.find_spec(package)
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        with contextlib.suppress(OSError):
-            found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", (Path(folder) / "version.py").read_text(), re.M)
-            if found:
-                return found[1]
-    try:
-        return importlib.metadata.version(package.replace("_", "-"))
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def environment(job: RunJob, registry) -> dict:
