@@ -24,6 +24,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .suggest import first_line
+
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.csv"
 TRACEBACK_FILE = "traceback.txt"
@@ -106,9 +108,8 @@ def _check_history(path: Path) -> None:
         raise DamagedRun(f"{path}: not a ganbench history (no `step` column)")
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:200] if text else type(e).__name__
+def _first_line(e: BaseException) -> str:  # cut to 200 characters: a DamagedRun is one line of a report
+    return first_line(e)[:200]
 
 
 def load_refusal(e: BaseException) -> str:

@@ -24,6 +24,19 @@ def did_you_mean(word, choices: Iterable) -> str:
     return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's message as its first line, or its type's name when it has none."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def last_line(e: BaseException) -> str:
+    """The last non-blank line of an exception's message (torchvision's download error lists
+    each mirror it tried; the last line is the cause), or its type's name."""
+    text = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    return text[-1] if text else type(e).__name__
+
+
 def error_line(e: BaseException) -> str:
     """An exception as one line, "Type: first line of its message", for a record or a warning."""
     text = str(e).strip()

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..contracts import GanData
-from .image_shaping import Channels, first_line, fixed_subset, labelled_images, last_line, split_images, take
+from ..suggest import first_line, last_line
+from .image_shaping import Channels, fixed_subset, labelled_images, split_images, take
 
 if TYPE_CHECKING:  # annotations only: importing them at run time would load torch
     import numpy as np

@@ -88,14 +88,3 @@ def labelled_images(x: np.ndarray, y: np.ndarray, test_per_class: int, image_siz
 def take(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
     """t[idx], for optional tensors (labels a dataset may not have)."""
     return t[idx] if t is not None else None
-
-
-def first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
-def last_line(e: BaseException) -> str:
-    """torchvision's download error lists each mirror it tried; the last line is the cause."""
-    text = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-    return text[-1] if text else type(e).__name__

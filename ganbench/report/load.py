@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..config import identity
 from ..store import COMPLETE, DIVERGED, FAILED, HISTORY_FILE, RUN_FILE, DamagedRun, read_run
+from ..suggest import first_line
 
 STATUSES = (COMPLETE, DIVERGED, FAILED)
 # Columns of the per-run table that are not metrics (documented in docs/report.md).
@@ -80,7 +81,7 @@ class RunRecord:
                 try:
                     h = pd.read_csv(p)
                 except (ValueError, OSError, pd.errors.ParserError) as e:
-                    raise ReportError(f"{p}: not a readable history ({type(e).__name__}: {_first_line(e)})") from None
+                    raise ReportError(f"{p}: not a readable history ({type(e).__name__}: {first_line(e)})") from None
                 if "step" not in h.columns:
                     raise ReportError(f"{p}: not a ganbench history (no `step` column)")
                 self._history = h
@@ -267,8 +268,3 @@ def lookup(config: dict, dotted: str):
 
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
