@@ -314,3 +314,24 @@ def test_plain_progress_when_stdout_is_not_a_terminal(tmp_path, write_suite):
     assert any("done after" in line for line in lines)  # the periodic status line
     finished = [line for line in lines if line.startswith("[")]
     assert len(finished) == 2 and all("complete (fid_domain " in line and "img/s" in line for line in finished)
+
+
+def test_a_timed_out_worker_is_terminated_without_a_goodbye(tmp_path):
+    """A worker stuck in a plugin never reads its pipe: abandoning its run terminates it at
+    once. (Taking it for an idle worker, it was sent a goodbye and given 10 s to leave,
+    so every --timeout cost 10 s more than it said.)"""
+    import types
+
+    from ganbench.executors.process import _Slot
+
+    ctx = mp.get_context("spawn")
+    slot = _Slot(ctx, "cpu", 1, {})
+    slot.conn, child = ctx.Pipe()
+    slot.proc = ctx.Process(target=time.sleep, args=(600,))  # hung: never reads its end
+    slot.proc.start()
+    proc = slot.proc
+    slot.job, slot.since = types.SimpleNamespace(members=lambda: []), time.monotonic()
+    slot.abandon(lambda event: None, "timed out")
+    with pytest.raises(EOFError):  # the pipe was closed with nothing in it: no goodbye was sent
+        child.recv()
+    assert slot.proc is None and slot.job is None and not proc.is_alive() and proc.exitcode == -signal.SIGTERM
