@@ -124,7 +124,7 @@ def history_csv(rows: list[dict]) -> str:
         values = [row.get(c) for row in rows]
         present = [v for v in values if not missing(v)]
         numbers = all(integer(v) or isinstance(v, float) for v in present)
-        if present and numbers and any(isinstance(v, float) for v in values) | (len(present) < len(values)):
+        if present and numbers and (any(isinstance(v, float) for v in values) or len(present) < len(values)):
             floats.add(c)  # pandas: float64
 
     def cell(c, v) -> str:
